@@ -1,0 +1,37 @@
+"""The contactor (main relay) and the check that it follows its command.
+
+The board reads back the contactor's state (a mirror contact or a voltage
+sense). After each command the feedback must agree within ``settle_ms``, and
+keep agreeing: a contactor that stays closed is welded, one that does not
+close (or drops out) is not closing. Either is latched by the kernel.
+"""
+
+from evse.compat import const, ticks_diff
+
+OK = const(0)
+WELDED = const(1)
+NOT_CLOSING = const(2)
+
+SETTLE_MS = const(200)
+
+
+class Contactor:
+    def __init__(self, has_feedback=True, settle_ms=SETTLE_MS):
+        self.has_feedback = has_feedback
+        self.settle_ms = settle_ms
+        self.closed = False  # the command
+        self.fault = OK
+        self._since = 0  # when the command last changed
+
+    def command(self, close, now):
+        if close != self.closed:
+            self.closed = close
+            self._since = now
+
+    def step(self, now, feedback_closed):
+        """Compare feedback with the command; sets ``fault`` when they disagree."""
+        if not self.has_feedback or feedback_closed == self.closed:
+            return
+        if ticks_diff(now, self._since) < self.settle_ms:
+            return
+        self.fault = WELDED if feedback_closed else NOT_CLOSING

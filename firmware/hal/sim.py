@@ -1,0 +1,160 @@
+"""The simulated board: a virtual vehicle, cable, contactor and lock.
+
+It turns the kernel's outputs into the voltages a real board would sample,
+through the same conditioning model (the board file's calibration), so the
+kernel cannot tell it from hardware. Faults are injected by name. Reading
+and writing allocate nothing, so the whole control tick can run with the
+MicroPython heap locked.
+"""
+
+from evse.pilot import cp_mv_to_adc, PWM_OFF, PWM_F
+from evse.proximity import pp_mv_for
+from evse.lock import DRIVE_OFF
+from evse.compat import ticks_diff
+
+# CP high level each vehicle state presents (mV), as in IEC 61851-1 Table A.4.
+_VEHICLE_MV = {"A": 12000, "B": 9000, "C": 6000, "D": 3000}
+_CABLE_OHM = {13: 1500, 20: 680, 32: 220, 63: 100}
+
+FAULTS = ("RelayWeld", "RelayNoClose", "DiodeShort", "CpShort", "PpOpen", "LockJam", "Epo", "Rcm", "OverTemp")
+
+LOCK_MOVE_MS = 100  # the actuator needs this long under drive to move
+AMBIENT_C10 = 300
+OVERHEATED_C10 = 900
+
+
+class Vehicle:
+    """What is plugged in: the vehicle's CP state, the cable and the load."""
+
+    def __init__(self):
+        self.state = "A"
+        self.cable_a = 32  # PP rating of the cable (case B); None = no cable
+        self.draw_a = None  # None: draws what is offered
+        self.phases = 3
+
+    def set(self, state=None, cable_a=False, draw_a=False, phases=None):
+        if state is not None:
+            self.state = state
+        if cable_a is not False:
+            self.cable_a = cable_a
+        if draw_a is not False:
+            self.draw_a = draw_a
+        if phases is not None:
+            self.phases = phases
+
+    def as_dict(self):
+        return {"State": self.state, "CableA": self.cable_a, "DrawA": self.draw_a, "Phases": self.phases}
+
+
+class SimBoard:
+    """The HAL for ``"hal": "sim"`` boards."""
+
+    def __init__(self, board):
+        cp = board["cp"]
+        pp = board.get("pp", {})
+        self._p12 = cp["adc_at_p12_mv"]
+        self._m12 = cp["adc_at_m12_mv"]
+        self._pp_pullup = pp.get("pullup_ohm", 1000)
+        self._pp_vref = pp.get("vref_mv", 3300)
+        self.vehicle = Vehicle()
+        self.faults = {name: False for name in FAULTS}
+        self.temp_c10 = AMBIENT_C10
+        # Physical state of the board.
+        self.relay_closed = False
+        self.pwm_permille = PWM_OFF
+        self.locked = False
+        self.rcm_test = False
+        self.offered_a = 0
+        self.cp_high_mv = 12000
+        self.cp_low_mv = 12000
+        self._lock_drive = DRIVE_OFF
+        self._lock_since = 0
+        self._vehicle_mv = 12000
+        self._diode_short = False
+        self._cp_short = False
+        self._pp_mv = pp_mv_for(None, self._pp_pullup, self._pp_vref)
+        self.refresh()
+
+    # -- changes from the control API (not in the tick: may allocate) ----------
+
+    def refresh(self):
+        """Recompute what the vehicle and the faults present on the lines."""
+        f = self.faults
+        self._vehicle_mv = _VEHICLE_MV[self.vehicle.state]
+        self._diode_short = f["DiodeShort"]
+        self._cp_short = f["CpShort"]
+        cable = self.vehicle.cable_a
+        ohm = None if cable is None or f["PpOpen"] else _CABLE_OHM[cable]
+        self._pp_mv = pp_mv_for(ohm, self._pp_pullup, self._pp_vref)
+        if f["OverTemp"] and self.temp_c10 < OVERHEATED_C10:
+            self.temp_c10 = OVERHEATED_C10
+        elif not f["OverTemp"] and self.temp_c10 >= OVERHEATED_C10:
+            self.temp_c10 = AMBIENT_C10
+
+    def safe(self):
+        """Contactor open, CP at steady +12 V: what boot does before anything else."""
+        self.relay_closed = self.faults["RelayWeld"]
+        self.pwm_permille = PWM_OFF
+
+    # -- the control tick ---------------------------------------------------------
+
+    def read(self, now, i):
+        """Fill the kernel's Inputs with what the board's ADCs and inputs show."""
+        f = self.faults
+        pwm = self.pwm_permille
+        if self._cp_short:
+            high = 0
+            low = 0
+        elif pwm == PWM_F:
+            high = -12000
+            low = -12000
+        else:
+            high = self._vehicle_mv
+            if pwm == PWM_OFF:
+                low = high  # no negative half: the low sample sees the high level
+            elif self._diode_short:
+                low = -high
+            else:
+                low = -12000
+        self.cp_high_mv = high
+        self.cp_low_mv = low
+        i.cp_high_mv = cp_mv_to_adc(high, self._p12, self._m12)
+        i.cp_low_mv = cp_mv_to_adc(low, self._p12, self._m12)
+        i.pp_mv = self._pp_mv
+        i.relay_closed = self.relay_closed
+        i.lock_locked = self.locked
+        i.epo = f["Epo"]
+        i.rcm_trip = f["Rcm"] or self.rcm_test
+        i.temp_c10 = self.temp_c10
+        i.current_a = self.current_a()
+        i.power_w = -1
+
+    def current_a(self):
+        """The phase current the vehicle draws now (the board's current sensor)."""
+        if not self.relay_closed or self.vehicle.state not in ("C", "D"):
+            return 0
+        if self.vehicle.draw_a is None:
+            return self.offered_a
+        return int(self.vehicle.draw_a)
+
+    def write(self, now, k):
+        """Apply the kernel's outputs to the (virtual) hardware."""
+        f = self.faults
+        if f["RelayWeld"]:
+            self.relay_closed = True
+        elif f["RelayNoClose"]:
+            self.relay_closed = False
+        else:
+            self.relay_closed = k.relay
+        self.pwm_permille = k.pwm_permille
+        self.offered_a = k.offered_a
+        self.rcm_test = k.rcm_test
+        drive = k.lock_drive
+        if drive != self._lock_drive:
+            self._lock_drive = drive
+            self._lock_since = now
+        elif drive != DRIVE_OFF and not f["LockJam"] and ticks_diff(now, self._lock_since) >= LOCK_MOVE_MS:
+            self.locked = drive > 0
+
+    def feed_watchdog(self):
+        pass
