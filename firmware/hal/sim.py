@@ -7,6 +7,8 @@ and writing allocate nothing, so the whole control tick can run with the
 MicroPython heap locked.
 """
 
+import json
+
 from evse.pilot import cp_mv_to_adc, PWM_OFF, PWM_F
 from evse.proximity import pp_mv_for
 from evse.lock import DRIVE_OFF
@@ -20,6 +22,7 @@ FAULTS = ("RelayWeld", "RelayNoClose", "DiodeShort", "CpShort", "PpOpen", "LockJ
 
 LOCK_MOVE_MS = 100  # the actuator needs this long under drive to move
 AMBIENT_C10 = 300
+RESTART_EXIT_CODE = 75  # tells evsectl sim to start the firmware again
 OVERHEATED_C10 = 900
 
 
@@ -158,3 +161,35 @@ class SimBoard:
 
     def feed_watchdog(self):
         pass
+
+    # -- the simulator's housekeeping (not in the tick) ---------------------------
+
+    def restore(self, path):
+        """Reload the vehicle and faults saved before a restart: the car stays
+        plugged in while the charger reboots."""
+        self._state_path = path
+        if not path:
+            return
+        try:
+            with open(path) as f:
+                saved = json.load(f)
+            v = saved["Vehicle"]
+            self.vehicle.set(v["State"], v["CableA"], v["DrawA"], v["Phases"])
+            for name in FAULTS:
+                self.faults[name] = bool(saved["Faults"].get(name, False))
+            self.temp_c10 = saved.get("TempC10", AMBIENT_C10)
+        except (OSError, ValueError, KeyError):
+            pass
+        self.refresh()
+        self.safe()
+
+    def save(self):
+        path = getattr(self, "_state_path", None)
+        if path:
+            saved = {"Vehicle": self.vehicle.as_dict(), "Faults": self.faults, "TempC10": self.temp_c10}
+            with open(path, "w") as f:
+                json.dump(saved, f)
+
+    def restart(self):
+        """A power cycle: the simulator (evsectl sim) starts the firmware again."""
+        raise SystemExit(RESTART_EXIT_CODE)

@@ -1,0 +1,28 @@
+"""Atomic file replace, the one way the firmware writes what must survive.
+
+The new content goes to ``path + ".tmp"``, is flushed to the medium, and is
+renamed over ``path``. Rename is atomic on LittleFS (ESP32) and POSIX, so a
+power cut leaves the old file or the new one, never a torn one.
+"""
+
+import os
+
+
+def _sync(f):
+    f.flush()
+    try:
+        os.fsync(f.fileno())  # CPython
+    except (AttributeError, OSError):
+        pass
+
+
+def write_atomic(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+        _sync(f)
+    os.rename(tmp, path)
+    try:
+        os.sync()  # MicroPython ports with a block device cache
+    except (AttributeError, OSError):
+        pass

@@ -1,0 +1,231 @@
+"""The configuration store: SystemConfig and what else the product needs.
+
+Every write is validated as a whole before anything changes, then persisted
+by atomic replace (write ``config.json.tmp``, flush, rename over
+``config.json``): a power cut at any instant leaves either the old or the new
+file, never a mix. A missing or unreadable file gives factory defaults and a
+log line, never a crash.
+"""
+
+import json
+import os
+
+from app import log
+from app.atomic import write_atomic
+
+try:
+    import hashlib
+except ImportError:  # a MicroPython build without hashlib cannot hold a password
+    hashlib = None
+
+# key: (kind, lowest, highest, factory default). Kinds: "int", "bool",
+# "ip" (dotted quad or ""), "str" (length bounds), "secret" (write-only).
+SCHEMA = {
+    # WebAPI v1 SystemConfig, in the original's order.
+    "ChargerMode": ("int", 0, 1, 0),
+    "LockMethod": ("int", 0, 1, 0),
+    "ChargeCurrent": ("int", 6, 80, 16),
+    "ChargeCurrentBoost": ("int", 6, 80, 32),
+    "Meter1Type": ("int", 0, 6, 0),
+    "Meter1Ip": ("ip", 0, 0, ""),
+    "Meter2Type": ("int", 0, 7, 0),
+    "Meter2Ip": ("ip", 0, 0, ""),
+    "PhaseCurrentLimit": ("int", 6, 1000, 25),
+    "ControlStrategy": ("int", 0, 1, 0),
+    "ControlLimit": ("int", 0, 1000000, 0),
+    "ChargeAutoStart": ("bool", 0, 0, True),
+    "Charge3Phase": ("bool", 0, 0, True),
+    # What the product needs beyond the original.
+    "VentilationAvailable": ("bool", 0, 0, False),
+    "DeviceName": ("str", 1, 32, "EVSE"),
+    "WiFiSSID": ("str", 0, 32, ""),
+    "WiFiPassword": ("secret", 8, 63, ""),
+    "AdminPassword": ("secret", 4, 64, ""),
+}
+
+WEBAPI_KEYS = (
+    "ChargerMode",
+    "LockMethod",
+    "ChargeCurrent",
+    "ChargeCurrentBoost",
+    "Meter1Type",
+    "Meter1Ip",
+    "Meter2Type",
+    "Meter2Ip",
+    "PhaseCurrentLimit",
+    "ControlStrategy",
+    "ControlLimit",
+    "ChargeAutoStart",
+    "Charge3Phase",
+)
+
+# Meter types that are reached over IP (4-6) or steer remotely (7).
+_NEEDS_IP = (4, 5, 6, 7)
+
+_SALT = "evse-admin:"
+
+
+def hash_password(password):
+    return _hex(hashlib.sha256((_SALT + password).encode()).digest())
+
+
+def _hex(data):
+    return "".join("%02x" % b for b in data)
+
+
+def valid_ip(text):
+    """A dotted-quad IPv4 address, e.g. "192.168.0.30"."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return False
+    for part in parts:
+        if not part or len(part) > 3 or not part.isdigit() or int(part) > 255:
+            return False
+    return True
+
+
+def _check(key, value):
+    """None if ``value`` suits ``key``, else the reason it does not."""
+    kind, lo, hi, _ = SCHEMA[key]
+    if kind == "bool":
+        if not isinstance(value, bool):
+            return "must be true or false"
+        return None
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "must be a number"
+        if value != int(value):
+            return "must be a whole number"
+        if not lo <= value <= hi:
+            return "must be between %d and %d" % (lo, hi)
+        return None
+    if not isinstance(value, str):
+        return "must be a string"
+    if kind == "ip":
+        if value and not valid_ip(value):
+            return "must be an IPv4 address like 192.168.0.30"
+        return None
+    if kind == "secret" and value == "":
+        return None  # clears it
+    if not lo <= len(value) <= hi:
+        return "must be %d to %d characters long" % (lo, hi)
+    for ch in value:
+        if ord(ch) < 32:
+            return "must not contain control characters"
+    return None
+
+
+class ConfigStore:
+    def __init__(self, path="config.json"):
+        self.path = path
+        self.values = {}
+        self.load()
+
+    def load(self):
+        self.values = self.defaults()
+        try:
+            with open(self.path) as f:
+                stored = json.load(f)
+            if not isinstance(stored, dict):
+                raise ValueError("not a JSON object")
+        except OSError:
+            log.info("config: %s missing, factory defaults" % self.path)
+            return
+        except ValueError as e:
+            log.warn("config: %s unreadable (%s), factory defaults" % (self.path, e))
+            return
+        for key, value in stored.items():
+            if key == "AdminPasswordHash" and isinstance(value, str):
+                self.values[key] = value
+            elif key in SCHEMA and SCHEMA[key][0] != "secret" or key == "WiFiPassword":
+                if _check(key, value) is None:
+                    self.values[key] = int(value) if SCHEMA[key][0] == "int" else value
+                else:
+                    log.warn("config: stored %s=%r invalid, default kept" % (key, value))
+
+    @staticmethod
+    def defaults():
+        values = {}
+        for key, spec in SCHEMA.items():
+            if key != "AdminPassword":
+                values[key] = spec[3]
+        values["AdminPasswordHash"] = ""
+        return values
+
+    def __getitem__(self, key):
+        return self.values[key]
+
+    def public(self):
+        """Everything a GET may show: no secret, only whether one is set."""
+        out = {}
+        for key in SCHEMA:
+            if SCHEMA[key][0] != "secret":
+                out[key] = self.values[key]
+        out["AdminPasswordSet"] = bool(self.values["AdminPasswordHash"])
+        out["WiFiPasswordSet"] = bool(self.values["WiFiPassword"])
+        return out
+
+    def validate(self, changes):
+        """Reasons, keyed by offending key, why ``changes`` cannot be applied."""
+        errors = {}
+        for key, value in changes.items():
+            if key not in SCHEMA:
+                errors[key] = "unknown key"
+            else:
+                reason = _check(key, value)
+                if reason:
+                    errors[key] = reason
+        for n in ("1", "2"):
+            type_key = "Meter" + n + "Type"
+            ip_key = "Meter" + n + "Ip"
+            if type_key in errors or ip_key in errors:
+                continue
+            meter_type = changes.get(type_key, self.values[type_key])
+            ip = changes.get(ip_key, self.values[ip_key])
+            if meter_type in _NEEDS_IP and not ip:
+                if type_key in changes:
+                    errors[type_key] = "an IP meter type needs a valid %s in the same write or already set" % ip_key
+                else:
+                    errors[ip_key] = "cannot be cleared while %s is an IP type" % type_key
+        return errors
+
+    def update(self, changes):
+        """Validate, apply and persist ``changes``; returns the errors (empty: done).
+
+        Nothing changes unless every key is valid and the new file is safely
+        on flash.
+        """
+        errors = self.validate(changes)
+        if errors:
+            return errors
+        values = dict(self.values)
+        for key, value in changes.items():
+            if key == "AdminPassword":
+                values["AdminPasswordHash"] = hash_password(value) if value else ""
+            elif SCHEMA[key][0] == "int":
+                values[key] = int(value)
+            else:
+                values[key] = value
+        self._save(values)
+        self.values = values
+        return {}
+
+    def factory_reset(self):
+        """Forget everything the user stored (service code FactoryDefault)."""
+        self._save(self.defaults())
+        self.values = self.defaults()
+
+    def check_password(self, password):
+        stored = self.values["AdminPasswordHash"]
+        return not stored or hash_password(password) == stored
+
+    def _save(self, values):
+        write_atomic(self.path, json.dumps(values))
+
+
+def remove_leftovers(path="config.json"):
+    """A tmp file left by a power cut mid-write is garbage: the rename never happened."""
+    try:
+        os.remove(path + ".tmp")
+    except OSError:
+        pass

@@ -1,0 +1,76 @@
+"""The control task: read the board, step the kernel, apply the outputs.
+
+``tick()`` is the whole control tick. It allocates nothing, so the heap can
+be locked around it and garbage collection never delays a relay decision.
+"""
+
+import asyncio
+
+from app import log
+
+PERIOD_MS = 10
+COARSE_MS = 1000  # virtual time: step size while the kernel has nothing pending
+
+try:
+    from time import ticks_ms, ticks_diff, ticks_add
+
+    _sleep_ms = asyncio.sleep_ms
+except (ImportError, AttributeError):  # CPython
+    from evse.compat import ticks_diff, ticks_add
+    from app.clock import _hw_ticks as ticks_ms
+
+    def _sleep_ms(ms):
+        return asyncio.sleep(ms / 1000)
+
+
+class Controller:
+    def __init__(self, kernel, board, clock):
+        self.kernel = kernel
+        self.board = board
+        self.clock = clock
+        self.ticks = 0  # ticks run since boot
+        self.overruns = 0  # ticks that started a whole period late
+
+    def tick(self):
+        now = self.clock.ticks()
+        k = self.kernel
+        self.board.read(now, k.inputs)
+        k.step(now)
+        self.board.write(now, k)
+        self.board.feed_watchdog()
+        self.ticks += 1
+
+    def advance(self, ms):
+        """Virtual time: run the control loop for ``ms`` simulated milliseconds.
+
+        Steps are PERIOD_MS long, except while the kernel reports nothing
+        pending (``kernel.quiet``): then nothing but accounting can change,
+        and it is exact for any step, so longer steps are taken.
+        """
+        clock = self.clock
+        end = clock.now_ms + ms
+        while clock.now_ms < end:
+            step = COARSE_MS if self.kernel.quiet else PERIOD_MS
+            if clock.now_ms + step > end:
+                step = end - clock.now_ms
+            clock.now_ms += step
+            self.tick()
+
+    async def run(self):
+        """Tick every PERIOD_MS of real time, on a fixed schedule."""
+        due = ticks_ms()
+        while True:
+            try:
+                self.tick()
+            except Exception as e:
+                # A bug here must not leave the contactor closed.
+                self.board.safe()
+                log.error("control tick failed, contactor opened", e)
+                raise
+            due = ticks_add(due, PERIOD_MS)
+            wait = ticks_diff(due, ticks_ms())
+            if wait < 0:
+                self.overruns += 1
+                due = ticks_ms()
+                wait = 0
+            await _sleep_ms(wait)

@@ -1,0 +1,136 @@
+"""The simulator's control API (simulated board only): drive the virtual
+vehicle, inject faults, read the board's lines, advance virtual time.
+
+    GET  /sim/v1/Board     relay, PWM, CP levels, lock, virtual time
+    GET  /sim/v1/Vehicle   POST {"State": "A".."D", "CableA": 13|20|32|63|null,
+                                 "DrawA": number|null, "Phases": 1|3}
+    GET  /sim/v1/Faults    POST {"RelayWeld": bool, ... , "TempC": number}
+    POST /sim/v1/Time      {"AdvanceMs": int}   (with --virtual-time only)
+    POST /sim/v1/Crash     {"Task": "housekeeping", "Error": "MemoryError"|"RuntimeError"}
+
+Any subset of keys may be sent; a bad key or value is answered 400 and
+changes nothing.
+"""
+
+from app.webapi import _body, _error
+from hal.sim import FAULTS
+
+SIM = "/sim/v1/"
+MAX_ADVANCE_MS = 7 * 24 * 3600 * 1000
+
+
+def _vehicle_errors(data):
+    errors = {}
+    for key, value in data.items():
+        if key == "State":
+            if value not in ("A", "B", "C", "D"):
+                errors[key] = 'must be "A", "B", "C" or "D"'
+        elif key == "CableA":
+            if value is not None and (isinstance(value, bool) or value not in (13, 20, 32, 63)):
+                errors[key] = "must be 13, 20, 32, 63 or null"
+        elif key == "DrawA":
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100):
+                errors[key] = "must be a number of amperes 0..100 or null (draw what is offered)"
+        elif key == "Phases":
+            if isinstance(value, bool) or value not in (1, 3):
+                errors[key] = "must be 1 or 3"
+        else:
+            errors[key] = "unknown key"
+    return errors
+
+
+def install(app, charger):
+    sim = charger.hal
+    clock = charger.clock
+
+    @app.get(SIM + "Board")
+    async def board(req):
+        return {
+            "RelayClosed": sim.relay_closed,
+            "PwmDutyPermille": sim.pwm_permille,
+            "CpHighMv": sim.cp_high_mv,
+            "CpLowMv": sim.cp_low_mv,
+            "Locked": sim.locked,
+            "VirtualTimeMs": clock.uptime_ms() if clock.virtual else 0,
+            "CurrentA": sim.current_a(),
+        }
+
+    @app.get(SIM + "Vehicle")
+    async def get_vehicle(req):
+        return sim.vehicle.as_dict()
+
+    @app.post(SIM + "Vehicle")
+    async def post_vehicle(req):
+        data, err = _body(req)
+        if err:
+            return err
+        errors = _vehicle_errors(data)
+        if errors:
+            return _error(400, errors)
+        sim.vehicle.set(
+            data.get("State"),
+            data.get("CableA", False),
+            data.get("DrawA", False),
+            data.get("Phases"),
+        )
+        sim.refresh()
+        sim.save()
+        return sim.vehicle.as_dict()
+
+    def faults():
+        out = dict(sim.faults)
+        out["TempC"] = sim.temp_c10 / 10
+        return out
+
+    @app.get(SIM + "Faults")
+    async def get_faults(req):
+        return faults()
+
+    @app.post(SIM + "Faults")
+    async def post_faults(req):
+        data, err = _body(req)
+        if err:
+            return err
+        errors = {}
+        for key, value in data.items():
+            if key == "TempC":
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not -40 <= value <= 150:
+                    errors[key] = "must be a temperature -40..150"
+            elif key not in FAULTS:
+                errors[key] = "unknown fault; one of " + ", ".join(FAULTS)
+            elif not isinstance(value, bool):
+                errors[key] = "must be true or false"
+        if errors:
+            return _error(400, errors)
+        for key, value in data.items():
+            if key == "TempC":
+                sim.temp_c10 = int(value * 10)
+            else:
+                sim.faults[key] = value
+        sim.refresh()
+        sim.save()
+        return faults()
+
+    @app.post(SIM + "Time")
+    async def post_time(req):
+        data, err = _body(req)
+        if err:
+            return err
+        ms = data.get("AdvanceMs")
+        if set(data) != {"AdvanceMs"} or isinstance(ms, bool) or not isinstance(ms, int) or not 0 <= ms <= MAX_ADVANCE_MS:
+            return _error(400, {"AdvanceMs": "must be the only key, an integer 0..%d" % MAX_ADVANCE_MS})
+        if not clock.virtual:
+            return _error(409, {"AdvanceMs": "the simulator runs in real time (start it with --virtual-time)"})
+        charger.controller.advance(ms)
+        return {"VirtualTimeMs": clock.uptime_ms()}
+
+    @app.post(SIM + "Crash")
+    async def crash(req):
+        data, err = _body(req)
+        if err:
+            return err
+        kind = data.get("Error", "MemoryError")
+        if data.get("Task") != "housekeeping" or kind not in ("MemoryError", "RuntimeError"):
+            return _error(400, {"Task": 'only "housekeeping" with Error "MemoryError" or "RuntimeError"'})
+        charger.crash_next = kind
+        return {"Crash": "armed"}

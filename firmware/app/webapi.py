@@ -1,0 +1,263 @@
+"""WebAPI v1 of the controller this firmware replaces, key for key.
+
+    GET  /webapi/v1/Status         charger state, current, power, session
+    POST /webapi/v1/EvseCtrl       ChargeStartToggle, ChargeBoostToggle, EVSEPowerAvailable
+    GET  /webapi/v1/Meter1, Meter2 meter registers
+    GET  /webapi/v1/SystemConfig   settings (never a secret)
+    POST /webapi/v1/SystemConfig   settings, all or nothing
+    GET  /webapi/v1/SystemInfo     version, network, heap, health, update state
+    POST /webapi/v1/SystemInfo     service codes and update toggles
+
+Bad input is answered 400 with ``{"Errors": {key: reason}}`` and changes
+nothing. With an admin password set, every POST needs HTTP Basic auth (user
+``admin``); GETs stay open, as in the original.
+"""
+
+import json
+
+try:
+    import binascii
+except ImportError:  # pragma: no cover
+    binascii = None
+
+from microdot import Microdot, Request
+
+from app import log
+
+API = "/webapi/v1/"
+MAX_BODY = 2048
+
+Request.max_content_length = MAX_BODY
+
+_EVSECTRL = {"ChargeStartToggle": "bool", "ChargeBoostToggle": "bool", "EVSEPowerAvailable": "number"}
+_SYSINFO = {
+    "SCode": "str",
+    "Scode": "str",  # the original's example spells it so
+    "SCodeData": "str",
+    "UpdateCheckToggle": "bool",
+    "UpdateRunToggle": "bool",
+}
+SERVICE_CODES = ("Reset", "FactoryDefault", "WiFiSetToAP")
+
+
+def rssi_percent(dbm):
+    """Signal quality the way the original shows it: -100 dBm = 0 %, -50 dBm = 100 %."""
+    if dbm >= 0:
+        return 0
+    return max(0, min(100, 2 * (dbm + 100)))
+
+
+def duration_text(seconds):
+    return "%02dh:%02dm:%02ds" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
+
+
+def _error(status, errors):
+    return {"Errors": errors}, status
+
+
+def _body(req):
+    """The request's JSON object, or an error response."""
+    try:
+        data = json.loads(req.body.decode() if req.body else "")
+    except (ValueError, UnicodeError):
+        return None, _error(400, {"body": "malformed JSON"})
+    if not isinstance(data, dict):
+        return None, _error(400, {"body": "must be a JSON object"})
+    return data, None
+
+
+def _check_types(data, spec):
+    errors = {}
+    for key, value in data.items():
+        kind = spec.get(key)
+        if kind is None:
+            errors[key] = "unknown key"
+        elif kind == "bool" and not isinstance(value, bool):
+            errors[key] = "must be true or false"
+        elif kind == "str" and not isinstance(value, str):
+            errors[key] = "must be a string"
+        elif kind == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            errors[key] = "must be a number"
+    return errors
+
+
+def _authorized(req, config):
+    if not config["AdminPasswordHash"]:
+        return True
+    header = req.headers.get("Authorization", "")
+    if not header.startswith("Basic "):
+        return False
+    try:
+        user, _, password = binascii.a2b_base64(header[6:]).decode().partition(":")
+    except (ValueError, UnicodeError):
+        return False
+    return user == "admin" and config.check_password(password)
+
+
+def create(charger):
+    """The Microdot application serving ``charger`` (an app.runtime.Charger)."""
+    app = Microdot()
+    k = charger.kernel
+    config = charger.config
+
+    @app.before_request
+    async def require_auth(req):
+        if req.method == "POST" and req.path.startswith(API) and not _authorized(req, config):
+            return {"Errors": {"Authorization": "admin password required"}}, 401, {
+                "WWW-Authenticate": 'Basic realm="EVSE"'
+            }
+
+    @app.errorhandler(404)
+    async def not_found(req):
+        return _error(404, {"path": "no such endpoint"})
+
+    @app.errorhandler(405)
+    async def wrong_method(req):
+        return _error(405, {"method": "%s not allowed here" % req.method})
+
+    @app.errorhandler(413)
+    async def too_large(req):
+        return _error(413, {"body": "larger than %d bytes" % MAX_BODY})
+
+    @app.errorhandler(Exception)
+    async def internal(req, exc):
+        log.error("web: %s %s failed" % (req.method, req.path), exc)
+        return _error(500, {"server": "internal error: %s" % type(exc).__name__})
+
+    @app.get(API + "Status")
+    async def status(req):
+        s = k.session
+        return {
+            "TimeStamp": charger.clock.uptime_ms(),
+            "SystemVersion": charger.version,
+            "WiFiInfo": "%s:%d%%" % (charger.wifi.ssid(), rssi_percent(charger.wifi.rssi())),
+            "EvseState": k.state,
+            "ThreePhaseCharging": k.settings.three_phase,
+            "ActualCurrent": k.current_a,
+            "PPCodedCurrent": k.pp_a,
+            "ActualPower": k.power_w,
+            "ActualPowerAvailable": charger.power_available_w(),
+            "ActualEnergy": s.energy_ws,
+            "ActualDuration": duration_text(s.duration_s),
+            "ActualDurationTotalSeconds": s.duration_s,
+            "AutoStartAllowed": k.settings.auto_start,
+            "StartStopAllowed": k.start_stop_allowed,
+            "BoostAllowed": k.boost_allowed,
+            "ChargerStarted": k.started,
+            "ChargeBoosted": k.boosted,
+            "Meter1Status": charger.meter_errors(1),
+            "Meter2Status": charger.meter_errors(2),
+            # Beyond the original: the energy is estimated until a meter measures it.
+            "ActualEnergyEstimated": s.estimated,
+        }
+
+    @app.post(API + "EvseCtrl")
+    async def evse_ctrl(req):
+        data, err = _body(req)
+        if err:
+            return err
+        errors = _check_types(data, _EVSECTRL)
+        power = data.get("EVSEPowerAvailable")
+        if not errors and power is not None and not 0 <= power <= 1000000:
+            errors["EVSEPowerAvailable"] = "must be between 0 and 1000000 W"
+        if errors:
+            return _error(400, errors)
+        # Well-formed, but is it possible now? (409: try again later)
+        if data.get("ChargeStartToggle") and not k.start_stop_allowed:
+            errors["ChargeStartToggle"] = "not possible now: " + charger.why_not_startable()
+        if data.get("ChargeBoostToggle") and not (k.boost_allowed or k.boosted):
+            errors["ChargeBoostToggle"] = "not possible now: charging is not started"
+        if errors:
+            return _error(409, errors)
+        result = {}
+        if data.get("ChargeStartToggle"):
+            k.toggle_start()
+            result["ChargerStarted"] = k.started
+        if data.get("ChargeBoostToggle"):
+            k.toggle_boost()
+            result["ChargeBoosted"] = k.boosted
+        if "EVSEPowerAvailable" in data:
+            charger.set_power_available(data["EVSEPowerAvailable"])
+            result["ActualPowerAvailable"] = charger.power_available_w()
+        return result
+
+    def meter(n):
+        async def handler(req):
+            return {"Meter%d" % n: {"TimeStamp": charger.clock.uptime_ms(), "ModbusData": charger.meter_data(n)}}
+
+        return handler
+
+    app.route(API + "Meter1")(meter(1))
+    app.route(API + "Meter2")(meter(2))
+
+    def system_config():
+        out = {"TimeStamp": charger.clock.uptime_ms(), "SystemVersion": charger.version}
+        out.update(config.public())
+        return out
+
+    @app.get(API + "SystemConfig")
+    async def get_config(req):
+        return system_config()
+
+    @app.post(API + "SystemConfig")
+    async def post_config(req):
+        data, err = _body(req)
+        if err:
+            return err
+        errors = config.update(data)
+        if errors:
+            return _error(400, errors)
+        charger.apply_config()
+        log.info("config: %s written" % ",".join(sorted(data)))
+        return system_config()
+
+    @app.get(API + "SystemInfo")
+    async def get_info(req):
+        wifi = charger.wifi
+        rssi = wifi.rssi()
+        return {
+            "TimeStamp": charger.clock.uptime_ms(),
+            "SystemVersion": charger.version,
+            "ProductType": charger.board.get("product_type", "01100200"),
+            "MAC": wifi.mac(),
+            "WiFiInfo": "%s,RSSI:%ddB/%d%%" % (wifi.ssid(), rssi, rssi_percent(rssi)),
+            "HeapInfo": "0x%06X/0x%06X" % (charger.heap_min_free, charger.heap_free()),
+            "GeneralInfo": charger.general_info(),
+            "OTAMsg": charger.ota_msg,
+            "OTACheckAllowed": False,
+            "OTAUpdateAllowed": False,
+        }
+
+    @app.post(API + "SystemInfo")
+    async def post_info(req):
+        data, err = _body(req)
+        if err:
+            return err
+        errors = _check_types(data, _SYSINFO)
+        code = data.get("SCode", data.get("Scode"))
+        if "SCode" in data and "Scode" in data and data["SCode"] != data["Scode"]:
+            errors["Scode"] = "differs from SCode"
+        elif code is not None and not errors and code not in SERVICE_CODES:
+            errors["SCode"] = "unknown service code; one of " + ", ".join(SERVICE_CODES)
+        if errors:
+            return _error(400, errors)
+        if code == "WiFiSetToAP" and charger.wifi.mode != "sta":
+            return _error(409, {"SCode": "WiFi is not in station mode"})
+        result = {}
+        for toggle in ("UpdateCheckToggle", "UpdateRunToggle"):
+            if data.get(toggle):
+                charger.ota_msg = "No update server configured"
+                result[toggle] = charger.ota_msg
+        if code == "Reset":
+            charger.restart_soon()
+            result["Reset"] = "Performing"
+        elif code == "FactoryDefault":
+            config.factory_reset()
+            charger.restart_soon()
+            result["FactoryDefault"] = "Performing"
+        elif code == "WiFiSetToAP":
+            charger.wifi.set_ap()
+            result["WiFiSetToAP"] = "Performing"
+        return result
+
+    return app

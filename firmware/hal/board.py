@@ -1,0 +1,72 @@
+"""Board description files (``boards/<name>.json``, ``board.json`` on the device).
+
+A board file says which adapter drives it (``"hal": "esp32"`` or ``"sim"``),
+its pins, the CP/PP conditioning calibration, which sensors exist and the
+charger's rating. Sections a board lacks are left out: no ``"rcm"`` means no
+residual-current monitor, a ``"relay"`` without ``"feedback_pin"`` means the
+contactor is not read back, and so on.
+
+    cp           pwm_pin, adc_pin, pwm_hz, adc_at_p12_mv, adc_at_m12_mv
+                 (ADC millivolts seen at CP +12 V and -12 V)
+    pp           adc_pin, pullup_ohm, vref_mv
+    relay        pin, feedback_pin, feedback_active_low, settle_ms
+    lock         type ("solenoid" | "servo"), lock_pin, unlock_pin (solenoid) or
+                 servo_pin (servo), feedback_pin, feedback_active_low
+    rs485        uart, tx_pin, rx_pin, de_pin
+    epo          pin, active_low
+    rcm          trip_pin, test_pin, trip_active_low
+    temperature  adc_pin, ntc_beta, ntc_r25_ohm, series_ohm, derate_c, stop_c
+    leds         status, error
+    max_current_a, nominal_voltage, product_type, current_sense
+"""
+
+import json
+
+from evse.kernel import Params
+
+REQUIRED = ("name", "hal", "cp", "relay", "max_current_a")
+
+
+class BoardError(Exception):
+    pass
+
+
+def load(path):
+    """Read and check a board file; a broken board file stops the boot loudly."""
+    try:
+        with open(path) as f:
+            board = json.load(f)
+    except (OSError, ValueError) as e:
+        raise BoardError("board file %s unreadable: %s" % (path, e))
+    for key in REQUIRED:
+        if key not in board:
+            raise BoardError("board file %s lacks %r" % (path, key))
+    for key in ("adc_at_p12_mv", "adc_at_m12_mv"):
+        if key not in board["cp"]:
+            raise BoardError("board file %s: cp lacks %r" % (path, key))
+    return board
+
+
+def params(board):
+    """The kernel's Params for a board."""
+    p = Params()
+    cp = board["cp"]
+    p.cp_adc_at_p12_mv = cp["adc_at_p12_mv"]
+    p.cp_adc_at_m12_mv = cp["adc_at_m12_mv"]
+    pp = board.get("pp")
+    if pp:
+        p.pp_pullup_ohm = pp["pullup_ohm"]
+        p.pp_vref_mv = pp["vref_mv"]
+    relay = board["relay"]
+    p.relay_feedback = "feedback_pin" in relay
+    p.relay_settle_ms = relay.get("settle_ms", 200)
+    p.lock_feedback = "feedback_pin" in board.get("lock", {})
+    p.rcm_present = "rcm" in board
+    temp = board.get("temperature")
+    p.temp_present = temp is not None
+    if temp:
+        p.temp_derate_c10 = int(temp.get("derate_c", 60) * 10)
+        p.temp_stop_c10 = int(temp.get("stop_c", 80) * 10)
+    p.max_current_a = board["max_current_a"]
+    p.nominal_voltage = board.get("nominal_voltage", 230)
+    return p

@@ -1,0 +1,3 @@
+from evsectl.cli import main
+
+main()

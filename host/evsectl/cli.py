@@ -1,0 +1,56 @@
+"""The ``evsectl`` command line."""
+
+import argparse
+import sys
+
+from evsectl import __version__, paths
+
+
+def _sim(args):
+    from evsectl import sim
+
+    device_dir = args.device_dir
+    if args.fresh:
+        device_dir = sim.temp_device_dir()
+    return sim.run(
+        port=args.port,
+        board=args.board,
+        interpreter=args.interpreter,
+        virtual_time=args.virtual_time,
+        device_dir=device_dir,
+        heapsize=args.heapsize,
+        precompile=args.mpy,
+    )
+
+
+def _bench(args):
+    from evsectl import bench
+
+    return bench.main(args)
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="evsectl", description=__doc__)
+    p.add_argument("--version", action="version", version="evsectl " + __version__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("sim", help="run the firmware on a simulated board (WebAPI on localhost)")
+    s.add_argument("--port", type=int, default=8080, help="WebAPI port (default 8080)")
+    s.add_argument("--board", default="sim", choices=paths.board_names(), help="board file (default sim)")
+    s.add_argument("--interpreter", default="micropython", choices=("micropython", "cpython"))
+    s.add_argument("--virtual-time", action="store_true", help="time moves only by POST /sim/v1/Time")
+    s.add_argument("--device-dir", help="the simulated flash (default: kept under ~/.local/state/evsectl)")
+    s.add_argument("--fresh", action="store_true", help="start from an empty flash in a temporary directory")
+    s.add_argument("--heapsize", help="MicroPython heap size, e.g. 96k (like an ESP32 without PSRAM)")
+    s.add_argument("--mpy", action="store_true", help="run precompiled .mpy modules, as shipped")
+    s.set_defaults(func=_sim)
+
+    b = sub.add_parser("bench", help="measure speed and memory; prints figures")
+    b.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    b.set_defaults(func=_bench)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    sys.exit(args.func(args) or 0)

@@ -1,0 +1,42 @@
+"""Where the firmware and board files this package ships live.
+
+Installed (``pip install .``) they are the packages ``evsectl.firmware`` and
+``evsectl.boards``; in a source checkout they are ``firmware/`` and
+``boards/`` at the top of the tree.
+"""
+
+import importlib.util
+from pathlib import Path
+
+_SOURCE_TREE = Path(__file__).resolve().parents[2]
+
+
+def _package_dir(name, fallback):
+    try:
+        spec = importlib.util.find_spec(name)
+    except ModuleNotFoundError:
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            if Path(location).is_dir():
+                return Path(location)
+    return _SOURCE_TREE / fallback
+
+
+def firmware_dir():
+    return _package_dir("evsectl.firmware", "firmware")
+
+
+def boards_dir():
+    return _package_dir("evsectl.boards", "boards")
+
+
+def board_names():
+    return sorted(p.stem for p in boards_dir().glob("*.json"))
+
+
+def board_file(name):
+    path = boards_dir() / (name + ".json")
+    if not path.is_file():
+        raise SystemExit("evsectl: no board %r; known boards: %s" % (name, ", ".join(board_names())))
+    return path

