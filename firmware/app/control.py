@@ -45,12 +45,16 @@ class Controller:
 
         Steps are PERIOD_MS long, except while the kernel reports nothing
         pending (``kernel.quiet``): then nothing but accounting can change,
-        and it is exact for any step, so longer steps are taken.
+        and it is exact for any step, so longer steps are taken. The inputs
+        may have changed since the last call, so each call starts with a few
+        fine steps before it trusts ``quiet``.
         """
         clock = self.clock
         end = clock.now_ms + ms
+        calm = 0
         while clock.now_ms < end:
-            step = COARSE_MS if self.kernel.quiet else PERIOD_MS
+            calm = calm + 1 if self.kernel.quiet else 0
+            step = COARSE_MS if calm > 3 else PERIOD_MS
             if clock.now_ms + step > end:
                 step = end - clock.now_ms
             clock.now_ms += step

@@ -106,6 +106,13 @@ class Charger:
         except AttributeError:  # CPython has no fixed heap
             return 0
 
+    def heap_info(self):
+        """HeapInfo: lowest free heap seen since boot / free now, as the original shows it."""
+        free = self.heap_free()
+        if free < self.heap_min_free:
+            self.heap_min_free = free
+        return "0x%06X/0x%06X" % (self.heap_min_free, free)
+
     def general_info(self):
         k = self.kernel
         if k.cause:
@@ -154,10 +161,8 @@ class Charger:
             if self.crash_next:
                 kind, self.crash_next = self.crash_next, None
                 raise MemoryError("injected") if kind == "MemoryError" else RuntimeError("injected")
+            self.heap_info()  # the low point is just before a collection
             gc.collect()
-            free = self.heap_free()
-            if free < self.heap_min_free:
-                self.heap_min_free = free
             await asyncio.sleep(1)
 
     async def _serve(self):

@@ -221,7 +221,7 @@ def create(charger):
             "ProductType": charger.board.get("product_type", "01100200"),
             "MAC": wifi.mac(),
             "WiFiInfo": "%s,RSSI:%ddB/%d%%" % (wifi.ssid(), rssi, rssi_percent(rssi)),
-            "HeapInfo": "0x%06X/0x%06X" % (charger.heap_min_free, charger.heap_free()),
+            "HeapInfo": charger.heap_info(),
             "GeneralInfo": charger.general_info(),
             "OTAMsg": charger.ota_msg,
             "OTACheckAllowed": False,
