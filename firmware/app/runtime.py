@@ -106,6 +106,12 @@ class Charger:
         except AttributeError:  # CPython has no fixed heap
             return 0
 
+    def _heap_used(self):
+        try:
+            return gc.mem_alloc()
+        except AttributeError:
+            return 0
+
     def heap_info(self):
         """HeapInfo: lowest free heap seen since boot / free now, as the original shows it."""
         free = self.heap_free()
@@ -186,7 +192,8 @@ class Charger:
         gc.collect()
         self.heap_min_free = self.heap_free()
         log.info(
-            "boot: EVSE %s on board %s ready, heap free %d" % (self.version, self.board["name"], self.heap_min_free)
+            "boot: EVSE %s on board %s ready, heap free %d used %d"
+            % (self.version, self.board["name"], self.heap_min_free, self._heap_used())
         )
         await self._stop.wait()
         self.hal.safe()

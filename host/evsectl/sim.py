@@ -38,7 +38,7 @@ def command(interpreter, heapsize=None):
         if heapsize:
             cmd += ["-X", "heapsize=%s" % heapsize]
         return cmd + ["-c", _START]
-    return [sys.executable, "-c", "import sys; sys.path[:0] = ['', 'lib']; " + _START]
+    return [sys.executable, "-u", "-c", "import sys; sys.path[:0] = ['', 'lib']; " + _START]
 
 
 def default_device_dir(board):
