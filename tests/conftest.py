@@ -2,7 +2,6 @@
 MicroPython unix port, started with ``evsectl sim`` as a user would)."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "firmware"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from simclient import SimClient  # noqa: E402
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from simclient import SimClient, free_port  # noqa: E402
 
 
 class SimProcess:

@@ -3,8 +3,15 @@
 import base64
 import http.client
 import json
+import socket
 import time
 from urllib.parse import urlsplit
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class Response:

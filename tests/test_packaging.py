@@ -7,8 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import free_port
-from simclient import SimClient
+from simclient import SimClient, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -26,6 +26,7 @@ from evse.kernel import Kernel, Settings
 from version import VERSION
 
 RESTART_DELAY_MS = 300  # lets the answer to Reset reach the client first
+WATCHDOG_MS = 2000  # a control loop stuck this long resets the board
 
 
 def _read_json(path):
@@ -185,6 +186,7 @@ class Charger:
         c = self.config
         self.wifi.start(c["WiFiSSID"], c["WiFiPassword"], c["DeviceName"])
         if not self.clock.virtual:
+            self.hal.start_watchdog(WATCHDOG_MS)
             asyncio.create_task(self._control())
         asyncio.create_task(self._guarded("web", self._serve))
         asyncio.create_task(self._guarded("housekeeping", self._housekeeping))

@@ -37,7 +37,8 @@ class PlugLock:
 
     @property
     def busy(self):
-        return self._moving or self.failed
+        """Moving, waiting to check or retry: a timer is pending."""
+        return self._moving or self.failed or self.locked != self.want_locked
 
     def want(self, locked, now):
         """Ask for a position; a change of mind starts a fresh attempt."""

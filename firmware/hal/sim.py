@@ -159,6 +159,9 @@ class SimBoard:
         elif drive != DRIVE_OFF and not f["LockJam"] and ticks_diff(now, self._lock_since) >= LOCK_MOVE_MS:
             self.locked = drive > 0
 
+    def start_watchdog(self, timeout_ms):
+        pass  # the simulator's "power cycle" is the process exit; nothing to watch
+
     def feed_watchdog(self):
         pass
 
