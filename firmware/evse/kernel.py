@@ -220,7 +220,7 @@ class Kernel:
         else:
             if self.fault:
                 self._watch_fault(now)
-            else:
+            if not self.fault:  # a second cause already present takes over at once
                 self._detect_fault(now)
             if self.fault:
                 self.state = self.fault
@@ -355,7 +355,7 @@ class Kernel:
         elif fault == S.PP_ERR_F:
             cleared = cp == S.CP_A or not self._pp_bad
         elif fault == S.LOCK_ERR_F:
-            cleared = cp == S.CP_A and not self.lock.failed and not self.lock.locked
+            cleared = cp == S.CP_A and not self.lock.busy and not self.lock.locked
         else:  # diode, overcurrent: until the vehicle is unplugged
             cleared = cp == S.CP_A
         if cleared:
@@ -426,7 +426,9 @@ class Kernel:
         # The offer, changed at most once per DUTY_CHANGE_MS except to stop.
         target = self._target_a()
         if target != self.offered_a:
-            if target == 0 or not self._offer_ever or ticks_diff(now, self._offer_since) >= DUTY_CHANGE_MS:
+            # The cable's and the charger's ratings are hard limits: never wait to respect them.
+            over_rating = self.offered_a > self.params.max_current_a or (st.case_b and self.offered_a > self.pp_a)
+            if target == 0 or over_rating or not self._offer_ever or ticks_diff(now, self._offer_since) >= DUTY_CHANGE_MS:
                 self.offered_a = target
                 self._offer_since = now
                 self._offer_ever = True

@@ -49,6 +49,7 @@ class PlugLock:
             self._start(now)
 
     def _start(self, now):
+        self.locked = False  # moving: not confirmed locked until the feedback says so
         self._moving = True
         self._since = now
         self._attempts += 1

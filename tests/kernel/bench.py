@@ -1,0 +1,221 @@
+"""Test bench: the real kernel driven by the real simulated board, in virtual time.
+
+Runs unchanged under CPython and the MicroPython unix port (no os.path, no
+dataclasses, no f-strings). The control loop is the firmware's own:
+
+    board.read(now, kernel.inputs); kernel.step(now); board.write(now, kernel)
+
+every TICK_MS of virtual time.
+
+    b = Bench(case_b=True)          # settings by keyword, booted and idle in A
+    b.vehicle("B")                  # plug in; then b.vehicle("C") to ask for charge
+    ms = b.until(lambda b: b.relay, 3000)   # elapsed virtual ms, None on timeout
+"""
+
+import json
+
+from evse.kernel import Kernel, Params, Settings
+from evse import states as S
+from evse.pilot import PWM_OFF, PWM_F
+from evse.compat import ticks_add, ticks_diff
+from hal.sim import SimBoard, FAULTS
+
+TICK_MS = 10
+COARSE_MS = 1000  # app/control.py: the step while the kernel reports nothing pending
+
+
+def _dirname(path):
+    i = path.rfind("/")
+    if i < 0:
+        return "."
+    if i == 0:
+        return "/"
+    return path[:i]
+
+
+ROOT = _dirname(__file__) + "/../.."
+BOARD_FILE = ROOT + "/boards/sim.json"
+
+
+def load_board():
+    """A fresh dict of boards/sim.json (callers may change it)."""
+    with open(BOARD_FILE) as f:
+        return json.load(f)
+
+
+def params_for(board):
+    """Kernel Params for a board dict (which sensors exist, calibration, ratings)."""
+    p = Params()
+    cp = board["cp"]
+    p.cp_adc_at_p12_mv = cp["adc_at_p12_mv"]
+    p.cp_adc_at_m12_mv = cp["adc_at_m12_mv"]
+    pp = board.get("pp")
+    if pp:
+        p.pp_pullup_ohm = pp["pullup_ohm"]
+        p.pp_vref_mv = pp["vref_mv"]
+    relay = board["relay"]
+    p.relay_feedback = "feedback_pin" in relay
+    p.relay_settle_ms = relay.get("settle_ms", 200)
+    p.lock_feedback = "feedback_pin" in board.get("lock", {})
+    p.rcm_present = "rcm" in board
+    temp = board.get("temperature")
+    p.temp_present = temp is not None
+    if temp:
+        p.temp_derate_c10 = int(temp.get("derate_c", 60) * 10)
+        p.temp_stop_c10 = int(temp.get("stop_c", 80) * 10)
+    p.max_current_a = board["max_current_a"]
+    p.nominal_voltage = board.get("nominal_voltage", 230)
+    return p
+
+
+def lock_method_for(board):
+    lock = board.get("lock", {})
+    return 1 if lock.get("type") == "servo" else 0
+
+
+def is_fault(state):
+    return state in S.FAULT_STATES
+
+
+def pwm_on(permille):
+    return permille != PWM_OFF and permille != PWM_F
+
+
+class Bench:
+    def __init__(self, board=None, boot=True, start_ms=0, rcm_dead=False, **settings):
+        if board is None:
+            board = load_board()
+        self.conf = board
+        self.params = params_for(board)
+        self.settings = Settings()
+        self.settings.lock_method = lock_method_for(board)
+        for name in settings:
+            if not hasattr(self.settings, name):
+                raise AttributeError("no setting " + name)
+            setattr(self.settings, name, settings[name])
+        self.kernel = Kernel(self.params, self.settings)
+        self.board = SimBoard(board)
+        self.board.safe()
+        self.now = start_ms
+        self.elapsed = 0  # virtual ms since the bench was built
+        self.rcm_dead = rcm_dead  # the RCM ignores its test input
+        self.trace = None  # a list to record (elapsed, state, relay, pwm, offered) per tick
+        self.hook = None  # called as hook(bench) after every tick
+        self.coarse = False  # step COARSE_MS while kernel.quiet, as the simulator does
+        self.dirty = False  # the world changed since the last tick
+        if boot:
+            self.boot()
+
+    # -- the control loop ----------------------------------------------------
+
+    def tick(self, ms=TICK_MS):
+        """One control tick, ``ms`` after the previous one."""
+        self.now = ticks_add(self.now, ms)
+        self.elapsed += ms
+        self.dirty = False
+        b = self.board
+        k = self.kernel
+        b.read(self.now, k.inputs)
+        k.step(self.now)
+        b.write(self.now, k)
+        if self.rcm_dead:
+            b.rcm_test = False
+        if self.trace is not None:
+            self.trace.append((self.elapsed, k.state, k.relay, k.pwm_permille, k.offered_a))
+        if self.hook is not None:
+            self.hook(self)
+
+    def _step(self, limit):
+        """Advance by one tick, or (``coarse``) by COARSE_MS while the kernel is
+        quiet and nothing changed since the last tick, never beyond ``limit`` ms."""
+        ms = TICK_MS
+        if self.coarse and self.kernel.quiet and not self.dirty:
+            ms = COARSE_MS
+        if ms > limit:
+            ms = limit
+        self.tick(ms)
+        return ms
+
+    def run(self, ms):
+        left = ms
+        while left >= TICK_MS:
+            left -= self._step(left)
+
+    def until(self, pred, max_ms):
+        """Tick until ``pred(bench)``; the virtual ms it took, None if it never held."""
+        waited = 0
+        while not pred(self):
+            if waited >= max_ms:
+                return None
+            waited += self._step(max_ms - waited)
+        return waited
+
+    def stays(self, pred, ms):
+        """True if ``pred(bench)`` holds after every tick for ``ms``."""
+        left = ms
+        while left >= TICK_MS:
+            left -= self._step(left)
+            if not pred(self):
+                return False
+        return True
+
+    def boot(self):
+        t = self.until(lambda b: b.kernel.state != S.WAITING, 2000)
+        assert t is not None, "kernel never left EVSE_WAITING"
+        return t
+
+    # -- the world -------------------------------------------------------------
+
+    def vehicle(self, state=None, cable_a=False, draw_a=False, phases=None):
+        self.board.vehicle.set(state, cable_a, draw_a, phases)
+        self.board.refresh()
+        self.dirty = True
+
+    def fault(self, name, on=True):
+        if name not in FAULTS:
+            raise KeyError(name)
+        self.board.faults[name] = on
+        self.board.refresh()
+        self.dirty = True
+
+    def temp(self, c10):
+        self.board.temp_c10 = c10
+        self.dirty = True
+
+    def changed(self):
+        """Note a change made directly (settings, limit_a, a toggle)."""
+        self.dirty = True
+
+    # -- shortcuts -------------------------------------------------------------
+
+    @property
+    def k(self):
+        return self.kernel
+
+    @property
+    def state(self):
+        return self.kernel.state
+
+    @property
+    def relay(self):
+        """The contactor as the board has it (physically closed)."""
+        return self.board.relay_closed
+
+    @property
+    def pwm(self):
+        return self.kernel.pwm_permille
+
+    @property
+    def offered(self):
+        return self.kernel.offered_a
+
+    def charging(self, max_ms=5000):
+        """Plug in (B), ask for charge (C) and wait until the contactor is closed."""
+        if self.board.vehicle.state == "A":
+            self.vehicle("B")
+            t = self.until(lambda b: pwm_on(b.pwm), max_ms)
+            assert t is not None, "no offer in B"
+        self.vehicle("C")
+        t = self.until(lambda b: b.relay and b.kernel.relay, max_ms)
+        assert t is not None, "contactor never closed in C"
+        return t
