@@ -38,3 +38,10 @@ def test_installed_package_ships_firmware_and_runs_the_simulator(tmp_path):
         proc.terminate()
         out = proc.communicate(timeout=10)[0]
     assert "Simulated charger ready: http://127.0.0.1:%d/webapi/v1/Status" % port in out
+
+
+def test_the_simulator_refuses_a_hardware_board(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "evsectl", "sim", "--board", "esp32-devkit", "--fresh"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    assert "drives real hardware" in out.stderr and "sim" in out.stderr

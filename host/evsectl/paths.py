@@ -6,6 +6,7 @@ Installed (``pip install .``) they are the packages ``evsectl.firmware`` and
 """
 
 import importlib.util
+import json
 from pathlib import Path
 
 _SOURCE_TREE = Path(__file__).resolve().parents[2]
@@ -40,3 +41,8 @@ def board_file(name):
     if not path.is_file():
         raise SystemExit("evsectl: no board %r; known boards: %s" % (name, ", ".join(board_names())))
     return path
+
+
+def board_hal(name):
+    """Which adapter a board file asks for: "esp32" or "sim"."""
+    return json.loads(board_file(name).read_text()).get("hal")

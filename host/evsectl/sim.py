@@ -16,7 +16,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from evsectl import device
+from evsectl import device, paths
 
 RESTART_EXIT_CODE = 75
 READY_MARK = "boot: EVSE"
@@ -48,6 +48,10 @@ def default_device_dir(board):
 
 def prepare(device_dir, board, port, virtual_time, precompile=False, host="127.0.0.1"):
     """Assemble the device directory and the simulator's settings file."""
+    if paths.board_hal(board) != "sim":
+        simulated = [b for b in paths.board_names() if paths.board_hal(b) == "sim"]
+        raise SystemExit("evsectl sim: board %r drives real hardware; simulated boards: %s"
+                         % (board, ", ".join(simulated)))
     dev = device.assemble(device_dir, board, precompile=precompile)
     state_file = dev.parent / (dev.name + ".vehicle.json")
     settings = {"port": port, "host": host, "virtual_time": virtual_time, "state_file": str(state_file)}
