@@ -43,22 +43,6 @@ SCHEMA = {
     "AdminPassword": ("secret", 4, 64, ""),
 }
 
-WEBAPI_KEYS = (
-    "ChargerMode",
-    "LockMethod",
-    "ChargeCurrent",
-    "ChargeCurrentBoost",
-    "Meter1Type",
-    "Meter1Ip",
-    "Meter2Type",
-    "Meter2Ip",
-    "PhaseCurrentLimit",
-    "ControlStrategy",
-    "ControlLimit",
-    "ChargeAutoStart",
-    "Charge3Phase",
-)
-
 # Meter types that are reached over IP (4-6) or steer remotely (7).
 _NEEDS_IP = (4, 5, 6, 7)
 
@@ -135,9 +119,10 @@ class ConfigStore:
             log.warn("config: %s unreadable (%s), factory defaults" % (self.path, e))
             return
         for key, value in stored.items():
-            if key == "AdminPasswordHash" and isinstance(value, str):
-                self.values[key] = value
-            elif key in SCHEMA and SCHEMA[key][0] != "secret" or key == "WiFiPassword":
+            if key == "AdminPasswordHash":  # only the hash of that secret is stored
+                if isinstance(value, str):
+                    self.values[key] = value
+            elif key in SCHEMA and key != "AdminPassword":
                 if _check(key, value) is None:
                     self.values[key] = int(value) if SCHEMA[key][0] == "int" else value
                 else:
