@@ -14,10 +14,11 @@ every TICK_MS of virtual time.
 
 import json
 
-from evse.kernel import Kernel, Params, Settings
+from evse.kernel import Kernel, Settings
 from evse import states as S
 from evse.pilot import PWM_OFF, PWM_F
 from evse.compat import ticks_add, ticks_diff
+from hal import board as boardfile
 from hal.sim import SimBoard, FAULTS
 
 TICK_MS = 10
@@ -43,31 +44,6 @@ def load_board():
         return json.load(f)
 
 
-def params_for(board):
-    """Kernel Params for a board dict (which sensors exist, calibration, ratings)."""
-    p = Params()
-    cp = board["cp"]
-    p.cp_adc_at_p12_mv = cp["adc_at_p12_mv"]
-    p.cp_adc_at_m12_mv = cp["adc_at_m12_mv"]
-    pp = board.get("pp")
-    if pp:
-        p.pp_pullup_ohm = pp["pullup_ohm"]
-        p.pp_vref_mv = pp["vref_mv"]
-    relay = board["relay"]
-    p.relay_feedback = "feedback_pin" in relay
-    p.relay_settle_ms = relay.get("settle_ms", 200)
-    p.lock_feedback = "feedback_pin" in board.get("lock", {})
-    p.rcm_present = "rcm" in board
-    temp = board.get("temperature")
-    p.temp_present = temp is not None
-    if temp:
-        p.temp_derate_c10 = int(temp.get("derate_c", 60) * 10)
-        p.temp_stop_c10 = int(temp.get("stop_c", 80) * 10)
-    p.max_current_a = board["max_current_a"]
-    p.nominal_voltage = board.get("nominal_voltage", 230)
-    return p
-
-
 def lock_method_for(board):
     lock = board.get("lock", {})
     return 1 if lock.get("type") == "servo" else 0
@@ -86,7 +62,7 @@ class Bench:
         if board is None:
             board = load_board()
         self.conf = board
-        self.params = params_for(board)
+        self.params = boardfile.params(board)
         self.settings = Settings()
         self.settings.lock_method = lock_method_for(board)
         for name in settings:

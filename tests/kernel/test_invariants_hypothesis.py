@@ -1,14 +1,22 @@
 """Kernel invariants under random use (CPython only: hypothesis).
 
 A hypothesis state machine drives the bench (real kernel + simulated board)
-with random vehicle states, cables, loads, injected faults, settings changes,
-toggles and time, and checks the safety invariants after EVERY 10 ms tick.
-Tolerances are the documented ones only: CP classification (debounce),
-diode and PP debounce, the 6 s a vehicle may keep drawing after the PWM is
-switched off, and the 5 s duty rule for lowering the offer.
+with random board variants, vehicle states, cables, loads, injected faults
+(every name in hal.sim.FAULTS), settings changes, limits, toggles and time,
+and checks the safety invariants after EVERY 10 ms tick. Tolerances are the
+documented ones only: CP classification (debounce), diode and PP debounce,
+the 6 s a vehicle may keep drawing after the PWM is switched off, and the 5 s
+duty rule for lowering the offer to a new setting or limit (not to a rating).
+It also holds the kernel to its ``quiet`` promise (with the same inputs after
+a quiet tick, no output changes), which the simulator's coarse steps rely on.
+
+EVSE_HYPOTHESIS_EXAMPLES=2000 runs a longer search; EVSE_HYPOTHESIS_SHRINK=1
+shrinks a failure to a minimal example (slow: minutes).
 """
 
-from hypothesis import HealthCheck, settings
+import os
+
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
@@ -107,6 +115,7 @@ class KernelMachine(RuleBasedStateMachine):
         self.world_changed = True
         self.prev_latched = k.latched
         self.prev_pwm = k.pwm_permille
+        self.prev_offered = k.offered_a
         self.pwm_off_at = None  # when the PWM last went from on to off
         self.pwm_on_at = None  # when the PWM last went from off to on
         self.last_offer_change = None  # when the PWM last changed to an offering duty
@@ -116,6 +125,7 @@ class KernelMachine(RuleBasedStateMachine):
         self.demand_lost_at = None  # physical: last CP change while not demanding
         self.diode_bad_at = None
         self.pp_bad_at = None
+        self.jam_ever = False
         self._update_world(initial=True)
 
     # -- the world ----------------------------------------------------------------
@@ -176,6 +186,8 @@ class KernelMachine(RuleBasedStateMachine):
     def fault(self, name, on, then):
         if name == "CpShort" and on != self.b.board.faults["CpShort"]:
             self._cp_changed = True
+        if name == "LockJam" and on:
+            self.jam_ever = True
         self.b.fault(name, on)
         self._update_world()
         self._advance(then * TICK_MS)
@@ -304,20 +316,21 @@ class KernelMachine(RuleBasedStateMachine):
         else:
             assert pwm == pilot.duty_permille(k.offered_a), (pwm, k.offered_a)
 
-        # The duty changes at most once per 5 s, except to stop.
+        # The duty changes at most once per 5 s, except to stop (or to come down
+        # to a rating, the cable's as the PP now reads it: a hard limit).
         if pwm != self.prev_pwm:
             if pwm_on(pwm):
-                if self.last_offer_change is not None:
-                    assert now - self.last_offer_change >= K.DUTY_CHANGE_MS, (
-                        "duty changed twice within 5 s",
-                        now - self.last_offer_change,
-                    )
+                if self.last_offer_change is not None and now - self.last_offer_change < K.DUTY_CHANGE_MS:
+                    to_rating = st_.case_b and self.prev_offered > k.pp_a >= k.offered_a
+                    assert to_rating, ("duty changed twice within 5 s", now - self.last_offer_change, self.prev_offered, k.offered_a)
                 self.last_offer_change = now
             elif pwm_on(self.prev_pwm):
                 self.pwm_off_at = now
             if pwm_on(pwm) and not pwm_on(self.prev_pwm):
                 self.pwm_on_at = now
             self.prev_pwm = pwm
+
+        self.prev_offered = k.offered_a
 
         # The offer: never above the charger's or the cable's rating; above the
         # configuration (setting, BOOST, limit) for less than 5 s (the duty rule).
@@ -362,7 +375,9 @@ class KernelMachine(RuleBasedStateMachine):
                 )
             if st_.case_b:
                 assert k.lock.locked, "closed with the plug unlocked"
-                if p.lock_feedback or not b.board.faults["LockJam"]:
+                # Without a lock switch a jammed lock cannot be seen: only check the
+                # plug itself where the board reads it, or where no jam ever happened.
+                if p.lock_feedback or not self.jam_ever:
                     assert b.board.locked, "closed with the plug unlocked (switch)"
                 assert k.pp_a > 0
                 if self.pp_bad_at is not None:
@@ -384,9 +399,16 @@ class KernelMachine(RuleBasedStateMachine):
 
 
 TestKernelInvariants = KernelMachine.TestCase
+# Each step runs up to thousands of ticks, so shrinking a failure can take
+# minutes: it is off unless EVSE_HYPOTHESIS_SHRINK=1 (the failing example is
+# printed either way, and replayed first on the next run from .hypothesis/).
+_PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target)
+if os.environ.get("EVSE_HYPOTHESIS_SHRINK"):
+    _PHASES = _PHASES + (Phase.shrink,)
 TestKernelInvariants.settings = settings(
-    max_examples=60,
-    stateful_step_count=30,
+    max_examples=int(os.environ.get("EVSE_HYPOTHESIS_EXAMPLES", "200")),
+    stateful_step_count=40,
     deadline=None,
+    phases=_PHASES,
     suppress_health_check=(HealthCheck.too_slow,),
 )
