@@ -195,3 +195,21 @@ class Bench:
         t = self.until(lambda b: b.relay and b.kernel.relay, max_ms)
         assert t is not None, "contactor never closed in C"
         return t
+
+
+def outputs(k):
+    """Everything the kernel decides, as one comparable value."""
+    return (
+        k.state,
+        k.relay,
+        k.pwm_permille,
+        k.offered_a,
+        k.lock_drive,
+        k.rcm_test,
+        k.fault,
+        k.latched,
+        k.cp,
+        k.connected,
+        k.started,
+        k.boosted,
+    )

@@ -25,7 +25,7 @@ from evse import kernel as K
 from evse import pilot
 from evse.compat import TICKS_PERIOD
 from hal.sim import FAULTS
-from bench import Bench, load_board, pwm_on, is_fault, TICK_MS
+from bench import Bench, load_board, pwm_on, is_fault, TICK_MS, outputs
 
 CABLES = (13, 20, 32, 63, None)
 # Faults that latch end the interesting part of a run: draw them less often.
@@ -51,23 +51,6 @@ def _inputs(k):
         i.temp_c10,
         i.current_a,
         i.power_w,
-    )
-
-
-def _outputs(k):
-    return (
-        k.state,
-        k.relay,
-        k.pwm_permille,
-        k.offered_a,
-        k.lock_drive,
-        k.rcm_test,
-        k.fault,
-        k.latched,
-        k.cp,
-        k.connected,
-        k.started,
-        k.boosted,
     )
 
 
@@ -109,7 +92,7 @@ class KernelMachine(RuleBasedStateMachine):
         self.b = b
         k = b.kernel
         # What the checks remember between ticks.
-        self.prev_outputs = _outputs(k)
+        self.prev_outputs = outputs(k)
         self.prev_inputs = None
         self.prev_quiet = k.quiet
         self.world_changed = True
@@ -270,7 +253,7 @@ class KernelMachine(RuleBasedStateMachine):
         st_ = b.settings
         p = b.params
         now = b.elapsed
-        out = _outputs(k)
+        out = outputs(k)
         inputs = _inputs(k)
 
         # EvseState is a WebAPI value.

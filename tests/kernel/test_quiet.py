@@ -6,24 +6,7 @@ a second late in virtual time.
 """
 
 from evse import states as S
-from bench import Bench, COARSE_MS
-
-
-def _outputs(k):
-    return (
-        k.state,
-        k.relay,
-        k.pwm_permille,
-        k.offered_a,
-        k.lock_drive,
-        k.rcm_test,
-        k.fault,
-        k.latched,
-        k.cp,
-        k.connected,
-        k.started,
-        k.boosted,
-    )
+from bench import Bench, COARSE_MS, outputs
 
 
 class QuietWatch:
@@ -37,7 +20,7 @@ class QuietWatch:
         b.hook = self
 
     def __call__(self, b):
-        now = _outputs(b.k)
+        now = outputs(b.k)
         # b.dirty was cleared by this tick; the world change flag for this tick
         # is what the bench saw before it (kept in self.world_changed).
         if self.prev is not None and self.prev[0] and not self.world_changed and now != self.prev[1]:
@@ -139,7 +122,7 @@ def _timeline(settings, actions, coarse):
     last = [None]
 
     def hook(b):
-        out = _outputs(b.k)
+        out = outputs(b.k)
         if out != last[0]:
             changes.append((b.elapsed, out))
             last[0] = out
