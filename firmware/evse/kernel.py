@@ -120,6 +120,7 @@ class Kernel:
         self.cp = S.CP_UNKNOWN
         self.pp_a = 0
         self.offered_a = 0
+        self._target = 0  # what the offer is heading for (the 5 s rule may hold it back)
         self.current_a = 0
         self.power_w = 0
         self.connected = False
@@ -424,7 +425,7 @@ class Kernel:
             self.lock.want(False, now)
 
         # The offer, changed at most once per DUTY_CHANGE_MS except to stop.
-        target = self._target_a()
+        target = self._target = self._target_a()
         if target != self.offered_a:
             # The cable's and the charger's ratings are hard limits: never wait to respect them.
             over_rating = self.offered_a > self.params.max_current_a or (st.case_b and self.offered_a > self.pp_a)
@@ -498,7 +499,7 @@ class Kernel:
             and not self._pp_bad
             and not self._over
             and (self.latched or not self.fault or ticks_diff(now, self._fault_since) >= FAULT_HOLD_MS)
-            and (self.fault or self.latched or self._target_a() == self.offered_a)
+            and (self.fault or self.latched or self._target == self.offered_a)
             and not (c.closed and self.pwm_permille == PWM_OFF)
             and (self.pwm_permille == PWM_OFF or ticks_diff(now, self._pwm_on_since) >= PWM_SETTLE_MS)
         )
