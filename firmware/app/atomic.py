@@ -1,10 +1,12 @@
-"""Atomic file replace, the one way the firmware writes what must survive.
+"""Files that must survive: written by atomic replace, read without ever
+failing.
 
 The new content goes to ``path + ".tmp"``, is flushed to the medium, and is
 renamed over ``path``. Rename is atomic on LittleFS (ESP32) and POSIX, so a
 power cut leaves the old file or the new one, never a torn one.
 """
 
+import json
 import os
 
 
@@ -26,3 +28,13 @@ def write_atomic(path, text):
         os.sync()  # MicroPython ports with a block device cache
     except (AttributeError, OSError):
         pass
+
+
+def read_json(path):
+    """The JSON object in ``path``; {} when it is missing or unreadable."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -19,7 +19,9 @@ except ImportError:  # a MicroPython build without hashlib cannot hold a passwor
     hashlib = None
 
 # key: (kind, lowest, highest, factory default). Kinds: "int", "bool",
-# "ip" (dotted quad or ""), "str" (length bounds), "secret" (write-only).
+# "addr" (dotted quad with an optional :port, or ""), "enum" (one of the
+# tuple in "lowest"), "str" (length bounds), "secret" (write-only), "url"
+# (an http:// URL of at most "highest" characters, or "").
 SCHEMA = {
     # WebAPI v1 SystemConfig, in the original's order.
     "ChargerMode": ("int", 0, 1, 0),
@@ -27,9 +29,9 @@ SCHEMA = {
     "ChargeCurrent": ("int", 6, 80, 16),
     "ChargeCurrentBoost": ("int", 6, 80, 32),
     "Meter1Type": ("int", 0, 6, 0),
-    "Meter1Ip": ("ip", 0, 0, ""),
+    "Meter1Ip": ("addr", 0, 0, ""),
     "Meter2Type": ("int", 0, 7, 0),
-    "Meter2Ip": ("ip", 0, 0, ""),
+    "Meter2Ip": ("addr", 0, 0, ""),
     "PhaseCurrentLimit": ("int", 6, 1000, 25),
     "ControlStrategy": ("int", 0, 1, 0),
     "ControlLimit": ("int", 0, 1000000, 0),
@@ -41,6 +43,22 @@ SCHEMA = {
     "WiFiSSID": ("str", 0, 32, ""),
     "WiFiPassword": ("secret", 8, 63, ""),
     "AdminPassword": ("secret", 4, 64, ""),
+    # Meters (README "Meters and load management").
+    "Meter1Unit": ("int", 1, 247, 1),  # Modbus unit id
+    "Meter2Unit": ("int", 1, 247, 2),
+    "Meter1PerPhase": ("bool", 0, 0, False),  # SDM72D-M v2: read per-phase values too
+    "Meter2PerPhase": ("bool", 0, 0, False),
+    "Meter1IpRtu": ("bool", 0, 0, False),  # IP types: RTU frames over TCP (serial converter), not Modbus TCP
+    "Meter2IpRtu": ("bool", 0, 0, False),
+    "MeterBaud": ("int", 1200, 115200, 9600),
+    "MeterFraming": ("enum", ("8N1", "8E1", "8N2"), 0, "8N1"),
+    "MeterPollMs": ("int", 500, 60000, 1000),
+    "MeterTimeoutMs": ("int", 50, 5000, 300),
+    "MeterStaleS": ("int", 2, 600, 10),  # older readings are "Not available"
+    "LoadFallbackA": ("int", 0, 80, 6),  # cap while meter 2 or the remote system is silent; 0 pauses
+    "RemoteTimeoutS": ("int", 5, 3600, 60),  # Meter2Type 7: silence before the fallback
+    # Firmware updates (README "Firmware updates (OTA)"); "" = none.
+    "UpdateServer": ("url", 0, 128, ""),
 }
 
 # Meter types that are reached over IP (4-6) or steer remotely (7).
@@ -57,15 +75,38 @@ def _hex(data):
     return "".join("%02x" % b for b in data)
 
 
-def valid_ip(text):
-    """A dotted-quad IPv4 address, e.g. "192.168.0.30"."""
-    parts = text.split(".")
+def parse_address(text, default_port=502):
+    """``"a.b.c.d"`` or ``"a.b.c.d:port"`` → (host, port), or None if malformed."""
+    host, colon, port = text.partition(":")
+    parts = host.split(".")
     if len(parts) != 4:
-        return False
+        return None
     for part in parts:
         if not part or len(part) > 3 or not part.isdigit() or int(part) > 255:
-            return False
-    return True
+            return None
+    if not colon:
+        return host, default_port
+    if not port.isdigit() or len(port) > 5 or not 0 < int(port) < 65536:
+        return None
+    return host, int(port)
+
+
+def parse_http_url(text):
+    """``"http://host[:port][/path]"`` → (host, port, path without a trailing
+    slash), or None if malformed. Plain HTTP only: the charger holds no CA
+    certificates, and update bundles are signed instead."""
+    if not text.startswith("http://"):
+        return None
+    hostport, _, path = text[7:].partition("/")
+    host, colon, port = hostport.partition(":")
+    if not host or len(host) > 63 or not all(c.isalpha() or c.isdigit() or c in ".-" for c in host):
+        return None
+    if colon and not (port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536):
+        return None
+    for c in path:
+        if ord(c) <= 32 or c in "?#%":
+            return None
+    return host, int(port) if colon else 80, ("/" + path).rstrip("/")
 
 
 def _check(key, value):
@@ -85,9 +126,17 @@ def _check(key, value):
         return None
     if not isinstance(value, str):
         return "must be a string"
-    if kind == "ip":
-        if value and not valid_ip(value):
-            return "must be an IPv4 address like 192.168.0.30"
+    if kind == "addr":
+        if value and not parse_address(value):
+            return "must be an IPv4 address like 192.168.0.30, optionally with a port: 192.168.0.30:502"
+        return None
+    if kind == "url":
+        if len(value) > hi or value and not parse_http_url(value):
+            return "must be \"\" or an http:// URL of at most %d characters, like http://192.168.0.10:8000" % hi
+        return None
+    if kind == "enum":
+        if value not in lo:
+            return "must be one of " + ", ".join(lo)
         return None
     if kind == "secret" and value == "":
         return None  # clears it
@@ -172,6 +221,13 @@ class ConfigStore:
                     errors[type_key] = "an IP meter type needs a valid %s in the same write or already set" % ip_key
                 else:
                     errors[ip_key] = "cannot be cleared while %s is an IP type" % type_key
+        if not errors:
+            v = dict(self.values)
+            v.update(changes)
+            if 1 <= v["Meter1Type"] <= 3 and 1 <= v["Meter2Type"] <= 3 and v["Meter1Unit"] == v["Meter2Unit"]:
+                errors["Meter2Unit" if "Meter2Unit" in changes else "Meter1Unit"] = (
+                    "meters 1 and 2 share the RS485 bus: their unit ids must differ"
+                )
         return errors
 
     def update(self, changes):

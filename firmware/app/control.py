@@ -4,23 +4,11 @@
 be locked around it and garbage collection never delays a relay decision.
 """
 
-import asyncio
-
 from app import log
+from app.aio import sleep_ms, ticks_add, ticks_diff, ticks_ms
 
 PERIOD_MS = 10
 COARSE_MS = 1000  # virtual time: step size while the kernel has nothing pending
-
-try:
-    from time import ticks_ms, ticks_diff, ticks_add
-
-    _sleep_ms = asyncio.sleep_ms
-except (ImportError, AttributeError):  # CPython
-    from evse.compat import ticks_diff, ticks_add
-    from app.clock import _hw_ticks as ticks_ms
-
-    def _sleep_ms(ms):
-        return asyncio.sleep(ms / 1000)
 
 
 class Controller:
@@ -77,4 +65,4 @@ class Controller:
                 self.overruns += 1
                 due = ticks_ms()
                 wait = 0
-            await _sleep_ms(wait)
+            await sleep_ms(wait)

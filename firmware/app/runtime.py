@@ -14,13 +14,14 @@ may be virtual.
 
 import asyncio
 import gc
-import json
 
 from app import log
 from hal import board as boardfile, open_board
+from app.atomic import read_json
 from app.clock import RealClock, VirtualClock
 from app.config import ConfigStore, remove_leftovers
 from app.control import Controller
+from app.metering import Metering
 from evse import states as S
 from evse.kernel import Kernel, Settings
 from version import VERSION
@@ -29,29 +30,28 @@ RESTART_DELAY_MS = 300  # lets the answer to Reset reach the client first
 WATCHDOG_MS = 2000  # a control loop stuck this long resets the board
 
 
-def _read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return {}
-
-
 class Charger:
     def __init__(self, board_path="board.json", config_path="config.json", sim_path="sim.json"):
         self.board = boardfile.load(board_path)
         self.hal, self.wifi = open_board(self.board)
         self.hal.safe()  # before anything else can go wrong
         self.version = VERSION
-        self.sim = _read_json(sim_path) if self.board["hal"] == "sim" else {}
+        self.sim = read_json(sim_path) if self.board["hal"] == "sim" else {}
         remove_leftovers(config_path)
         self.config = ConfigStore(config_path)
         self.kernel = Kernel(boardfile.params(self.board), Settings())
-        self._power_available_w = -1  # EVSEPowerAvailable; -1: never written
-        self.apply_config()
         self.clock = VirtualClock() if self.sim.get("virtual_time") else RealClock()
+        self.metering = Metering(self)
+        self.apply_config()
         self.controller = Controller(self.kernel, self.hal, self.clock)
-        self.ota_msg = "No update server configured"
+        # Firmware updates: app.ota does the work, imported only when it runs.
+        slots = read_json("slots.json")
+        self.ota_trial = "previous" in slots  # boot.py started a new version on trial
+        self.ota_msg = None  # the update module's last word (OTAMsg)
+        if "rolled_back" in slots:
+            self.ota_msg = "Update to %s did not come up healthy; rolled back to %s" % (slots["rolled_back"], VERSION)
+        self.ota_busy = False
+        self.ota_available = None  # the newer version the last check found
         self.heap_min_free = self.heap_free()
         self.crash_next = None  # the simulator's fault injection for tasks
         self._stop = asyncio.Event()
@@ -60,7 +60,9 @@ class Charger:
 
     # -- configuration -------------------------------------------------------
 
-    def apply_config(self):
+    def apply_config(self, changed=()):
+        """Make the running charger follow the configuration (``changed``: the
+        keys just written; meters are rebuilt only when theirs change)."""
         c = self.config
         st = self.kernel.settings
         st.charge_current_a = c["ChargeCurrent"]
@@ -70,36 +72,37 @@ class Charger:
         st.case_b = c["ChargerMode"] == 1
         st.lock_method = c["LockMethod"]
         st.ventilation = c["VentilationAvailable"]
-        self._update_limit()
+        for key in changed:
+            if key.startswith("Meter"):
+                self.metering.configure()
+                break
+        self.metering.update(self.clock.uptime_ms())
 
-    def _phases(self):
+    def phases(self):
         return 3 if self.kernel.settings.three_phase else 1
 
-    def _update_limit(self):
-        k = self.kernel
-        if self.config["ControlStrategy"] == 1 and self._power_available_w >= 0:
-            k.limit_a = self._power_available_w // (k.params.nominal_voltage * self._phases())
-        else:
-            k.limit_a = 80
-
-    def set_power_available(self, watts):
-        self._power_available_w = int(watts)
-        self._update_limit()
-
     def power_available_w(self):
-        """ActualPowerAvailable: only meaningful while an algorithm is active."""
-        if self.config["ControlStrategy"] != 1 or self._power_available_w < 0:
+        """ActualPowerAvailable: what load management leaves the charger (0
+        while no algorithm is active)."""
+        if self.config["ControlStrategy"] != 1:
             return 0
         k = self.kernel
-        return k.limit_a * k.params.nominal_voltage * self._phases()
+        a = min(k.limit_a, k.params.max_current_a)
+        return a * k.params.nominal_voltage * self.phases()
+
+    async def advance(self, ms):
+        """Virtual time: run the control loop for ``ms``, with a meter poll
+        cycle every MeterPollMs of it, as the real-time tasks would."""
+        clock = self.clock
+        end = clock.now_ms + ms
+        period = self.config["MeterPollMs"]
+        while clock.now_ms < end:
+            step = min(end - clock.now_ms, period - clock.now_ms % period)
+            self.controller.advance(step)
+            if clock.now_ms % period == 0:
+                await self.metering.cycle()
 
     # -- what the WebAPI reports -------------------------------------------------
-
-    def meter_errors(self, n):
-        return 0  # no meter is polled yet: nothing can fail
-
-    def meter_data(self, n):
-        return {}
 
     def heap_free(self):
         try:
@@ -137,6 +140,41 @@ class Charger:
         if not k.connected:
             return "no vehicle connected"
         return "starting up"
+
+    # -- firmware update (the work is in app.ota) ---------------------------------
+
+    def charging(self):
+        k = self.kernel
+        return k.relay or (k.started and k.connected)
+
+    def ota_refusal(self, run, server=None):
+        """Why an update check (with ``run``: an update) cannot start now, or None."""
+        import os
+
+        if self.wifi.mode == "ap":
+            return "Operation not allowed in WiFi AP mode!"
+        if not (server or self.config["UpdateServer"]):
+            return "No update server configured"
+        try:
+            os.stat("ota_pubkey.json")
+        except OSError:
+            return "No OTA public key installed (ota_pubkey.json)"
+        if self.ota_busy:
+            return "An update operation is already running"
+        if run and self.charging():
+            return "Not allowed while a vehicle is charging"
+        return None
+
+    def ota_message(self):
+        """OTAMsg: the update module's last word, else why it cannot run now."""
+        return self.ota_msg or self.ota_refusal(False) or ""
+
+    def start_ota(self, action, server=None):
+        """Start ``"check"`` or ``"run"`` in the background (see app.ota)."""
+        from app import ota
+
+        self.ota_busy = True
+        asyncio.create_task(ota.perform(self, action, server))
 
     # -- tasks --------------------------------------------------------------------
 
@@ -188,9 +226,14 @@ class Charger:
         if not self.clock.virtual:
             self.hal.start_watchdog(WATCHDOG_MS)
             asyncio.create_task(self._control())
+            asyncio.create_task(self._guarded("meters", self.metering.run))
         asyncio.create_task(self._guarded("web", self._serve))
         asyncio.create_task(self._guarded("housekeeping", self._housekeeping))
         asyncio.create_task(self._guarded("wifi", self.wifi.supervise))
+        if self.ota_trial:
+            from app import ota
+
+            asyncio.create_task(ota.confirm(self))
         gc.collect()
         self.heap_min_free = self.heap_free()
         log.info(

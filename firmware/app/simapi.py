@@ -5,6 +5,10 @@ vehicle, inject faults, read the board's lines, advance virtual time.
     GET  /sim/v1/Vehicle   POST {"State": "A".."D", "CableA": 13|20|32|63|null,
                                  "DrawA": number|null, "Phases": 1|3}
     GET  /sim/v1/Faults    POST {"RelayWeld": bool, ... , "TempC": number}
+    GET  /sim/v1/Site      POST {"HouseholdW": number | "HouseholdA": [a1, a2, a3],
+                                 "Meter1Fault", "Meter2Fault": null|"NoAnswer"|"Crc"|
+                                 "Exception"|"Slow"|"Unplugged"}
+                           what the simulated meters measure (evsectl sim serves them)
     POST /sim/v1/Time      {"AdvanceMs": int}   (with --virtual-time only)
     POST /sim/v1/Crash     {"Task": "housekeeping", "Error": "MemoryError"|"RuntimeError"}
 
@@ -13,7 +17,7 @@ changes nothing.
 """
 
 from app.webapi import _body, _error
-from hal.sim import FAULTS
+from hal.sim import FAULTS, METER_FAULTS, VOLTAGE_V
 
 SIM = "/sim/v1/"
 MAX_ADVANCE_MS = 7 * 24 * 3600 * 1000
@@ -34,6 +38,29 @@ def _vehicle_errors(data):
         elif key == "Phases":
             if isinstance(value, bool) or value not in (1, 3):
                 errors[key] = "must be 1 or 3"
+        else:
+            errors[key] = "unknown key"
+    return errors
+
+
+def _number(value, lo, hi):
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and lo <= value <= hi
+
+
+def _site_errors(data):
+    errors = {}
+    for key, value in data.items():
+        if key == "HouseholdW":
+            if not _number(value, 0, 200000):
+                errors[key] = "must be a number of watts 0..200000 (split evenly over 3 phases)"
+            elif "HouseholdA" in data:
+                errors[key] = "give HouseholdW or HouseholdA, not both"
+        elif key == "HouseholdA":
+            if not isinstance(value, list) or len(value) != 3 or not all(_number(a, 0, 300) for a in value):
+                errors[key] = "must be three numbers of amperes 0..300, one per phase"
+        elif key in ("Meter1Fault", "Meter2Fault"):
+            if value is not None and value not in METER_FAULTS:
+                errors[key] = "must be null or one of " + ", ".join(METER_FAULTS)
         else:
             errors[key] = "unknown key"
     return errors
@@ -121,8 +148,44 @@ def install(app, charger):
             return _error(400, {"AdvanceMs": "must be the only key, an integer 0..%d" % MAX_ADVANCE_MS})
         if not clock.virtual:
             return _error(409, {"AdvanceMs": "the simulator runs in real time (start it with --virtual-time)"})
-        charger.controller.advance(ms)
+        await charger.advance(ms)
         return {"VirtualTimeMs": clock.uptime_ms()}
+
+    def site():
+        return {
+            "VoltageV": float(VOLTAGE_V),
+            "HouseholdA": sim.household_a,
+            "ChargerA": sim.charger_phase_a(),
+            "ChargerImportWh": sim.energy_wh(0),
+            "SiteImportWh": sim.energy_wh(1),
+            "Meter1Fault": sim.meter_faults[0],
+            "Meter2Fault": sim.meter_faults[1],
+            "VirtualTimeMs": clock.uptime_ms() if clock.virtual else 0,
+        }
+
+    @app.get(SIM + "Site")
+    async def get_site(req):
+        return site()
+
+    @app.post(SIM + "Site")
+    async def post_site(req):
+        data, err = _body(req)
+        if err:
+            return err
+        errors = _site_errors(data)
+        if errors:
+            return _error(400, errors)
+        household = data.get("HouseholdA")
+        if "HouseholdW" in data:
+            household = [data["HouseholdW"] / 3 / VOLTAGE_V] * 3
+        faults = {}
+        for n in (0, 1):
+            key = "Meter%dFault" % (n + 1)
+            if key in data:
+                faults[n] = data[key]
+        sim.set_site(household, faults)
+        sim.save()
+        return site()
 
     @app.post(SIM + "Crash")
     async def crash(req):

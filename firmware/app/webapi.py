@@ -7,6 +7,7 @@
     POST /webapi/v1/SystemConfig   settings, all or nothing
     GET  /webapi/v1/SystemInfo     version, network, heap, health, update state
     POST /webapi/v1/SystemInfo     service codes and update toggles
+    POST /ota/v1/Update            {"Server": url}: update from that server now (evsectl ota push)
 
 Bad input is answered 400 with ``{"Errors": {key: reason}}`` and changes
 nothing. With an admin password set, every POST needs HTTP Basic auth (user
@@ -23,8 +24,10 @@ except ImportError:  # pragma: no cover
 from microdot import Microdot, Request
 
 from app import log
+from app.config import parse_http_url
 
 API = "/webapi/v1/"
+OTA = "/ota/v1/"
 MAX_BODY = 2048
 
 Request.max_content_length = MAX_BODY
@@ -37,7 +40,7 @@ _SYSINFO = {
     "UpdateCheckToggle": "bool",
     "UpdateRunToggle": "bool",
 }
-SERVICE_CODES = ("Reset", "FactoryDefault", "WiFiSetToAP")
+SERVICE_CODES = ("Reset", "FactoryDefault", "WiFiSetToAP", "ResetMeterEnergy")
 
 
 def rssi_percent(dbm):
@@ -102,7 +105,7 @@ def create(charger):
 
     @app.before_request
     async def require_auth(req):
-        if req.method == "POST" and req.path.startswith(API) and not _authorized(req, config):
+        if req.method == "POST" and (req.path.startswith(API) or req.path.startswith(OTA)) and not _authorized(req, config):
             return {"Errors": {"Authorization": "admin password required"}}, 401, {
                 "WWW-Authenticate": 'Basic realm="EVSE"'
             }
@@ -145,8 +148,8 @@ def create(charger):
             "BoostAllowed": k.boost_allowed,
             "ChargerStarted": k.started,
             "ChargeBoosted": k.boosted,
-            "Meter1Status": charger.meter_errors(1),
-            "Meter2Status": charger.meter_errors(2),
+            "Meter1Status": charger.metering.errors(1),
+            "Meter2Status": charger.metering.errors(2),
             # Beyond the original: the energy is estimated until a meter measures it.
             "ActualEnergyEstimated": s.estimated,
         }
@@ -162,6 +165,8 @@ def create(charger):
             errors["EVSEPowerAvailable"] = "must be between 0 and 1000000 W"
         if errors:
             return _error(400, errors)
+        if power is not None and not charger.metering.may_steer(req.client_addr[0]):
+            return _error(403, {"EVSEPowerAvailable": "only the remote control system at Meter2Ip may set it"})
         # Well-formed, but is it possible now? (409: try again later)
         if data.get("ChargeStartToggle") and not k.start_stop_allowed:
             errors["ChargeStartToggle"] = "not possible now: " + charger.why_not_startable()
@@ -177,13 +182,14 @@ def create(charger):
             k.toggle_boost()
             result["ChargeBoosted"] = k.boosted
         if "EVSEPowerAvailable" in data:
-            charger.set_power_available(data["EVSEPowerAvailable"])
+            charger.metering.set_power_available(power, charger.clock.uptime_ms())
             result["ActualPowerAvailable"] = charger.power_available_w()
         return result
 
     def meter(n):
         async def handler(req):
-            return {"Meter%d" % n: {"TimeStamp": charger.clock.uptime_ms(), "ModbusData": charger.meter_data(n)}}
+            now = charger.clock.uptime_ms()
+            return {"Meter%d" % n: {"TimeStamp": now, "ModbusData": charger.metering.data(n, now)}}
 
         return handler
 
@@ -207,7 +213,7 @@ def create(charger):
         errors = config.update(data)
         if errors:
             return _error(400, errors)
-        charger.apply_config()
+        charger.apply_config(data)
         log.info("config: %s written" % ",".join(sorted(data)))
         return system_config()
 
@@ -223,9 +229,9 @@ def create(charger):
             "WiFiInfo": "%s,RSSI:%ddB/%d%%" % (wifi.ssid(), rssi, rssi_percent(rssi)),
             "HeapInfo": charger.heap_info(),
             "GeneralInfo": charger.general_info(),
-            "OTAMsg": charger.ota_msg,
-            "OTACheckAllowed": False,
-            "OTAUpdateAllowed": False,
+            "OTAMsg": charger.ota_message(),
+            "OTACheckAllowed": charger.ota_refusal(False) is None,
+            "OTAUpdateAllowed": charger.ota_available is not None and charger.ota_refusal(True) is None,
         }
 
     @app.post(API + "SystemInfo")
@@ -243,11 +249,17 @@ def create(charger):
             return _error(400, errors)
         if code == "WiFiSetToAP" and charger.wifi.mode != "sta":
             return _error(409, {"SCode": "WiFi is not in station mode"})
+        if code == "ResetMeterEnergy" and not charger.metering.reset_kept_energy(charger.clock.uptime_ms()):
+            return _error(409, {"SCode": "no meter whose resettable energies the charger keeps is being read"})
         result = {}
-        for toggle in ("UpdateCheckToggle", "UpdateRunToggle"):
+        for toggle, action in (("UpdateCheckToggle", "check"), ("UpdateRunToggle", "run")):
             if data.get(toggle):
-                charger.ota_msg = "No update server configured"
-                result[toggle] = charger.ota_msg
+                reason = charger.ota_refusal(action == "run")
+                if reason:
+                    charger.ota_msg = reason
+                else:
+                    charger.start_ota(action)
+                result[toggle] = reason or "Performing"
         if code == "Reset":
             charger.restart_soon()
             result["Reset"] = "Performing"
@@ -258,6 +270,22 @@ def create(charger):
         elif code == "WiFiSetToAP":
             charger.wifi.set_ap()
             result["WiFiSetToAP"] = "Performing"
+        elif code == "ResetMeterEnergy":
+            result["ResetMeterEnergy"] = "Done"
         return result
+
+    @app.post(OTA + "Update")
+    async def ota_update(req):
+        data, err = _body(req)
+        if err:
+            return err
+        server = data.get("Server")
+        if set(data) != {"Server"} or not isinstance(server, str) or not parse_http_url(server):
+            return _error(400, {"Server": "must be the only key, an http:// URL like http://192.168.0.10:8000"})
+        reason = charger.ota_refusal(True, server)
+        if reason:
+            return _error(409, {"Server": reason})
+        charger.start_ota("run", server)
+        return {"Update": "Performing"}
 
     return app

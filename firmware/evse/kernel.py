@@ -96,8 +96,11 @@ class Inputs:
         self.epo = False  # emergency power off input active
         self.rcm_trip = False  # residual current monitor tripped
         self.temp_c10 = 250  # board temperature, deci-degrees C
-        self.current_a = -1  # highest measured phase current, -1 unknown
-        self.power_w = -1  # measured charging power, -1 unknown
+        self.current_a = -1  # highest phase current from the board's sensor, -1 none
+        # From the charger's meter (meter 1), written between ticks by the
+        # metering task; -1 while unknown or stale.
+        self.meter_current_a = -1  # highest phase current
+        self.power_w = -1  # charging power
 
 
 class Kernel:
@@ -455,7 +458,7 @@ class Kernel:
             c.command(True, now)
 
         # A vehicle drawing clearly more than offered.
-        measured = self.inputs.current_a
+        measured = self._measured_a()
         limit = self.offered_a + OVERCURRENT_MARGIN_A + self.offered_a // 10
         if c.closed and pwm_on and measured > limit:
             if not self._over:
@@ -464,19 +467,23 @@ class Kernel:
         else:
             self._over = False
 
+    def _measured_a(self):
+        i = self.inputs
+        return i.meter_current_a if i.meter_current_a > i.current_a else i.current_a
+
     def _account(self, dt):
         i = self.inputs
         running = self.contactor.closed
         if running and i.power_w >= 0:
             self.power_w = i.power_w
-            self.session.estimated = False
         elif running:
             phases = 3 if self.settings.three_phase else 1
             self.power_w = self.offered_a * self.params.nominal_voltage * phases
         else:
             self.power_w = 0
-        if running and i.current_a >= 0:
-            self.current_a = i.current_a
+        measured = self._measured_a()
+        if running and measured >= 0:
+            self.current_a = measured
         elif self.pwm_permille != PWM_OFF and self.pwm_permille != PWM_F:
             self.current_a = self.offered_a
         else:

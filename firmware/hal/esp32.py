@@ -215,8 +215,7 @@ class Esp32Board:
         i.rcm_trip = self._rcm_trip is not None and _active(self._rcm_trip, self._rcm_trip_low)
         if self._temp_adc is not None:
             i.temp_c10 = ntc_c10(_average_mv(self._temp_adc), self._ntc)
-        i.current_a = -1  # this board has no current sensor
-        i.power_w = -1
+        # current_a stays -1: this board has no current sensor
 
     def _sample_cp(self):
         """Burst-sample the CP; keep the extremes in _cp_high_uv and _cp_low_uv."""

@@ -24,6 +24,9 @@ LOCK_MOVE_MS = 100  # the actuator needs this long under drive to move
 AMBIENT_C10 = 300
 RESTART_EXIT_CODE = 75  # tells evsectl sim to start the firmware again
 OVERHEATED_C10 = 900
+VOLTAGE_V = 230
+METER_FAULTS = ("NoAnswer", "Crc", "Exception", "Slow", "Unplugged")
+_MWS_PER_WH = 3600000
 
 
 class Vehicle:
@@ -76,6 +79,15 @@ class SimBoard:
         self._diode_short = False
         self._cp_short = False
         self._pp_mv = pp_mv_for(None, self._pp_pullup, self._pp_vref)
+        # The site around the charger, for the simulated meters (evsectl sim):
+        # a household load per phase, and energy counters for the charger's
+        # meter (1) and the site's (2), integrated tick by tick in integers.
+        self.household_a = [0.0, 0.0, 0.0]
+        self._household_w = 0
+        self.meter_faults = [None, None]
+        self._energy_wh = [0, 0]
+        self._energy_mws = [0, 0]
+        self._last_now = None
         self.refresh()
 
     # -- changes from the control API (not in the tick: may allocate) ----------
@@ -130,7 +142,6 @@ class SimBoard:
         i.rcm_trip = f["Rcm"] or self.rcm_test
         i.temp_c10 = self.temp_c10
         i.current_a = self.current_a()
-        i.power_w = -1
 
     def current_a(self):
         """The phase current the vehicle draws now (the board's current sensor)."""
@@ -142,6 +153,7 @@ class SimBoard:
 
     def write(self, now, k):
         """Apply the kernel's outputs to the (virtual) hardware."""
+        self._meter_energy(now)
         f = self.faults
         if f["RelayWeld"]:
             self.relay_closed = True
@@ -158,6 +170,40 @@ class SimBoard:
             self._lock_since = now
         elif drive != DRIVE_OFF and not f["LockJam"] and ticks_diff(now, self._lock_since) >= LOCK_MOVE_MS:
             self.locked = drive > 0
+
+    def _meter_energy(self, now):
+        """Add the energy since the last tick to the meters' counters."""
+        last = self._last_now
+        self._last_now = now
+        if last is None:
+            return
+        dt = ticks_diff(now, last)
+        charger_w = self.current_a() * VOLTAGE_V * self.vehicle.phases
+        self._add_energy(0, charger_w * dt)
+        self._add_energy(1, (charger_w + self._household_w) * dt)
+
+    def _add_energy(self, n, mws):
+        mws += self._energy_mws[n]
+        if mws >= _MWS_PER_WH:
+            self._energy_wh[n] += mws // _MWS_PER_WH
+            mws %= _MWS_PER_WH
+        self._energy_mws[n] = mws
+
+    def charger_phase_a(self):
+        a = self.current_a()
+        return [a, a if self.vehicle.phases == 3 else 0, a if self.vehicle.phases == 3 else 0]
+
+    def energy_wh(self, n):
+        """Energy through meter ``n`` (0: the charger's, 1: the site's) so far."""
+        return self._energy_wh[n] + self._energy_mws[n] / _MWS_PER_WH
+
+    def set_site(self, household_a=None, faults=None):
+        if household_a is not None:
+            self.household_a = [float(a) for a in household_a]
+            self._household_w = int(sum(self.household_a) * VOLTAGE_V)
+        if faults:
+            for n, fault in faults.items():
+                self.meter_faults[n] = fault
 
     def start_watchdog(self, timeout_ms):
         pass  # the simulator's "power cycle" is the process exit; nothing to watch
@@ -181,7 +227,12 @@ class SimBoard:
             for name in FAULTS:
                 self.faults[name] = bool(saved["Faults"].get(name, False))
             self.temp_c10 = saved.get("TempC10", AMBIENT_C10)
-        except (OSError, ValueError, KeyError):
+            site = saved.get("Site", {})
+            self.set_site(site.get("HouseholdA"))
+            for n, wh in enumerate(site.get("EnergyWh", ())):
+                self._energy_wh[n] = int(wh)
+                self._energy_mws[n] = int((wh - int(wh)) * _MWS_PER_WH)
+        except (OSError, ValueError, KeyError, TypeError):
             pass
         self.refresh()
         self.safe()
@@ -189,7 +240,8 @@ class SimBoard:
     def save(self):
         path = getattr(self, "_state_path", None)
         if path:
-            saved = {"Vehicle": self.vehicle.as_dict(), "Faults": self.faults, "TempC10": self.temp_c10}
+            site = {"HouseholdA": self.household_a, "EnergyWh": [self.energy_wh(0), self.energy_wh(1)]}
+            saved = {"Vehicle": self.vehicle.as_dict(), "Faults": self.faults, "TempC10": self.temp_c10, "Site": site}
             with open(path, "w") as f:
                 json.dump(saved, f)
 

@@ -1,0 +1,74 @@
+"""One energy meter: polls its model's registers over a link and keeps, per
+register, the last value, when it was read and how many reads failed.
+
+Times are the runtime clock's milliseconds since start (``uptime_ms``), so
+they are virtual in the simulator's virtual time, like everything else.
+"""
+
+from meters import models
+from meters.modbus import ModbusError, float32
+
+
+class Meter:
+    def __init__(self, model, link, unit, stale_ms):
+        self.model = model
+        self.link = link
+        self.unit = unit
+        self.stale_ms = stale_ms
+        n = len(model.registers)
+        self.values = [0.0] * n
+        self.stamps = [-1] * n  # uptime ms of the last good read; -1 never
+        self.errs = [0] * n
+        self.errors = 0  # failed requests since boot: Meter<n>Status
+        self.last_error = ""
+        # Each request, with the registers it fills: (start, count, ((index, offset), ...)).
+        regs = model.registers
+        self._plan = tuple(
+            (start, count, tuple((i, r[0] - start) for i, r in enumerate(regs) if start <= r[0] < start + count))
+            for start, count in models.blocks(model)
+        )
+
+    async def poll(self, clock):
+        """Read every register once. Failures are counted, never raised."""
+        for start, count, members in self._plan:
+            try:
+                data = await self.link.read(self.unit, start, count)
+            except ModbusError as e:
+                self.errors += 1
+                self.last_error = str(e)
+                for i, _ in members:
+                    self.errs[i] += 1
+                continue
+            now = clock.uptime_ms()
+            for i, offset in members:
+                self.values[i] = float32(data, offset)
+                self.stamps[i] = now
+
+    def fresh(self, i, now):
+        t = self.stamps[i]
+        return t >= 0 and now - t <= self.stale_ms
+
+    def index(self, meaning):
+        """The first register with this meaning, or -1."""
+        for i, r in enumerate(self.model.registers):
+            if r[2] == meaning:
+                return i
+        return -1
+
+    def value(self, meaning, now):
+        """The fresh value with this meaning, or None."""
+        i = self.index(meaning)
+        return self.values[i] if i >= 0 and self.fresh(i, now) else None
+
+    def per_phase(self, meaning, now):
+        """Fresh per-phase values with this meaning, in phase order, or None."""
+        out = []
+        for i, r in enumerate(self.model.registers):
+            if r[2] == meaning:
+                if not self.fresh(i, now):
+                    return None
+                out.append(self.values[i])
+        return out or None
+
+    def power_w(self, now):
+        return self.value(models.TOTAL_POWER, now)
