@@ -66,7 +66,12 @@ class Metering:
                     link = MbapLink(tcp, c["MeterTimeoutMs"])
             else:
                 if bus is None:
-                    bus = RtuLink(self._bus_port(), 0, c["MeterTimeoutMs"])
+                    try:
+                        port = self._bus_port()
+                    except OSError as e:
+                        log.warn("meters: no RS485 bus: %s" % e)
+                        port = _Absent(str(e))
+                    bus = RtuLink(port, 0, c["MeterTimeoutMs"])
                 bus.silence_ms = max(bus.silence_ms, model.gap_ms, _silence_ms(c["MeterBaud"], c["MeterFraming"]))
                 link = bus
             self.meters[n - 1] = Meter(model, link, c[pre + "Unit"], c["MeterStaleS"] * 1000)
@@ -210,6 +215,22 @@ class Metering:
         self._kept = kept
         log.info("meters: resettable energies restarted from zero")
         return True
+
+
+class _Absent:
+    """The port of a bus the board does not have: every request fails."""
+
+    def __init__(self, why):
+        self.why = why
+
+    async def send(self, data):
+        raise OSError(self.why)
+
+    async def recv(self, n, timeout_ms):
+        return b""
+
+    def close(self):
+        pass
 
 
 def _entry(desc, errs, value, fresh):

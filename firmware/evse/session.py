@@ -50,8 +50,9 @@ class Session:
         last = self.reading_wh
         self.reading_wh = import_wh
         if not self.active or last < 0 or import_wh < last:
-            # Nothing to settle yet, or a new (reset, replaced) meter: the
-            # estimate since the last report stays.
+            # Nothing to settle against, or a new (reset, replaced) meter:
+            # the estimate so far stands, and settling starts from here.
+            self._guess_wh = self._guess_mws = 0
             return
         # Replace the estimate since the last report by the measured delta.
         wh = self.energy_wh - self._guess_wh + import_wh - last

@@ -177,6 +177,7 @@ class Esp32Board:
         self._temp_adc = _adc(temp["adc_pin"]) if temp else None
         self._ntc = ntc_table(temp["ntc_beta"], temp["ntc_r25_ohm"], temp["series_ohm"]) if temp else [0]
 
+        self._rs485 = board.get("rs485")
         self._wdt = None  # type: machine.WDT | None
 
     def safe(self):
@@ -265,6 +266,20 @@ class Esp32Board:
             self._lock_pin.value(1)
         elif drive < 0:
             self._unlock_pin.value(1)
+
+    # -- the meters' bus ----------------------------------------------------------
+
+    def rs485(self, baud, parity, stop):
+        """The RS485 UART and its driver-enable pin (held low: receiving), for
+        meters.link.SerialPort. ``parity``: None, 0 (even) or 1 (odd)."""
+        bus = self._rs485
+        if not bus:
+            raise OSError("this board has no RS485 port")
+        de = machine.Pin(bus["de_pin"], machine.Pin.OUT, value=0)
+        uart = machine.UART(
+            bus["uart"], baudrate=baud, bits=8, parity=parity, stop=stop, tx=bus["tx_pin"], rx=bus["rx_pin"], rxbuf=512
+        )
+        return uart, de
 
     # -- supervision ------------------------------------------------------------
 

@@ -95,3 +95,59 @@ def test_session_accrue_exact_integers():
     s.clear()
     s.accrue(1000, 80 * 230 * 3, True)
     assert s.energy_ws == 55200
+
+
+# -- the charger's meter settles the energy ------------------------------------
+
+
+def _metered(b, import_wh):
+    """A bench charging at 16 A x 3 whose meter has reported ``import_wh``."""
+    b.k.session.meter_report(import_wh)
+    b.charging()
+    return b.k.session
+
+
+def test_meter_reports_replace_the_estimate_in_between():
+    b = Bench(charge_current_a=16)
+    s = _metered(b, 1000)
+    b.run(10000)  # estimated: 11040 W for a little over 10 s
+    assert s.energy_ws > 110400
+    s.meter_report(1000 + 25)  # the meter says 25 Wh = 90000 Ws went through since its last report
+    assert s.energy_ws == 90000
+    assert not s.estimated
+
+
+def test_meter_dropout_is_estimated_then_settled_exactly_once():
+    b = Bench(charge_current_a=16)
+    s = _metered(b, 5000)
+    e0 = s.energy_ws
+    b.k.inputs.power_w = 10000  # the meter's power, while it answers
+    b.run(1000)
+    b.k.inputs.power_w = -1  # the meter drops out: back to the offer (11040 W)
+    b.run(60 * 1000)
+    assert s.energy_ws - e0 == 10000 + 11040 * 60
+    s.meter_report(5000 + 180)  # back: 180 Wh since its last report, before the session began
+    assert s.energy_ws == 180 * 3600
+    s.meter_report(5000 + 180)  # the same reading again adds nothing
+    assert s.energy_ws == 180 * 3600
+
+
+def test_a_reset_or_replaced_meter_keeps_the_energy_so_far():
+    b = Bench(charge_current_a=16)
+    s = _metered(b, 5000)
+    b.run(10000)
+    before = s.energy_ws
+    s.meter_report(3)  # counter went backwards: a new meter
+    assert s.energy_ws == before
+    b.run(1000)
+    s.meter_report(3 + 3)
+    assert s.energy_ws == before + 3 * 3600
+
+
+def test_meter_reading_from_before_the_session_is_the_baseline():
+    b = Bench(charge_current_a=16)
+    b.k.session.meter_report(7000)  # idle, before the vehicle arrives
+    b.charging()
+    b.run(5000)
+    b.k.session.meter_report(7010)
+    assert b.k.session.energy_ws == 10 * 3600
