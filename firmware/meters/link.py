@@ -86,6 +86,7 @@ class RtuLink:
         self.timeout_ms = timeout_ms
         self.sent = 0  # bytes on the wire, both ways: for the figures
         self.received = 0
+        self._out_of_step = False
 
     async def read(self, unit, start, count):
         port = self.port
@@ -97,16 +98,27 @@ class RtuLink:
             deadline = ticks_add(ticks_ms(), self.timeout_ms)
             head = await _recv_exactly(port, 3, deadline)
             frame = head + await _recv_exactly(port, modbus.rtu_answer_size(head) - 3, deadline)
+            self.received += len(frame)
+            return modbus.rtu_check(frame, unit, count)
         except OSError:
             port.close()
+            self._out_of_step = True
             raise ModbusError(TIMEOUT)
-        self.received += len(frame)
-        return modbus.rtu_check(frame, unit, count)
+        except ModbusError as e:
+            self._out_of_step = e.kind != modbus.EXCEPTION
+            raise
 
     async def _quiet(self):
-        """Wait until nothing has arrived for silence_ms, discarding what does."""
+        """Wait until nothing has arrived for silence_ms, discarding what does.
+
+        After a failed exchange the answer may still be on its way (a slow
+        meter, the rest of a garbled frame): then the line must stay quiet
+        for a whole response timeout, so that answer is thrown away here and
+        never taken for the answer to the next request."""
+        window = self.timeout_ms if self._out_of_step else self.silence_ms
+        self._out_of_step = False
         for _ in range(_QUIET_ROUNDS):
-            if not await self.port.recv(256, self.silence_ms):
+            if not await self.port.recv(256, window):
                 return
         raise ModbusError(GARBLED)
 
