@@ -7,6 +7,11 @@
     min_heapsize_kib         smallest -X heapsize at which the simulator boots and
                              serves every endpoint
     sim_10h_session_s        wall seconds for a 10-hour session in virtual time (CPython)
+    meters_heap_bytes        heap in use with two meters polled on the RS485 bus (MicroPython)
+    min_heapsize_kib_meters  min_heapsize_kib with those two meters polling
+    meter_models             per model, one full poll cycle over RTU: requests, bytes on
+                             the wire (both ways) against the registers' own bytes, and
+                             the cycle time at 9600 baud 8N1 those bytes take
 
 The figures are printed, never asserted: targets are 0 B/tick, booting and
 serving within 96 KiB, and 10 h in at most 5 s.
@@ -45,13 +50,20 @@ def _tour(workdir, interpreter):
 class _Sim:
     """A simulator process for one measurement."""
 
-    def __init__(self, workdir, interpreter="micropython", heapsize=None, precompile=True):
+    def __init__(self, workdir, interpreter="micropython", heapsize=None, precompile=True, bus_port=None):
         from http.client import HTTPConnection
 
         self._conn = HTTPConnection
         self.port = _free_port()
         dev = sim.prepare(Path(workdir) / ("dev-%s-%s" % (interpreter, heapsize)), "sim", self.port, True,
                           precompile=precompile)
+        if bus_port:  # two meters on the simulated RS485 bus, units 1 and 2
+            settings = json.loads((dev / "sim.json").read_text())
+            settings["rs485"] = "tcp://127.0.0.1:%d" % bus_port
+            (dev / "sim.json").write_text(json.dumps(settings))
+            (dev / "config.json").write_text(json.dumps(
+                {"Meter1Type": 1, "Meter1PerPhase": True, "Meter2Type": 1, "Meter2PerPhase": True,
+                 "ControlStrategy": 1, "ControlLimit": 20000}))
         self.proc = subprocess.Popen(sim.command(interpreter, heapsize), cwd=dev, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         self.boot_line = ""
@@ -67,13 +79,13 @@ class _Sim:
             except OSError:
                 time.sleep(0.05)
 
-    def request(self, method, path, body=None):
+    def request(self, method, path, body=None, answer=False):
         conn = self._conn("127.0.0.1", self.port, timeout=60)
         try:
             conn.request(method, path, body=json.dumps(body) if body is not None else None)
             r = conn.getresponse()
-            r.read()
-            return r.status
+            data = r.read()
+            return (r.status, json.loads(data)) if answer else r.status
         finally:
             conn.close()
 
@@ -109,13 +121,13 @@ def boot_heap_bytes(workdir):
         s.close()
 
 
-def min_heapsize_kib(workdir, low=16, high=256):
+def min_heapsize_kib(workdir, low=16, high=256, bus_port=None):
     """Bisect the smallest heap (KiB) at which the firmware boots and serves every endpoint."""
 
     def works(kib):
-        s = _Sim(workdir, heapsize="%dk" % kib)
+        s = _Sim(workdir, heapsize="%dk" % kib, bus_port=bus_port)
         try:
-            return s.serves_everything()
+            return s.serves_everything() and (not bus_port or _meters_read(s))
         finally:
             s.close()
 
@@ -144,11 +156,65 @@ def sim_10h_session_s(workdir):
         s.close()
 
 
+def _meters_read(s):
+    """Five poll cycles of virtual time; True when both meters answered."""
+    s.request("POST", "/sim/v1/Time", {"AdvanceMs": 5000})
+    return all(
+        s.request("GET", "/webapi/v1/Meter%d" % n, answer=True)[1]["Meter%d" % n]["ModbusData"]["0x04_0x0034"]
+        ["DataStatus"] == "Valid"
+        for n in (1, 2)
+    )
+
+
+def meters_heap_bytes(workdir, bus_port, heap_kib=256):
+    s = _Sim(workdir, heapsize="%dk" % heap_kib, bus_port=bus_port)
+    try:
+        if not _meters_read(s):
+            return None
+        s.request("GET", "/webapi/v1/Meter1")
+        time.sleep(1.5)  # the housekeeping task collects garbage once a second
+        heap = s.request("GET", "/webapi/v1/SystemInfo", answer=True)[1]["HeapInfo"]
+        return heap_kib * 1024 - int(heap.split("/")[1], 16)  # in use = heap - free now
+    finally:
+        s.close()
+
+
+def meter_models():
+    """Wire figures of one poll cycle per model, from its request plan."""
+    from evsectl import metersim
+
+    models = metersim.models()
+    out = {}
+    for m in models.ALL:
+        blocks = models.blocks(m)
+        wire = sum(8 + 5 + 2 * count for _, count in blocks)  # RTU request + answer
+        # 10 bits a byte at 8N1; between frames 3.5 characters of silence and the meter's own gap.
+        seconds = wire * 10 / 9600 + len(blocks) * (2 * 3.5 * 10 / 9600 + m.gap_ms / 1000)
+        out[m.name] = {
+            "registers": len(m.registers),
+            "requests": len(blocks),
+            "wire_bytes": wire,
+            "register_bytes": 4 * len(m.registers),  # the values alone: the floor no plan can beat
+            "one_request_per_register_bytes": len(m.registers) * (8 + 5 + 4),
+            "cycle_ms_at_9600": round(seconds * 1000, 1),
+        }
+    return out
+
+
+def _bus():
+    """Two simulated SDM72D-M v2 meters (units 1, 2) on an RTU-over-TCP bus."""
+    from evsectl import metersim
+
+    model = metersim.models().SDM72D_M_V2
+    meters = [metersim.Meter(model, metersim.SteadyLoad(3, power_w=2300 * n, import_kwh=100.0), n) for n in (1, 2)]
+    return metersim.MeterServer(meters, "rtu-over-tcp").start()
+
+
 def measure():
     with tempfile.TemporaryDirectory(prefix="evse-bench-") as workdir:
         mp = _tour(workdir, "micropython")
         cp = _tour(workdir, "cpython")
-        return {
+        figures = {
             "tick_alloc_bytes": mp["alloc_bytes_per_tick"],
             "ticks_per_s_cpython": cp["ticks_per_s"],
             "ticks_per_s_micropython": mp["ticks_per_s"],
@@ -156,6 +222,14 @@ def measure():
             "min_heapsize_kib": min_heapsize_kib(workdir),
             "sim_10h_session_s": sim_10h_session_s(workdir),
         }
+        bus = _bus()
+        try:
+            figures["meters_heap_bytes"] = meters_heap_bytes(workdir, bus.port)
+            figures["min_heapsize_kib_meters"] = min_heapsize_kib(workdir, bus_port=bus.port)
+        finally:
+            bus.stop()
+        figures["meter_models"] = meter_models()
+        return figures
 
 
 def main(args):
