@@ -1,6 +1,156 @@
-"""Runs first at every power-up and reset: contactor open, CP not offering,
-before main.py loads anything else."""
+"""Runs first at every power-up and reset: outputs safe, then the app slot.
 
-from hal import board, open_board
+The flash holds two app slots (``slot_a/``, ``slot_b/``) beside this loader;
+``slots.json`` says which one runs (missing: ``slot_a``). OTA installs a new
+version into the other slot and makes it active *on trial*::
 
-open_board(board.load("board.json"))[0].safe()
+    {"active": "slot_b", "previous": "slot_a", "version": "0.2.0", "trial_boots": 0}
+
+This loader counts the trial boot; a trial that was booted once and never
+confirmed healthy (the app rewrites the file as ``{"active": "slot_b"}``) is
+rolled back here at the next boot::
+
+    {"active": "slot_a", "rolled_back": "0.2.0"}
+
+On the ESP32 a trial boot also arms the hardware watchdog (TRIAL_WATCHDOG_MS),
+so a version that hangs before its runtime takes the watchdog over is reset,
+and so rolled back, too.
+
+Nothing in the slots is trusted before the outputs are safe: the board
+file's output pins are first driven with ``machine.Pin`` alone (contactor and
+lock off, CP at a steady +12 V). Only then is the slot chosen, put at the
+front of ``sys.path`` (``<slot>`` and ``<slot>/lib``), and its board adapter
+asked for the full ``safe()``. Every step is guarded: a broken slot, board
+file or flash still leaves the outputs as safe as this file alone can make
+them, and main.py still runs. OTA never replaces this file.
+"""
+
+import sys
+
+SLOTS = ("slot_a", "slot_b")
+TRIAL_WATCHDOG_MS = 150000  # longer than the new version's health check (app/ota.py)
+
+
+def _report(what, e):
+    print("boot: %s failed: %r" % (what, e))
+
+
+def _esp32():
+    """True for a board driven by machine.* (the simulated one has no pins)."""
+    import json
+
+    with open("board.json") as f:
+        return json.load(f).get("hal") == "esp32"
+
+
+def _pins_safe():
+    """The board file's outputs at their safe levels, with no app module involved."""
+    import json
+    import machine
+
+    with open("board.json") as f:
+        b = json.load(f)
+    relay, lock, rcm = b["relay"], b.get("lock", {}), b.get("rcm", {})
+    for pin in (relay.get("pin"), lock.get("lock_pin"), lock.get("unlock_pin"), lock.get("servo_pin"),
+                rcm.get("test_pin")):
+        if pin is not None:
+            machine.Pin(pin, machine.Pin.OUT, value=0)  # all active-high
+    machine.Pin(b["cp"]["pwm_pin"], machine.Pin.OUT, value=1)  # steady +12 V: no offer
+
+
+def _exists(path):
+    import os
+
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _write(state):
+    """slots.json by atomic replace: a power cut leaves the old or the new file."""
+    import json
+    import os
+
+    with open("slots.json.tmp", "w") as f:
+        json.dump(state, f)
+    os.rename("slots.json.tmp", "slots.json")
+
+
+def select():
+    """(slot to run now, whether it runs on trial); counts a trial boot and
+    rolls back an unconfirmed one."""
+    import json
+
+    try:
+        with open("slots.json") as f:
+            state = json.load(f)
+        slot = state["active"]
+    except OSError:
+        return "slot_a", False  # deployed without the file
+    except (ValueError, KeyError, TypeError) as e:
+        _report("reading slots.json", e)
+        return "slot_a", False
+    previous = state.get("previous")
+    trial = previous in SLOTS and previous != slot
+    if trial:
+        if state.get("trial_boots", 0) >= 1:
+            print("boot: %s was not confirmed healthy; back to %s" % (slot, previous))
+            slot = previous
+            trial = False
+            state = {"active": slot, "rolled_back": state.get("version", "?")}
+        else:
+            state["trial_boots"] = 1
+        try:
+            _write(state)
+        except OSError as e:
+            # A trial that cannot be counted could never be rolled back: not now.
+            _report("writing slots.json", e)
+            slot = previous
+            trial = False
+    if slot not in SLOTS:
+        slot = "slot_a"
+    if not _exists(slot):
+        slot = SLOTS[1 - SLOTS.index(slot)]
+    return slot, trial
+
+
+def _use(slot):
+    for path in (slot + "/lib", slot):
+        if path in sys.path:
+            sys.path.remove(path)
+        sys.path.insert(0, path)
+
+
+_slot, _trial, _hw = "slot_a", False, False
+try:
+    _hw = _esp32()
+    if _hw:
+        _pins_safe()
+except Exception as e:
+    _report("raw pin reset", e)
+
+try:
+    _slot, _trial = select()
+except Exception as e:  # a broken flash: run the active slot without counting
+    _report("slot selection", e)
+_use(_slot)
+
+if _trial and _hw:
+    try:
+        import machine
+
+        machine.WDT(timeout=TRIAL_WATCHDOG_MS)
+    except Exception as e:
+        _report("trial watchdog", e)
+
+try:
+    from hal import board, open_board
+
+    open_board(board.load("board.json"))[0].safe()
+except Exception as e:
+    _report("board adapter", e)
+
+# The loader's work is done: its code need not hold heap while the app runs.
+del _report, _esp32, _pins_safe, _exists, _write, select, _use

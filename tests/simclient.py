@@ -34,8 +34,10 @@ class SimClient:
         self.host, self.port = parts.hostname, parts.port
         self.auth = None
 
-    def request(self, method, path, body=None, raw=None, auth=None, headers=None):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+    def request(self, method, path, body=None, raw=None, auth=None, headers=None, source=None):
+        """``source``: the client's own address (any of 127.0.0.0/8 is this machine)."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30,
+                                          source_address=(source, 0) if source else None)
         hdrs = dict(headers or {})
         data = raw
         if body is not None:
@@ -69,6 +71,12 @@ class SimClient:
 
     def faults(self, **fields):
         return self.ok(self.post("/sim/v1/Faults", fields))
+
+    def site(self, **fields):
+        return self.ok(self.post("/sim/v1/Site", fields))
+
+    def meter(self, n):
+        return self.ok(self.get("/webapi/v1/Meter%d" % n))["Meter%d" % n]
 
     def advance(self, ms):
         return self.ok(self.post("/sim/v1/Time", {"AdvanceMs": ms}))

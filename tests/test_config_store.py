@@ -17,7 +17,7 @@ from evsectl import device, sim as simtool
 
 WRITER = """
 import sys
-sys.path.append("lib")
+sys.path[:0] = ["slot_a", "slot_a/lib"]
 from app.config import ConfigStore
 store = ConfigStore("config.json")
 n = 0
@@ -75,7 +75,7 @@ def test_killing_the_process_mid_write_never_tears_the_file(tmp_path, name, exe)
         assert values["DeviceName"].startswith("writer-")
         # And the firmware's own loader accepts it, leftovers and all.
         out = subprocess.run(
-            exe + ["-c", "import sys; sys.path.append('lib'); from app.config import ConfigStore, remove_leftovers;"
+            exe + ["-c", "import sys; sys.path[:0] = ['slot_a', 'slot_a/lib']; from app.config import ConfigStore, remove_leftovers;"
              " remove_leftovers(); print(ConfigStore()['DeviceName'])"],
             cwd=dev, capture_output=True, text=True, timeout=30)
         assert out.stdout.strip().endswith(values["DeviceName"])

@@ -1,6 +1,6 @@
 """Type-check the ESP32 adapters against the MicroPython ESP32 port's stubs.
 
-    python tools/typecheck_esp32.py            # firmware/hal/esp32.py, wifi_esp32.py
+    python tools/typecheck_esp32.py            # the ESP32 adapters and the boot loaders
     python tools/typecheck_esp32.py FILE...    # other files, same setup
 
 No board is needed to catch a misspelt ``machine`` or ``network`` call: the
@@ -43,7 +43,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware"
-DEFAULT_FILES = (FIRMWARE / "hal" / "esp32.py", FIRMWARE / "hal" / "wifi_esp32.py")
+DEFAULT_FILES = (
+    FIRMWARE / "hal" / "esp32.py",
+    FIRMWARE / "hal" / "wifi_esp32.py",
+    FIRMWARE / "hal" / "partition_esp32.py",  # full firmware updates (esp32.Partition)
+    FIRMWARE / "boot.py",  # drives the output pins itself before any app module loads
+    FIRMWARE / "main.py",
+)
 
 BOARD_STUBS = "micropython-esp32-esp32-generic-stubs"
 STDLIB_STUBS = "micropython-stdlib-stubs"

@@ -125,6 +125,8 @@ class Metering:
             if m1.stamps[imp] != self._import_stamp and m1.fresh(imp, now):
                 self._import_stamp = m1.stamps[imp]
                 k.session.meter_report(int(m1.values[imp] * 1000 + 0.5))
+            elif not m1.fresh(imp, now):
+                k.session.estimated = True  # until the meter is back to settle the gap
         k.limit_a = self.limit_a(now)
 
     def limit_a(self, now):

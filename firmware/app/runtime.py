@@ -174,6 +174,7 @@ class Charger:
         from app import ota
 
         self.ota_busy = True
+        self.ota_msg = "Contacting the update server"
         asyncio.create_task(ota.perform(self, action, server))
 
     # -- tasks --------------------------------------------------------------------

@@ -84,6 +84,16 @@ def _check_types(data, spec):
     return errors
 
 
+def client_ip(req):
+    """The client's IPv4 address. MicroPython's unix port gives the raw
+    sockaddr (family, port, address bytes) where CPython and the ESP32 give
+    a (host, port) tuple."""
+    addr = req.client_addr
+    if isinstance(addr, (bytes, bytearray)):
+        return "%d.%d.%d.%d" % tuple(addr[4:8])
+    return addr[0]
+
+
 def _authorized(req, config):
     if not config["AdminPasswordHash"]:
         return True
@@ -165,7 +175,7 @@ def create(charger):
             errors["EVSEPowerAvailable"] = "must be between 0 and 1000000 W"
         if errors:
             return _error(400, errors)
-        if power is not None and not charger.metering.may_steer(req.client_addr[0]):
+        if power is not None and not charger.metering.may_steer(client_ip(req)):
             return _error(403, {"EVSEPowerAvailable": "only the remote control system at Meter2Ip may set it"})
         # Well-formed, but is it possible now? (409: try again later)
         if data.get("ChargeStartToggle") and not k.start_stop_allowed:

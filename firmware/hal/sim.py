@@ -247,4 +247,5 @@ class SimBoard:
 
     def restart(self):
         """A power cycle: the simulator (evsectl sim) starts the firmware again."""
+        self.save()  # the meters' counters run on through the charger's restart
         raise SystemExit(RESTART_EXIT_CODE)

@@ -20,6 +20,7 @@ def _sim(args):
         device_dir=device_dir,
         heapsize=args.heapsize,
         precompile=args.mpy,
+        meters=(args.meter1, args.meter2),
     )
 
 
@@ -43,11 +44,23 @@ def parser():
     s.add_argument("--fresh", action="store_true", help="start from an empty flash in a temporary directory")
     s.add_argument("--heapsize", help="MicroPython heap size, e.g. 96k (like an ESP32 without PSRAM)")
     s.add_argument("--mpy", action="store_true", help="run precompiled .mpy modules, as shipped")
+    for n, role in ((1, "the charger's own meter"), (2, "the site meter")):
+        s.add_argument("--meter%d" % n, default="SDM72D-M v2", metavar="MODEL",
+                       help="model of simulated meter %d, %s (default SDM72D-M v2)" % (n, role))
     s.set_defaults(func=_sim)
 
     b = sub.add_parser("bench", help="measure speed and memory; prints figures")
     b.add_argument("--json", action="store_true", help="one JSON object on stdout")
     b.set_defaults(func=_bench)
+
+    from evsectl import build, console, deploy, flash, status  # each module sets up its own subcommand
+
+    for tool in (build, flash, deploy, console, status):
+        tool.add_parser(sub)
+    from evsectl import metersim  # meter-sim (pymodbus is imported only when it runs)
+    metersim.add_parser(sub)
+    from evsectl import ota  # ota keygen/sign/serve/push (cryptography is imported only when used)
+    ota.add_parser(sub)
     return p
 
 

@@ -1,7 +1,16 @@
-"""A device filesystem image: the firmware, its libraries and a board file,
-laid out as on the ESP32's flash (``boot.py``, ``main.py``, packages,
-``lib/microdot``, ``board.json``)."""
+"""A device filesystem image, laid out as on the ESP32's flash::
 
+    boot.py, main.py   the loaders (source): outputs safe, pick the slot, run
+    board.json         the board file
+    slots.json         {"active": "slot_a"}: which app slot runs
+    slot_a/, slot_b/   app slots: packages, version, lib/microdot
+    config.json        the firmware's settings (written by the firmware)
+
+OTA installs a new version into the inactive slot and switches slots.json;
+see firmware/boot.py.
+"""
+
+import json
 import shutil
 import subprocess
 import sys
@@ -13,8 +22,11 @@ from evsectl import paths
 
 # The parts of microdot the firmware uses (the rest would only cost flash).
 MICRODOT_FILES = ("__init__.py", "microdot.py")
-# Run as scripts by the interpreter, so they stay source.
+# Run as scripts by the interpreter from the flash root, so they stay source.
 ENTRY_POINTS = ("boot.py", "main.py")
+SLOTS = ("slot_a", "slot_b")
+# What older device directories kept at the top, before the app moved into slots.
+_OLD_LAYOUT = ("evse", "hal", "app", "meters", "lib")
 
 
 def firmware_files():
@@ -24,28 +36,33 @@ def firmware_files():
 
 
 def assemble(dest, board, precompile=False):
-    """Write the device image for ``board`` into ``dest``; keeps config.json.
+    """Write the device image for ``board`` into ``dest``, the app in slot_a.
 
-    With ``precompile`` every module but the entry points is compiled with
-    mpy-cross, as shipped to a real board.
+    Keeps config.json (and whatever else the firmware wrote, such as the
+    simulator's sim.json); slot_b and any trial state are cleared, as a
+    fresh deploy would. With ``precompile`` every module but the loaders is
+    compiled with mpy-cross, as shipped to a real board.
     """
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    for sub in ("evse", "hal", "app", "lib"):
+    for sub in SLOTS + _OLD_LAYOUT:
         shutil.rmtree(dest / sub, ignore_errors=True)
     for stale in dest.glob("*.mpy"):
         stale.unlink()
     root = paths.firmware_dir()
-    sources = [(root / rel, dest / rel) for rel in firmware_files()]
+    slot = dest / SLOTS[0]
+    sources = [(root / rel, (dest if rel.name in ENTRY_POINTS and len(rel.parts) == 1 else slot) / rel)
+               for rel in firmware_files()]
     md = Path(microdot.__file__).parent
-    sources += [(md / name, dest / "lib" / "microdot" / name) for name in MICRODOT_FILES]
+    sources += [(md / name, slot / "lib" / "microdot" / name) for name in MICRODOT_FILES]
     for src, dst in sources:
         dst.parent.mkdir(parents=True, exist_ok=True)
-        if precompile and dst.name not in ENTRY_POINTS:
+        if precompile and dst.parent != dest:
             compile_mpy(src, dst.with_suffix(".mpy"))
         else:
             shutil.copyfile(src, dst)
     shutil.copyfile(paths.board_file(board), dest / "board.json")
+    (dest / "slots.json").write_text(json.dumps({"active": SLOTS[0]}))
     return dest
 
 

@@ -81,6 +81,11 @@ def mbap_length(buf, request):
 
 
 class FaultLink:
+    """Listens on 127.0.0.1:``port`` (0: any free port), passes on to the
+    meter server at ``upstream_host``:``upstream_port``. ``fault(unit)``, if
+    given, replaces the ``faults`` dict; it may block (it runs in a worker
+    thread)."""
+
     def __init__(self, upstream_port, framing="rtu", fault=None, slow_ms=500, upstream_host="127.0.0.1", port=0):
         if framing not in ("rtu", "mbap"):
             raise ValueError("framing must be rtu or mbap, not %r" % framing)
@@ -123,6 +128,7 @@ class FaultLink:
         finally:
             for t in tasks:
                 t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)  # a reset connection is no news here
             client_w.close()
             meter_w.close()
 

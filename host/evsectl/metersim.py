@@ -117,7 +117,7 @@ class Meter:
             held = values(self.model, await asyncio.to_thread(self.source))
         except Exception as e:  # whatever fails the source fails the meter
             if not self._failing:
-                print("meter-sim: unit %d has no reading: %s" % (self.unit, e), file=sys.stderr, flush=True)
+                print("simulated meter at unit %d has no reading: %s" % (self.unit, e), file=sys.stderr, flush=True)
             self._failing = True
             return ExcCodes.DEVICE_FAILURE
         self._failing = False

@@ -16,7 +16,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from evsectl import device, paths
+from evsectl import device, paths, simmeters
 
 RESTART_EXIT_CODE = 75
 READY_MARK = "boot: EVSE"
@@ -38,7 +38,7 @@ def command(interpreter, heapsize=None):
         if heapsize:
             cmd += ["-X", "heapsize=%s" % heapsize]
         return cmd + ["-c", _START]
-    return [sys.executable, "-u", "-c", "import sys; sys.path[:0] = ['', 'lib']; " + _START]
+    return [sys.executable, "-u", "-c", "import sys; sys.path[:0] = ['']; " + _START]
 
 
 def default_device_dir(board):
@@ -46,8 +46,9 @@ def default_device_dir(board):
     return Path(state) / "evsectl" / ("sim-" + board)
 
 
-def prepare(device_dir, board, port, virtual_time, precompile=False, host="127.0.0.1"):
-    """Assemble the device directory and the simulator's settings file."""
+def prepare(device_dir, board, port, virtual_time, precompile=False, host="127.0.0.1", extra=None):
+    """Assemble the device directory and the simulator's settings file
+    (``extra``: more settings, such as where the simulated meters are)."""
     if paths.board_hal(board) != "sim":
         simulated = [b for b in paths.board_names() if paths.board_hal(b) == "sim"]
         raise SystemExit("evsectl sim: board %r drives real hardware; simulated boards: %s"
@@ -55,18 +56,34 @@ def prepare(device_dir, board, port, virtual_time, precompile=False, host="127.0
     dev = device.assemble(device_dir, board, precompile=precompile)
     state_file = dev.parent / (dev.name + ".vehicle.json")
     settings = {"port": port, "host": host, "virtual_time": virtual_time, "state_file": str(state_file)}
+    settings.update(extra or {})
     (dev / "sim.json").write_text(json.dumps(settings))
     return dev
 
 
 def run(port=8080, board="sim", interpreter="micropython", virtual_time=False, device_dir=None,
-        heapsize=None, precompile=False, out=sys.stdout):
-    """Run the simulator until interrupted; returns the firmware's exit code."""
+        heapsize=None, precompile=False, meters=(simmeters.DEFAULT_MODEL,) * 2, out=sys.stdout):
+    """Run the simulator until interrupted; returns the firmware's exit code.
+
+    ``meters``: the models of meter 1 and meter 2, simulated beside the
+    firmware for as long as it runs (see simmeters.py).
+    """
     if device_dir is None:
         device_dir = default_device_dir(board)
-    dev = prepare(device_dir, board, port, virtual_time, precompile)
-    url = "http://127.0.0.1:%d/webapi/v1/Status" % port
-    cmd = command(interpreter, heapsize)
+    try:
+        sim_meters = simmeters.SimMeters(port, *meters).start()  # first: a bad model changes nothing
+    except (ValueError, OSError) as e:
+        raise SystemExit("evsectl sim: %s" % e)
+    try:
+        dev = prepare(device_dir, board, port, virtual_time, precompile, extra=sim_meters.settings())
+        print(sim_meters.summary(), file=out, flush=True)
+        return _supervise(dev, command(interpreter, heapsize), "http://127.0.0.1:%d/webapi/v1/Status" % port, out)
+    finally:
+        sim_meters.stop()
+
+
+def _supervise(dev, cmd, url, out):
+    """Run the firmware in ``dev``, restarting it when it asks to be."""
     while True:
         proc = subprocess.Popen(cmd, cwd=dev, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         pump = threading.Thread(target=_pump, args=(proc, out, url), daemon=True)

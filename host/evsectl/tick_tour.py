@@ -15,8 +15,7 @@ import gc
 import json
 import sys
 
-if "lib" not in sys.path:
-    sys.path.append("lib")
+sys.path[:0] = ["slot_a", "slot_a/lib"]  # the app slot of a freshly assembled device directory
 
 from app.clock import VirtualClock
 from app.control import Controller, PERIOD_MS
