@@ -158,12 +158,15 @@ def sim_10h_session_s(workdir):
 
 def _meters_read(s):
     """Five poll cycles of virtual time; True when both meters answered."""
-    s.request("POST", "/sim/v1/Time", {"AdvanceMs": 5000})
-    return all(
-        s.request("GET", "/webapi/v1/Meter%d" % n, answer=True)[1]["Meter%d" % n]["ModbusData"]["0x04_0x0034"]
-        ["DataStatus"] == "Valid"
-        for n in (1, 2)
-    )
+    try:
+        s.request("POST", "/sim/v1/Time", {"AdvanceMs": 5000})
+        for n in (1, 2):
+            status, answer = s.request("GET", "/webapi/v1/Meter%d" % n, answer=True)
+            if status != 200 or answer["Meter%d" % n]["ModbusData"]["0x04_0x0034"]["DataStatus"] != "Valid":
+                return False
+        return True
+    except (OSError, ValueError, KeyError):
+        return False
 
 
 def meters_heap_bytes(workdir, bus_port, heap_kib=256):
