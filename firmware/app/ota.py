@@ -345,6 +345,8 @@ async def check(charger, server=None):
 
 async def run(charger, server=None):
     """UpdateRunToggle (and ``evsectl ota push``): install the newest version and restart into it."""
+    if "previous" in read_json(SLOTS_FILE):  # the previous version is our way back: keep it
+        raise OtaError("%s is still on trial; update once it has confirmed itself" % VERSION)
     m, raw, sig = await latest(charger, _server(charger, server))
     version = m["version"]
     if parse_version(version) <= parse_version(VERSION):

@@ -1,0 +1,293 @@
+"""OTA on the device, end to end: the real firmware under the MicroPython
+unix port (``evsectl sim``) checks a real update server (``evsectl ota
+serve``'s), downloads, verifies, switches slots and restarts into the new
+version; every way an update can go wrong leaves the old version running
+and nothing half-installed; a version that crashes on boot is rolled back.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from evsectl import build, ota
+from ota_support import (built, charger, compiled, info, keys, make_bundle, make_keys, rewrite, settled,  # noqa: F401
+                         slots, update_server)
+
+SYSINFO = "/webapi/v1/SystemInfo"
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory, built, keys):
+    """A directory of bundles as ``evsectl ota serve`` serves it: 0.2.0, signed."""
+    out = tmp_path_factory.mktemp("dist")
+    make_bundle(built, out, "0.2.0", keys[0])
+    return out
+
+
+@pytest.fixture
+def started(tmp_path):
+    procs = []
+
+    def start(sim):
+        procs.append(sim)
+        return sim.start()
+
+    yield start
+    for sim in procs:
+        sim.stop()
+
+
+def toggle(client, name):
+    return client.ok(client.post(SYSINFO, {name: True}))[name]
+
+
+def assert_old_version_intact(sim):
+    c = sim.client
+    assert c.status()["SystemVersion"] == "0.1.0"
+    assert slots(sim) == {"active": "slot_a"}
+    assert not (sim.device_dir / "slot_b").exists()  # nothing half-installed
+    assert "firmware restarting" not in sim.output()
+
+
+def test_check_then_run_installs_the_new_version_which_confirms_itself(tmp_path, keys, dist, started):
+    with update_server(root=dist) as server:
+        sim = started(charger(tmp_path, keys[1], server.url))
+        c = sim.client
+        before = info(c)
+        assert before["OTAMsg"] == "" and before["OTACheckAllowed"] and not before["OTAUpdateAllowed"]
+
+        assert toggle(c, "UpdateCheckToggle") == "Performing"
+        after_check = settled(c)
+        assert after_check["OTAMsg"] == "Update available: 0.2.0 (running 0.1.0)"
+        assert after_check["OTAUpdateAllowed"] is True
+        assert slots(sim) == {"active": "slot_a"}  # a check changes nothing
+
+        assert toggle(c, "UpdateRunToggle") == "Performing"
+        done = settled(c)
+        assert done["OTAMsg"] == "Updated to 0.2.0", done
+        assert done["SystemVersion"] == c.status()["SystemVersion"] == "0.2.0"
+        assert slots(sim) == {"active": "slot_b"}  # confirmed: no trial left
+        installed = sim.device_dir / "slot_b"
+        assert (installed / "manifest.json").read_bytes() == (dist / "evse-0.2.0-sim" / "manifest.json").read_bytes()
+        assert not (installed / "boot.py").exists()  # the loaders are deploy's, never OTA's
+        assert "firmware restarting" in sim.output()
+
+        # The new version is kept across restarts, and knows it is the newest.
+        c.ok(c.post(SYSINFO, {"SCode": "Reset"}))
+        time.sleep(1)
+        c.wait_ready(20)
+        assert c.status()["SystemVersion"] == "0.2.0"
+        toggle(c, "UpdateCheckToggle")
+        assert settled(c)["OTAMsg"] == "Up to date: 0.2.0 is the newest version for board sim"
+
+
+def test_refused_in_ap_mode_while_charging_and_without_key_or_server(tmp_path, keys, dist, started):
+    with update_server(root=dist) as server:
+        sim = started(charger(tmp_path, keys[1], server.url))
+        c = sim.client
+        c.vehicle(State="C")
+        c.advance(3000)
+        assert c.board()["RelayClosed"]
+        assert toggle(c, "UpdateRunToggle") == "Not allowed while a vehicle is charging"
+        got = info(c)
+        assert got["OTAMsg"] == "Not allowed while a vehicle is charging" and not got["OTAUpdateAllowed"]
+        assert got["OTACheckAllowed"]  # a check does not disturb the session
+        c.vehicle(State="A")
+        c.advance(1000)
+
+        c.ok(c.post(SYSINFO, {"SCode": "WiFiSetToAP"}))
+        for name in ("UpdateCheckToggle", "UpdateRunToggle"):
+            assert toggle(c, name) == "Operation not allowed in WiFi AP mode!"
+        got = info(c)
+        assert got["OTAMsg"] == "Operation not allowed in WiFi AP mode!"
+        assert not got["OTACheckAllowed"] and not got["OTAUpdateAllowed"]
+        assert slots(sim) == {"active": "slot_a"} and server.served == []
+
+    no_key = started(charger(tmp_path, None, "http://127.0.0.1:9", name="nokey"))
+    assert info(no_key.client)["OTAMsg"] == "No OTA public key installed (ota_pubkey.json)"
+    assert toggle(no_key.client, "UpdateCheckToggle") == "No OTA public key installed (ota_pubkey.json)"
+
+    no_server = started(charger(tmp_path, keys[1], None, name="noserver"))
+    assert toggle(no_server.client, "UpdateRunToggle") == "No update server configured"
+    assert info(no_server.client)["OTACheckAllowed"] is False
+
+
+BAD_SERVERS = ["https://updates.example", "ftp://10.0.0.1", "http://", "http://a b/", "http://host:99999",
+               "10.0.0.1:8000", 5, "http://x/" + "y" * 130]
+
+
+def test_update_server_is_an_http_url_or_nothing(sim):
+    for value in BAD_SERVERS:
+        r = sim.post("/webapi/v1/SystemConfig", {"UpdateServer": value, "ChargeCurrent": 10})
+        assert r.status == 400 and set(r.json["Errors"]) == {"UpdateServer"}, value
+    assert sim.ok(sim.get("/webapi/v1/SystemConfig"))["ChargeCurrent"] == 16  # nothing changed
+    assert sim.config(UpdateServer="http://192.168.0.10:8000/evse")["UpdateServer"] == "http://192.168.0.10:8000/evse"
+    assert sim.config(UpdateServer="")["UpdateServer"] == ""
+
+
+class Cutting(ota.BundleHandler):
+    """Sends half of one file, then drops the connection: a download interrupted."""
+
+    def send_body(self, data):
+        if self.path.endswith("/evse/kernel.mpy"):
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        super().send_body(data)
+
+
+def tamper_file(bundle, keys):
+    path = bundle / "evse" / "kernel.mpy"
+    path.write_bytes(path.read_bytes()[:-1] + b"\x00")  # after signing: the manifest no longer matches
+
+
+def sign_with_another_key(bundle, keys):
+    other = make_keys(bundle.parent / "other-keys")
+    ota.sign(bundle, other[0])
+
+
+def unsigned(bundle, keys):
+    (bundle / build.SIGNATURE).unlink()
+
+
+@pytest.mark.parametrize("spoil, handler, reason", [
+    (tamper_file, None, "evse/kernel.mpy: SHA-256 mismatch"),
+    (sign_with_another_key, None, "bad signature on the manifest of 0.2.0"),
+    (unsigned, None, "manifest.sig: HTTP 404"),
+    (None, Cutting, "evse/kernel.mpy: got "),
+])
+def test_a_failed_update_leaves_the_old_version_running(tmp_path, keys, dist, started, spoil, handler, reason):
+    bundle = tmp_path / "one" / "evse-0.2.0-sim"
+    shutil.copytree(dist / "evse-0.2.0-sim", bundle)
+    if spoil:
+        spoil(bundle, keys)
+    with update_server(bundle=bundle, handler=handler) as server:
+        sim = started(charger(tmp_path, keys[1], server.url))
+        c = sim.client
+        toggle(c, "UpdateRunToggle")
+        got = settled(c)
+        assert got["OTAMsg"].startswith("Update failed: ") and reason in got["OTAMsg"], got["OTAMsg"]
+        assert got["OTAMsg"].endswith("; still running 0.1.0")
+        assert_old_version_intact(sim)
+
+
+def test_an_older_or_equal_version_is_not_installed(tmp_path, built, keys, started):
+    out = tmp_path / "dist"
+    make_bundle(built, out, "0.1.0", keys[0])
+    with update_server(root=out) as server:
+        sim = started(charger(tmp_path, keys[1], server.url))
+        toggle(sim.client, "UpdateRunToggle")
+        assert settled(sim.client)["OTAMsg"] == "Up to date: 0.1.0 is the newest version for board sim"
+        assert_old_version_intact(sim)
+
+
+def test_a_version_that_crashes_on_boot_is_rolled_back(tmp_path, built, keys, started):
+    out = tmp_path / "dist"
+    bundle = make_bundle(built, out, "0.3.0", keys[0])
+    rewrite(bundle, keys[0], {"app/runtime.mpy": compiled(tmp_path, 'raise RuntimeError("broken build")\n')})
+    with update_server(root=out) as server:
+        sim = started(charger(tmp_path, keys[1], server.url))
+        c = sim.client
+        toggle(c, "UpdateRunToggle")
+        got = settled(c)
+        assert got["OTAMsg"] == "Update to 0.3.0 did not come up healthy; rolled back to 0.1.0", got
+        assert c.status()["SystemVersion"] == "0.1.0"
+        assert slots(sim) == {"active": "slot_a", "rolled_back": "0.3.0"}
+        log = sim.output()
+        assert "broken build" in log and "slot_b was not confirmed healthy; back to slot_a" in log
+
+
+# -- a full flash: the simulator on a small tmpfs of its own --------------------------------
+
+
+def unshare_works():
+    try:
+        done = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+                               "mount -t tmpfs -o size=64k none /tmp"], capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+needs_unshare = pytest.mark.skipif(not unshare_works(),
+                                   reason="needs unshare(1) with user and mount namespaces to mount a small tmpfs")
+
+
+def on_tmpfs(sim, size_kib, files):
+    """Run ``sim`` in its own mount namespace with its device directory on a
+    tmpfs of ``size_kib``, holding copies of ``files`` (its key and config)."""
+    dev = str(sim.device_dir)
+    script = 'mount -t tmpfs -o size=%dk none "$0" && cp %s "$0"/ && exec "$@"' % (
+        size_kib, " ".join('"%s"' % f for f in files))
+    sim.cmd = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, dev] + sim.cmd
+    return sim
+
+
+def used_kib(path):
+    """What a directory takes on a tmpfs: whole 4 KiB pages per file."""
+    total = 0
+    for root, dirs, files in os.walk(path):
+        total += 4 * len(dirs)
+        total += sum(-(-os.path.getsize(os.path.join(root, f)) // 4096) * 4 for f in files)
+    return total
+
+
+def full_flash_charger(tmp_path, keys, url, spare_kib):
+    sim = charger(tmp_path, keys[1], url)
+    files = [sim.device_dir / ota.PUBLIC_KEY, sim.device_dir / "config.json"]
+    for f in files:  # they move onto the tmpfs
+        f.rename(tmp_path / f.name)
+    probe = tmp_path / "probe"
+    from evsectl import device
+
+    device.assemble(probe, "sim")
+    return on_tmpfs(sim, used_kib(probe) + 64 + spare_kib, [tmp_path / f.name for f in files])
+
+
+@needs_unshare
+def test_a_flash_too_full_for_the_update_is_refused_before_writing(tmp_path, keys, dist, started):
+    with update_server(root=dist) as server:
+        sim = started(full_flash_charger(tmp_path, keys, server.url, spare_kib=64))
+        c = sim.client
+        toggle(c, "UpdateRunToggle")
+        got = settled(c)
+        assert "not enough flash for 0.2.0" in got["OTAMsg"] and "still running 0.1.0" in got["OTAMsg"], got
+        assert not [p for p in server.served if "/0.2.0/" in p and not p.endswith("manifest.sig")]
+        assert c.status()["SystemVersion"] == "0.1.0"
+        assert json.loads(subprocess.run(["cat", "/proc/%d/root%s/slots.json" % (sim.proc.pid, sim.device_dir)],
+                                         capture_output=True, text=True).stdout) == {"active": "slot_a"}
+
+
+@needs_unshare
+def test_the_flash_filling_up_during_the_download_leaves_the_old_version(tmp_path, keys, dist, started):
+    holder = {}
+
+    class FillsTheFlash(ota.BundleHandler):
+        """Before the fifth file, something else takes all the space left."""
+
+        def send_body(self, data):
+            files = [p for p in self.server.served if "/0.2.0/" in p]
+            if len(files) == 4 and "filled" not in holder:
+                holder["filled"] = True
+                filler = "/proc/%d/root%s/filler" % (holder["pid"], holder["dev"])
+                subprocess.run(["dd", "if=/dev/zero", "of=" + filler, "bs=4k"], capture_output=True)
+            super().send_body(data)
+
+    with update_server(root=dist, handler=FillsTheFlash) as server:
+        sim = started(full_flash_charger(tmp_path, keys, server.url, spare_kib=1024))
+        holder.update(pid=sim.proc.pid, dev=sim.device_dir)
+        c = sim.client
+        toggle(c, "UpdateRunToggle")
+        got = settled(c)
+        assert holder.get("filled")
+        assert "flash full while writing 0.2.0" in got["OTAMsg"], got
+        assert c.status()["SystemVersion"] == "0.1.0"
+        inside = "/proc/%d/root%s" % (sim.proc.pid, sim.device_dir)
+        assert not os.path.exists(inside + "/slot_b")  # the partial slot was removed
+        with open(inside + "/slots.json") as f:
+            assert json.load(f) == {"active": "slot_a"}
