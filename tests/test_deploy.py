@@ -123,6 +123,22 @@ def test_settings_are_stored_as_the_firmware_stores_them(board, bundle, tmp_path
     assert json.loads((flash / "config.json").read_text())["ChargeCurrent"] == 10
 
 
+def test_the_ota_key_goes_to_the_flash_root_and_stays(board, bundle, tmp_path):
+    key = tmp_path / "ota_pubkey.json"
+    key.write_text(json.dumps({"n": "c3" * 384, "e": 65537}) + "\n")
+    deploy(board, "--bundle", str(bundle), "--ota-key", str(key))
+    assert (tmp_path / "flash" / "ota_pubkey.json").read_bytes() == key.read_bytes()
+    assert deploy(board, "--bundle", str(bundle)).endswith(": 0 files copied, 0 files removed; the board restarts")
+    assert (tmp_path / "flash" / "ota_pubkey.json").read_bytes() == key.read_bytes()
+
+    private = tmp_path / "ota_signing_key.pem"  # the other file keygen writes: never onto a charger
+    private.write_text("-----BEGIN PRIVATE KEY-----\n")
+    done = evsectl("deploy", "--port", board.port, "--board", "sim", "--bundle", str(bundle), "--ota-key", str(private))
+    assert (done.returncode, done.stderr) == (
+        1, "evsectl deploy: %s is not an OTA public key (ota_pubkey.json, from evsectl ota keygen)\n" % private)
+    assert board.soft_reboots == 2  # the two deploys above, not this one
+
+
 @pytest.mark.parametrize("options, message", [
     (["--wifi", "Home Net"], "--wifi takes SSID:PASSWORD (an empty PASSWORD for an open network)"),
     (["--wifi", "Home Net:short"], "WiFiPassword must be 8 to 63 characters long"),

@@ -1,7 +1,7 @@
 """``evsectl deploy``: the app onto a board that runs MicroPython, over USB.
 
     evsectl deploy --port /dev/ttyUSB0 [--board esp32-devkit] [--bundle DIR]
-                   [--wifi SSID:PASSWORD] [--admin-password PASSWORD]
+                   [--wifi SSID:PASSWORD] [--admin-password PASSWORD] [--ota-key FILE]
 
 What it leaves on the board's flash (the layout the loaders and OTA share)::
 
@@ -10,6 +10,7 @@ What it leaves on the board's flash (the layout the loaders and OTA share)::
     /slots.json          {"active": "slot_a"}
     /slot_a/             the rest of the bundle: packages, lib/microdot, version, manifest
     /config.json         settings, touched only with --wifi or --admin-password
+    /ota_pubkey.json     the key OTA updates are checked with, only with --ota-key
 
 It talks to the board with mpremote's serial transport: the raw REPL, after
 the soft reset that stops a running app (boot.py then makes the outputs
@@ -38,6 +39,7 @@ import tempfile
 from pathlib import Path
 
 from evsectl import build, paths
+from evsectl.ota import PUBLIC_KEY
 
 SLOT = "slot_a"
 OTHER_SLOT = "slot_b"
@@ -113,6 +115,19 @@ def _config_store():
     return ConfigStore
 
 
+def read_ota_key(path):
+    """The bytes of a public key file from ``evsectl ota keygen``, checked."""
+    try:
+        data = Path(path).read_bytes()
+        key = json.loads(data)
+        int(key["n"], 16), int(key["e"])
+    except OSError as e:
+        raise DeployError("cannot read %s: %s" % (path, e.strerror))
+    except (ValueError, TypeError, KeyError):
+        raise DeployError("%s is not an OTA public key (%s, from evsectl ota keygen)" % (path, PUBLIC_KEY))
+    return data
+
+
 def bundle_files(bundle, board):
     """{path on the board: bytes} for a bundle, checked against its manifest."""
     bundle = Path(bundle)
@@ -145,7 +160,7 @@ def plan(wanted, on_board):
     return {"write": write, "remove": remove, "rmdirs": rmdirs, "mkdirs": mkdirs}
 
 
-def deploy(port, board, bundle=None, settings=None, out=sys.stdout):
+def deploy(port, board, bundle=None, settings=None, ota_key=None, out=sys.stdout):
     """Bring the board on ``port`` to ``bundle`` (default: built now) and reset it.
 
     Returns {"written": [paths], "removed": [paths], "version": ...}.
@@ -153,15 +168,18 @@ def deploy(port, board, bundle=None, settings=None, out=sys.stdout):
     settings = settings or {}
     merge_config(None, settings)  # bad settings fail here, before the board is touched
     paths.board_file(board)
+    key = read_ota_key(ota_key) if ota_key else None
     if port.startswith("/dev/") and not os.path.exists(port):
         raise DeployError("no serial port %s (is the board plugged in?)" % port)
     with tempfile.TemporaryDirectory() as scratch:
         bundle = bundle or build.build(board, scratch)
         wanted = bundle_files(bundle, board)
         version = build.load_manifest(bundle)["version"]
+    if key:
+        wanted[PUBLIC_KEY] = key
     link = _connect(port)
     try:
-        on_board = json.loads(link.exec(_SCAN % ((SLOT, OTHER_SLOT, "slots.json") + ROOT_FILES,)))
+        on_board = json.loads(link.exec(_SCAN % ((SLOT, OTHER_SLOT, "slots.json", PUBLIC_KEY) + ROOT_FILES,)))
         if settings:
             current = _read(link, CONFIG)
             merged = merge_config(current, settings)
@@ -218,9 +236,11 @@ def add_parser(sub):
     d = sub.add_parser("deploy", help="copy the app, board file and settings to a MicroPython board (mpremote)")
     d.add_argument("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB0")
     d.add_argument("--board", default="esp32-devkit", help="board file (default esp32-devkit)")
-    d.add_argument("--bundle", help="a bundle from evsectl build (default: build one now)")
+    d.add_argument("--bundle", metavar="DIR", help="a bundle from evsectl build (default: build one now)")
     d.add_argument("--wifi", metavar="SSID:PASSWORD", help="the network the charger joins")
-    d.add_argument("--admin-password", help="password every POST to the WebAPI then needs (user admin)")
+    d.add_argument("--admin-password", metavar="PASSWORD", help="password every POST to the WebAPI then needs (user admin)")
+    d.add_argument("--ota-key", metavar="FILE", help="%s from evsectl ota keygen: the key updates are checked with"
+                   % PUBLIC_KEY)
     d.set_defaults(func=_run)
 
 
@@ -229,7 +249,7 @@ def _run(args):
 
     try:
         settings = settings_from_options(args.wifi, args.admin_password)
-        done = deploy(args.port, args.board, args.bundle, settings)
+        done = deploy(args.port, args.board, args.bundle, settings, args.ota_key)
     except (DeployError, TransportError, OSError) as e:
         # An error raised on the board arrives as its traceback: the last line says it.
         print("evsectl deploy: %s" % str(e).strip().splitlines()[-1], file=sys.stderr)

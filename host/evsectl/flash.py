@@ -21,7 +21,7 @@ from pathlib import Path
 
 CHIP = "ESP32"
 OFFSET = 0x1000  # where ESP32 images start: the second-stage bootloader
-DEFAULT_BAUD = 460800  # what micropython.org suggests; esptool falls back to none
+DEFAULT_BAUD = 460800  # what micropython.org suggests; the ROM loader starts at 115200
 
 
 class FlashError(Exception):
