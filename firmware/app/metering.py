@@ -23,9 +23,10 @@ from app.aio import sleep_ms, ticks_diff, ticks_ms
 from app.atomic import read_json, write_atomic
 from app.config import parse_address
 from evse.loadlimit import available_a, LoadLimiter, NO_LIMIT_A
-from meters import models
-from meters.link import MbapLink, RtuLink, SerialPort, TcpPort
-from meters.meter import Meter
+
+# meters.models, imported with the first meter configured: a charger without
+# meters keeps the heap the Modbus code would take.
+models = None
 
 KEPT_PATH = "meters.json"  # baselines of the energies the firmware keeps for a meter
 _PARITY = {"N": None, "E": 0}
@@ -47,16 +48,24 @@ class Metering:
 
     def configure(self):
         """(Re)build the meters from the configuration."""
+        global models
         for m in self.meters:
             if m is not None:
                 m.link.port.close()
+        self.meters = [None, None]
+        self._import_stamp = -1
         c = self.charger.config
+        if not (1 <= c["Meter1Type"] <= 6 or 1 <= c["Meter2Type"] <= 6):
+            return
+        from meters import models
+        from meters.link import MbapLink, RtuLink, TcpPort
+        from meters.meter import Meter
+
         bus = None
         for n in (1, 2):
             pre = "Meter%d" % n
             model = models.for_type(c[pre + "Type"], c[pre + "PerPhase"])
             if model is None:
-                self.meters[n - 1] = None
                 continue
             if models.is_ip(c[pre + "Type"]):
                 tcp = TcpPort(*parse_address(c[pre + "Ip"]))
@@ -75,10 +84,11 @@ class Metering:
                 bus.silence_ms = max(bus.silence_ms, model.gap_ms, _silence_ms(c["MeterBaud"], c["MeterFraming"]))
                 link = bus
             self.meters[n - 1] = Meter(model, link, c[pre + "Unit"], c["MeterStaleS"] * 1000)
-        self._import_stamp = -1
 
     def _bus_port(self):
         """The RS485 bus: the board's UART, or what the simulator wired up."""
+        from meters.link import SerialPort, TcpPort
+
         c = self.charger.config
         wired = self.charger.sim.get("rs485")
         if wired and wired.startswith("tcp://"):
