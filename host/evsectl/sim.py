@@ -70,6 +70,8 @@ def run(port=8080, board="sim", interpreter="micropython", virtual_time=False, d
     """
     if device_dir is None:
         device_dir = default_device_dir(board)
+    # Terminated like interrupted: the firmware must not outlive its simulator.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         sim_meters = simmeters.SimMeters(port, *meters).start()  # first: a bad model changes nothing
     except (ValueError, OSError) as e:
@@ -80,6 +82,10 @@ def run(port=8080, board="sim", interpreter="micropython", virtual_time=False, d
         return _supervise(dev, command(interpreter, heapsize), "http://127.0.0.1:%d/webapi/v1/Status" % port, out)
     finally:
         sim_meters.stop()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _supervise(dev, cmd, url, out):
