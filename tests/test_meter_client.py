@@ -163,7 +163,7 @@ def test_no_answer_is_a_counted_timeout_then_reading_resumes(interpreter, framin
     link = _faulty(served, model, framing, _first(n, "NoAnswer"))
     links.append(link)
     kind = "rtu-tcp" if framing == "rtu" else "tcp"
-    got = probe(interpreter, model=model.name, link=kind, port=link.port, timeout_ms=150, polls=2)
+    got = probe(interpreter, model=model.name, link=kind, port=link.port, timeout_ms=300, polls=2)
     assert got["errors"] == n and got["errs"] == [1] * len(model.registers)
     assert "timeout" in got["last_error"]
     _check_values(model, got)  # the second cycle read everything
@@ -197,15 +197,15 @@ def test_exception_answers_are_counted_with_their_code(interpreter, served, link
 @pytest.mark.parametrize("interpreter", ["micropython", "cpython"])
 @pytest.mark.parametrize("framing", ["rtu", "mbap"])
 def test_late_answers_are_never_taken_for_the_next_ones(interpreter, framing, served, links):
-    # Answers 250 ms late against a 150 ms timeout: each late answer arrives
+    # Answers 700 ms late against a 400 ms timeout: each late answer arrives
     # while the client waits for another. RTU discards it in the silence
     # before the next request; Modbus TCP by its transaction id.
     model = models.SDM72D_M
     n = len(models.blocks(model))
-    link = _faulty(served, model, framing, _first(2, "Slow"), slow_ms=250)
+    link = _faulty(served, model, framing, _first(2, "Slow"), slow_ms=700)
     links.append(link)
     kind = "rtu-tcp" if framing == "rtu" else "tcp"
-    got = probe(interpreter, model=model.name, link=kind, port=link.port, timeout_ms=150, polls=2)
+    got = probe(interpreter, model=model.name, link=kind, port=link.port, timeout_ms=400, polls=2)
     assert got["errors"] == 2
     _check_values(model, got)  # every value right: nothing was read out of step
 
