@@ -106,6 +106,25 @@ class SimBoard:
         elif not f["OverTemp"] and self.temp_c10 >= OVERHEATED_C10:
             self.temp_c10 = AMBIENT_C10
 
+    def charger_phase_a(self):
+        """The vehicle's draw per phase (a single-phase vehicle uses L1)."""
+        a = self.current_a()
+        others = a if self.vehicle.phases == 3 else 0
+        return [a, others, others]
+
+    def energy_wh(self, n):
+        """Energy through meter ``n`` (0: the charger's, 1: the site's) so far."""
+        return self._energy_wh[n] + self._energy_mws[n] / _MWS_PER_WH
+
+    def set_site(self, household_a=None, faults=None):
+        """The household's load per phase; ``faults``: {meter index: fault or None}."""
+        if household_a is not None:
+            self.household_a = [float(a) for a in household_a]
+            self._household_w = int(sum(self.household_a) * VOLTAGE_V)
+        if faults:
+            for n, fault in faults.items():
+                self.meter_faults[n] = fault
+
     def safe(self):
         """Contactor open, CP at steady +12 V: what boot does before anything else."""
         self.relay_closed = self.faults["RelayWeld"]
@@ -188,22 +207,6 @@ class SimBoard:
             self._energy_wh[n] += mws // _MWS_PER_WH
             mws %= _MWS_PER_WH
         self._energy_mws[n] = mws
-
-    def charger_phase_a(self):
-        a = self.current_a()
-        return [a, a if self.vehicle.phases == 3 else 0, a if self.vehicle.phases == 3 else 0]
-
-    def energy_wh(self, n):
-        """Energy through meter ``n`` (0: the charger's, 1: the site's) so far."""
-        return self._energy_wh[n] + self._energy_mws[n] / _MWS_PER_WH
-
-    def set_site(self, household_a=None, faults=None):
-        if household_a is not None:
-            self.household_a = [float(a) for a in household_a]
-            self._household_w = int(sum(self.household_a) * VOLTAGE_V)
-        if faults:
-            for n, fault in faults.items():
-                self.meter_faults[n] = fault
 
     def start_watchdog(self, timeout_ms):
         pass  # the simulator's "power cycle" is the process exit; nothing to watch
