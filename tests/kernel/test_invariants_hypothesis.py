@@ -99,8 +99,10 @@ class KernelMachine(RuleBasedStateMachine):
         self.prev_latched = k.latched
         self.prev_pwm = k.pwm_permille
         self.prev_offered = k.offered_a
+        self.prev_relay = k.relay
         self.pwm_off_at = None  # when the PWM last went from on to off
         self.pwm_on_at = None  # when the PWM last went from off to on
+        self.closed_at = None  # when the contactor last closed
         self.last_offer_change = None  # when the PWM last changed to an offering duty
         self.fault_at = None  # when the current fault began
         self.prev_fault_key = (k.fault, k.latched)
@@ -335,6 +337,9 @@ class KernelMachine(RuleBasedStateMachine):
             self.exceed_at = None
 
         # The contactor closes only when everything agrees.
+        if k.relay and not self.prev_relay:
+            self.closed_at = now
+        self.prev_relay = k.relay
         if k.relay:
             assert k.cp == S.CP_C or (k.cp == S.CP_D and st_.ventilation), ("closed in CP", k.cp)
             if self.demand_lost_at is not None:
@@ -343,8 +348,9 @@ class KernelMachine(RuleBasedStateMachine):
             if pwm_on(pwm):
                 # The diode is judged on the low level once the PWM has run PWM_SETTLE_MS.
                 seen_from = self.pwm_on_at + K.PWM_SETTLE_MS - TICK_MS
-                if now - self.pwm_on_at > K.PWM_SETTLE_MS:
-                    assert k.diode_ok
+                if self.closed_at > self.pwm_on_at:
+                    # Closed during this PWM period: only after the diode was seen.
+                    assert k.diode_ok, "closed before the diode was checked"
                 if self.diode_bad_at is not None:
                     if self.diode_bad_at > seen_from:
                         seen_from = self.diode_bad_at
