@@ -282,3 +282,20 @@ def test_watchdog_starts_once_and_is_fed(hw):
     b.start_watchdog(5000)
     b.feed_watchdog()
     assert hw.wdt is first and (first.timeout, first.fed) == (2000, 1)
+
+
+def test_an_app_stopped_at_the_repl_stretches_the_running_watchdog(hw):
+    """Ctrl-C (mpremote before copying files): the watchdog cannot be stopped,
+    so it is given a long timeout instead of resetting the board mid-copy."""
+    b = make(hw)
+    b.start_watchdog(2000)
+    assert b.hold_watchdog(1800000) == 1800000
+    assert hw.wdt.timeout == 1800000
+    b.feed_watchdog()
+    assert hw.wdt.fed == 1
+
+
+def test_holding_never_starts_a_watchdog(hw):
+    b = make(hw)
+    assert b.hold_watchdog(1800000) is None
+    assert hw.wdt is None

@@ -329,3 +329,18 @@ def test_a_crashing_task_never_stops_the_control_task(sim_factory):
     time.sleep(0.3)
     assert not sim.board()["RelayClosed"]
     assert "task housekeeping failed" in proc.output()
+
+
+def test_ctrl_c_stops_a_charging_app_with_the_outputs_safe(sim_factory):
+    """Interrupted (Ctrl-C in the simulator's terminal, or mpremote at a real
+    board's REPL): the app opens the contactor on its way out. (A real board
+    also stretches its watchdog: tests/test_esp32_hal.py.)"""
+    proc = sim_factory(virtual_time=False)
+    sim = proc.client
+    sim.vehicle(State="C")
+    deadline = time.monotonic() + 5
+    while not sim.board()["RelayClosed"]:
+        assert time.monotonic() < deadline, "never started charging"
+        time.sleep(0.05)
+    proc.stop()
+    assert "main: interrupted (Ctrl-C), outputs safe" in proc.output()

@@ -28,6 +28,7 @@ from version import VERSION
 
 RESTART_DELAY_MS = 300  # lets the answer to Reset reach the client first
 WATCHDOG_MS = 2000  # a control loop stuck this long resets the board
+MAINTENANCE_MS = 1800000  # stopped at the REPL: the board restarts by itself after 30 min
 
 
 class Charger:
@@ -249,6 +250,18 @@ def main():
     charger = Charger()
     try:
         asyncio.run(charger.run())
+    except KeyboardInterrupt:
+        # Ctrl-C at the REPL, as mpremote sends before copying files
+        # (evsectl deploy, console): the app stops, the contactor opens, and
+        # the 2 s watchdog must not reset the board in the middle of the
+        # copy. Stretched, it still brings a forgotten charger back.
+        charger.hal.safe()
+        held = charger.hal.hold_watchdog(MAINTENANCE_MS)
+        if held:
+            log.info("main: interrupted (Ctrl-C), outputs safe; the board restarts by itself in %d min" % (held // 60000))
+        else:
+            log.info("main: interrupted (Ctrl-C), outputs safe")
+        raise
     finally:
         charger.hal.safe()
     charger.hal.restart()

@@ -288,6 +288,18 @@ class Esp32Board:
         if self._wdt is None:
             self._wdt = machine.WDT(timeout=timeout_ms)
 
+    def hold_watchdog(self, timeout_ms):
+        """Stretch a running watchdog to ``timeout_ms``, for an app stopped at
+        the REPL; returns it, or None when no watchdog runs (none is started).
+
+        The ESP32's watchdog cannot be stopped, but creating ``machine.WDT``
+        again gives it a new timeout (ESP-IDF reconfigures its task watchdog).
+        """
+        if self._wdt is None:
+            return None
+        self._wdt = machine.WDT(timeout=timeout_ms)
+        return timeout_ms
+
     def feed_watchdog(self):
         if self._wdt is not None:
             self._wdt.feed()

@@ -214,6 +214,9 @@ class SimBoard:
     def feed_watchdog(self):
         pass
 
+    def hold_watchdog(self, timeout_ms):
+        return None  # none runs
+
     # -- the simulator's housekeeping (not in the tick) ---------------------------
 
     def restore(self, path):
