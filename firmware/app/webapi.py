@@ -14,7 +14,6 @@ nothing. With an admin password set, every POST needs HTTP Basic auth (user
 ``admin``); GETs stay open, as in the original.
 """
 
-import gc
 import json
 
 try:
@@ -116,9 +115,6 @@ def create(charger):
 
     @app.before_request
     async def require_auth(req):
-        # Each request starts on a collected heap: its buffers then find room
-        # in one piece instead of between the last request's garbage.
-        gc.collect()
         if req.method == "POST" and (req.path.startswith(API) or req.path.startswith(OTA)) and not _authorized(req, config):
             return {"Errors": {"Authorization": "admin password required"}}, 401, {
                 "WWW-Authenticate": 'Basic realm="EVSE"'
