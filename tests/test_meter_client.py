@@ -131,15 +131,19 @@ def test_every_model_rtu_on_a_pty_pair(interpreter, name, served, pty_pair):
 # -- faults: counted, never raised, and the bus stays in step ----------------------
 
 
-def _faulty(served, model, framing, fault, slow_ms=500):
-    server = served(model, "rtu-over-tcp" if framing == "rtu" else "tcp")
-    return FaultLink(server.port, framing, fault=fault, slow_ms=slow_ms).start()
-
-
 @pytest.fixture
-def links():
+def faulty(served):
+    """``faulty(model, framing, fault)``: a served meter behind a FaultLink;
+    gives the probe's link kind and the port to reach it on."""
     started = []
-    yield started
+
+    def make(model, framing, fault, slow_ms=500):
+        server = served(model, "rtu-over-tcp" if framing == "rtu" else "tcp")
+        link = FaultLink(server.port, framing, fault=fault, slow_ms=slow_ms).start()
+        started.append(link)
+        return ("rtu-tcp" if framing == "rtu" else "tcp"), link.port
+
+    yield make
     for link in started:
         link.stop()
 
@@ -157,13 +161,11 @@ def _first(n, mode):
 
 @pytest.mark.parametrize("interpreter", ["micropython", "cpython"])
 @pytest.mark.parametrize("framing", ["rtu", "mbap"])
-def test_no_answer_is_a_counted_timeout_then_reading_resumes(interpreter, framing, served, links):
+def test_no_answer_is_a_counted_timeout_then_reading_resumes(interpreter, framing, faulty):
     model = models.SDM72D_M
     n = len(models.blocks(model))
-    link = _faulty(served, model, framing, _first(n, "NoAnswer"))
-    links.append(link)
-    kind = "rtu-tcp" if framing == "rtu" else "tcp"
-    got = probe(interpreter, model=model.name, link=kind, port=link.port, timeout_ms=300, polls=2)
+    kind, port = faulty(model, framing, _first(n, "NoAnswer"))
+    got = probe(interpreter, model=model.name, link=kind, port=port, timeout_ms=300, polls=2)
     assert got["errors"] == n and got["errs"] == [1] * len(model.registers)
     assert "timeout" in got["last_error"]
     _check_values(model, got)  # the second cycle read everything
@@ -171,24 +173,21 @@ def test_no_answer_is_a_counted_timeout_then_reading_resumes(interpreter, framin
 
 @pytest.mark.parametrize("interpreter", ["micropython", "cpython"])
 @pytest.mark.parametrize("framing", ["rtu", "mbap"])
-def test_garbled_answers_are_counted_and_dropped(interpreter, framing, served, links):
+def test_garbled_answers_are_counted_and_dropped(interpreter, framing, faulty):
     model = models.SDM120M
     n = len(models.blocks(model))
-    link = _faulty(served, model, framing, _first(n, "Crc"))
-    links.append(link)
-    kind = "rtu-tcp" if framing == "rtu" else "tcp"
-    got = probe(interpreter, model=model.name, link=kind, port=link.port, polls=2)
+    kind, port = faulty(model, framing, _first(n, "Crc"))
+    got = probe(interpreter, model=model.name, link=kind, port=port, polls=2)
     assert got["errors"] == n
     assert got["last_error"] == ("CRC error" if framing == "rtu" else "garbled frame")
     _check_values(model, got)
 
 
 @pytest.mark.parametrize("interpreter", ["micropython", "cpython"])
-def test_exception_answers_are_counted_with_their_code(interpreter, served, links):
+def test_exception_answers_are_counted_with_their_code(interpreter, faulty):
     model = models.NMID30_2
-    link = _faulty(served, model, "rtu", lambda unit: "Exception")
-    links.append(link)
-    got = probe(interpreter, model=model.name, link="rtu-tcp", port=link.port)
+    kind, port = faulty(model, "rtu", lambda unit: "Exception")
+    got = probe(interpreter, model=model.name, link=kind, port=port)
     assert got["errors"] == len(models.blocks(model))
     assert got["last_error"] == "exception 2"
     assert got["values"] == {}
@@ -196,16 +195,14 @@ def test_exception_answers_are_counted_with_their_code(interpreter, served, link
 
 @pytest.mark.parametrize("interpreter", ["micropython", "cpython"])
 @pytest.mark.parametrize("framing", ["rtu", "mbap"])
-def test_late_answers_are_never_taken_for_the_next_ones(interpreter, framing, served, links):
+def test_late_answers_are_never_taken_for_the_next_ones(interpreter, framing, faulty):
     # Answers 700 ms late against a 400 ms timeout: each late answer arrives
     # while the client waits for another. RTU discards it in the silence
     # before the next request; Modbus TCP by its transaction id.
     model = models.SDM72D_M
     n = len(models.blocks(model))
-    link = _faulty(served, model, framing, _first(2, "Slow"), slow_ms=700)
-    links.append(link)
-    kind = "rtu-tcp" if framing == "rtu" else "tcp"
-    got = probe(interpreter, model=model.name, link=kind, port=link.port, timeout_ms=400, polls=2)
+    kind, port = faulty(model, framing, _first(2, "Slow"), slow_ms=700)
+    got = probe(interpreter, model=model.name, link=kind, port=port, timeout_ms=400, polls=2)
     assert got["errors"] == 2
     _check_values(model, got)  # every value right: nothing was read out of step
 
@@ -218,12 +215,11 @@ def test_unit_id_mismatch_on_rtu_is_silence(served):
 
 
 @pytest.mark.parametrize("interpreter", ["micropython", "cpython"])
-def test_an_unplugged_meter_counts_errors_and_is_read_again_when_back(interpreter, served, links):
+def test_an_unplugged_meter_counts_errors_and_is_read_again_when_back(interpreter, faulty):
     model = models.SDM72D_M
     n = len(models.blocks(model))
-    link = _faulty(served, model, "mbap", _first(1, "Unplugged"))
-    links.append(link)
-    got = probe(interpreter, model=model.name, link="tcp", port=link.port, timeout_ms=150, polls=2)
+    kind, port = faulty(model, "mbap", _first(1, "Unplugged"))
+    got = probe(interpreter, model=model.name, link=kind, port=port, timeout_ms=150, polls=2)
     assert 1 <= got["errors"] <= n
     _check_values(model, got)
 

@@ -25,16 +25,7 @@ TICK_MS = 10
 COARSE_MS = 1000  # app/control.py: the step while the kernel reports nothing pending
 
 
-def _dirname(path):
-    i = path.rfind("/")
-    if i < 0:
-        return "."
-    if i == 0:
-        return "/"
-    return path[:i]
-
-
-ROOT = _dirname(__file__) + "/../.."
+ROOT = (__file__.rpartition("/")[0] or ".") + "/../.."  # no os.path under MicroPython
 BOARD_FILE = ROOT + "/boards/sim.json"
 
 
