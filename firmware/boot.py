@@ -16,6 +16,12 @@ On the ESP32 a trial boot also arms the hardware watchdog (TRIAL_WATCHDOG_MS),
 so a version that hangs before its runtime takes the watchdog over is reset,
 and so rolled back, too.
 
+A board with a ``romfs`` flash partition (see host/evsectl/romfs.py) keeps
+each slot there as a ROM image instead, ``slot_a`` in the first ROM_SLOT_SIZE
+bytes and ``slot_b`` in the next: the active one is mounted at ``/rom`` and
+its bytecode runs from flash, leaving the heap to the charger. A slot with
+no valid image there runs from its directory, as above.
+
 Nothing in the slots is trusted before the outputs are safe: the board
 file's output pins are first driven with ``machine.Pin`` alone (contactor and
 lock off, CP at a steady +12 V). Only then is the slot chosen, put at the
@@ -28,6 +34,7 @@ them, and main.py still runs. OTA never replaces this file.
 import sys
 
 SLOTS = ("slot_a", "slot_b")
+ROM_SLOT_SIZE = 0x40000  # as evsectl.romfs.SLOT_SIZE and hal/romfs.py
 TRIAL_WATCHDOG_MS = 150000  # longer than the new version's health check (app/ota.py)
 
 
@@ -66,6 +73,54 @@ def _exists(path):
         return True
     except OSError:
         return False
+
+
+def _rom_segment(vfs):
+    """The romfs partition as a buffer, or None: on the ESP32 the flash
+    partition MicroPython maps; in the simulator the file ``evsectl sim``
+    maps for it (its address in EVSE_ROMFS)."""
+    if hasattr(vfs, "rom_ioctl"):
+        return vfs.rom_ioctl(2, 0) if vfs.rom_ioctl(1) > 0 else None
+    import os
+
+    where = os.getenv("EVSE_ROMFS")
+    if not where:
+        return None
+    import uctypes
+
+    address, length = where.split(":")
+    return uctypes.bytearray_at(int(address), int(length))
+
+
+def _rom_image(slot):
+    """The slot's ROM image as a filesystem (vfs.VfsRom), or None."""
+    try:
+        import vfs
+
+        segment = _rom_segment(vfs)
+        if segment is None:
+            return None
+        start = SLOTS.index(slot) * ROM_SLOT_SIZE
+        image = memoryview(segment)[start:start + ROM_SLOT_SIZE]
+        return vfs.VfsRom(image)  # type: ignore[attr-defined]  # MicroPython has it; the port's stubs do not
+    except (ImportError, AttributeError):  # CPython, or a MicroPython without ROMFS
+        return None
+    except OSError:  # no image there: erased, or being written by OTA
+        return None
+
+
+def _unmount_rom():
+    """Undo what MicroPython did by itself at power-up: mount the partition's
+    first image at /rom and put it on sys.path."""
+    try:
+        import vfs
+
+        vfs.umount("/rom")
+    except (ImportError, OSError):
+        pass
+    for path in ("/rom", "/rom/lib"):
+        if path in sys.path:
+            sys.path.remove(path)
 
 
 def _write(state):
@@ -111,16 +166,31 @@ def select():
             trial = False
     if slot not in SLOTS:
         slot = "slot_a"
-    if not _exists(slot):
-        slot = SLOTS[1 - SLOTS.index(slot)]
     return slot, trial
 
 
 def _use(slot):
-    for path in (slot + "/lib", slot):
+    """Put ``slot`` first on sys.path, its ROM image mounted at /rom or its
+    directory; a slot that has neither gives way to the other. Returns the slot."""
+    _unmount_rom()
+    rom = _rom_image(slot)
+    if rom is None and not _exists(slot):
+        other = SLOTS[1 - SLOTS.index(slot)]
+        rom = _rom_image(other)
+        if rom is not None or _exists(other):
+            slot = other
+    if rom is not None:
+        import vfs
+
+        vfs.mount(rom, "/rom")
+        paths = ("/rom/lib", "/rom")
+    else:
+        paths = (slot + "/lib", slot)
+    for path in paths:
         if path in sys.path:
             sys.path.remove(path)
         sys.path.insert(0, path)
+    return slot
 
 
 _slot, _trial, _hw = "slot_a", False, False
@@ -135,7 +205,10 @@ try:
     _slot, _trial = select()
 except Exception as e:  # a broken flash: run the active slot without counting
     _report("slot selection", e)
-_use(_slot)
+try:
+    _slot = _use(_slot)
+except Exception as e:
+    _report("mounting the app", e)
 
 if _trial and _hw:
     try:
@@ -153,4 +226,4 @@ except Exception as e:
     _report("board adapter", e)
 
 # The loader's work is done: its code need not hold heap while the app runs.
-del _report, _esp32, _pins_safe, _exists, _write, select, _use
+del _report, _esp32, _pins_safe, _exists, _rom_segment, _rom_image, _unmount_rom, _write, select, _use

@@ -52,6 +52,7 @@ def make_bundle(built, out, version, key=None, board="sim"):
     (bundle / build.SIGNATURE).unlink(missing_ok=True)
     (bundle / "version.mpy").write_bytes(compiled(Path(out), "VERSION = %s\n" % json.dumps(version)))
     shutil.copyfile(paths.board_file(board), bundle / "board.json")
+    build.write_rom_image(bundle)
     build.write_manifest(bundle, version, board)
     if key:
         ota.sign(bundle, key)
@@ -62,6 +63,8 @@ def rewrite(bundle, key, changes):
     """Change files of a bundle ({path: bytes}), then re-make and re-sign its manifest."""
     for rel, data in changes.items():
         (bundle / rel).write_bytes(data)
+    if build.ROM_IMAGE not in changes:
+        build.write_rom_image(bundle)
     manifest = build.load_manifest(bundle)
     build.write_manifest(bundle, manifest["version"], manifest["board"])
     ota.sign(bundle, key)
@@ -92,9 +95,10 @@ def update_server(root=None, bundle=None, handler=None):
         server.server_close()
 
 
-def charger(tmp_path, public_key=None, server=None, name="dev", config=None):
+def charger(tmp_path, public_key=None, server=None, name="dev", config=None, rom=False):
     """A simulated charger (MicroPython, virtual time) with the OTA key and
-    UpdateServer installed on its flash before it boots."""
+    UpdateServer installed on its flash before it boots; with ``rom``, a board
+    with a romfs partition (the app slots are ROM images there)."""
     dev = tmp_path / name
     dev.mkdir()
     if public_key:
@@ -103,7 +107,7 @@ def charger(tmp_path, public_key=None, server=None, name="dev", config=None):
     if server:
         settings["UpdateServer"] = server
     (dev / "config.json").write_text(json.dumps(settings))
-    return SimProcess(dev)
+    return SimProcess(dev, extra=("--romfs",) if rom else ())
 
 
 def info(client):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from evsectl import build, device, paths, sim
+from evsectl import build, device, paths, romfs, sim
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def tree(root):
 def test_bundle_holds_loaders_as_source_and_every_other_module_compiled(bundle):
     assert bundle.name == "evse-%s-sim" % build.firmware_version()
     names = set(tree(bundle))
-    expected = {"boot.py", "main.py", "board.json", "manifest.json",
+    expected = {"boot.py", "main.py", "board.json", "manifest.json", "app.romfs",
                 "lib/microdot/__init__.mpy", "lib/microdot/microdot.mpy"}
     for rel in device.firmware_files():
         if rel.as_posix() not in ("boot.py", "main.py"):
@@ -34,6 +34,35 @@ def test_bundle_holds_loaders_as_source_and_every_other_module_compiled(bundle):
     firmware = paths.firmware_dir()
     assert (bundle / "boot.py").read_bytes() == (firmware / "boot.py").read_bytes()
     assert (bundle / "board.json").read_bytes() == paths.board_file("sim").read_bytes()
+
+
+# Runs under MicroPython: every file of a ROM image, by walking the mounted image.
+_WALK_ROM = """
+import vfs, os, json, hashlib, binascii
+with open(%r, "rb") as f:
+    vfs.mount(vfs.VfsRom(f.read()), "/image")
+out = {}
+def walk(d):
+    for name, kind, *_ in os.ilistdir(d):
+        p = d + "/" + name
+        if kind & 0x4000:
+            walk(p)
+        else:
+            with open(p, "rb") as f:
+                out[p[len("/image/"):]] = binascii.hexlify(hashlib.sha256(f.read()).digest()).decode()
+walk("/image")
+print(json.dumps(out))
+"""
+
+
+def test_rom_image_holds_the_app_as_micropython_mounts_it(bundle):
+    files = tree(bundle)
+    app = {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()
+           if rel not in ("boot.py", "main.py", "board.json", "manifest.json", "app.romfs")}
+    out = subprocess.run([sim.micropython_exe(), "-c", _WALK_ROM % str(bundle / "app.romfs")],
+                         capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == app
+    assert len(files["app.romfs"]) <= romfs.SLOT_SIZE
 
 
 def test_manifest_lists_every_file_with_its_size_and_hash(bundle):

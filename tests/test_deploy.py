@@ -86,6 +86,7 @@ def test_deploy_brings_the_flash_to_the_bundle_and_the_app_serves(board, bundle,
     summary = deploy(board)  # builds its own bundle
 
     shipped = files(bundle)
+    del shipped[build.ROM_IMAGE]  # this board has no romfs partition: it gets the files
     assert summary.endswith(": %d files copied, 2 files removed; the board restarts" % (len(shipped) + 1))
     expected = {(rel if rel in ("boot.py", "main.py", "board.json") else "slot_a/" + rel): data
                 for rel, data in shipped.items()}

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from evsectl import build, ota
+from evsectl import build, device, ota, romfs
 from ota_support import (built, charger, compiled, info, keys, make_bundle, make_keys, rewrite, settled,  # noqa: F401
                          slots, update_server)
 
@@ -53,9 +53,15 @@ def assert_old_version_intact(sim):
     assert "firmware restarting" not in sim.output()
 
 
-def test_check_then_run_installs_the_new_version_which_confirms_itself(tmp_path, keys, dist, started):
+def rom_slot(sim, index):
+    """What the simulated board's romfs partition holds in ROM slot ``index``."""
+    return (sim.device_dir / device.ROM_PARTITION).read_bytes()[index * romfs.SLOT_SIZE:(index + 1) * romfs.SLOT_SIZE]
+
+
+@pytest.mark.parametrize("rom", [False, True], ids=["files", "romfs"])
+def test_check_then_run_installs_the_new_version_which_confirms_itself(tmp_path, keys, dist, started, rom):
     with update_server(root=dist) as server:
-        sim = started(charger(tmp_path, keys[1], server.url))
+        sim = started(charger(tmp_path, keys[1], server.url, rom=rom))
         c = sim.client
         before = info(c)
         assert before["OTAMsg"] == "" and before["OTACheckAllowed"] and not before["OTAUpdateAllowed"]
@@ -72,8 +78,17 @@ def test_check_then_run_installs_the_new_version_which_confirms_itself(tmp_path,
         assert done["SystemVersion"] == c.status()["SystemVersion"] == "0.2.0"
         assert slots(sim) == {"active": "slot_b"}  # confirmed: no trial left
         installed = sim.device_dir / "slot_b"
-        assert (installed / "manifest.json").read_bytes() == (dist / "evse-0.2.0-sim" / "manifest.json").read_bytes()
-        assert not (installed / "boot.py").exists()  # the loaders are deploy's, never OTA's
+        if rom:  # the image went into the partition's second slot; the first still holds 0.1.0
+            image = (dist / "evse-0.2.0-sim" / build.ROM_IMAGE).read_bytes()
+            assert rom_slot(sim, 1)[:len(image)] == image
+            assert rom_slot(sim, 0)[:4] == image[:4] and not installed.exists()
+            assert [p for p in server.served if "/0.2.0/" in p and not p.endswith("/manifest.sig")] == [
+                "/sim/0.2.0/app.romfs"]  # the image alone
+        else:
+            manifest = (dist / "evse-0.2.0-sim" / "manifest.json").read_bytes()
+            assert (installed / "manifest.json").read_bytes() == manifest
+            assert not (installed / "boot.py").exists()  # the loaders are deploy's, never OTA's
+            assert not (installed / build.ROM_IMAGE).exists()
         assert "firmware restarting" in sim.output()
 
         # The new version is kept across restarts, and knows it is the newest.
@@ -176,6 +191,47 @@ def test_a_failed_update_leaves_the_old_version_running(tmp_path, keys, dist, st
         assert_old_version_intact(sim)
 
 
+class CuttingTheImage(ota.BundleHandler):
+    """Sends half of the ROM image, then drops the connection."""
+
+    def send_body(self, data):
+        if self.path.endswith("/" + build.ROM_IMAGE):
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        super().send_body(data)
+
+
+def tamper_image(bundle, keys):
+    path = bundle / build.ROM_IMAGE
+    data = path.read_bytes()
+    path.write_bytes(data[:-100] + bytes(100))
+
+
+@pytest.mark.parametrize("spoil, handler, reason", [
+    (tamper_image, None, "app.romfs: SHA-256 mismatch"),
+    (None, CuttingTheImage, "app.romfs: got "),
+])
+def test_a_failed_update_into_rom_leaves_the_old_version_and_an_erased_slot(tmp_path, keys, dist, started, spoil,
+                                                                             handler, reason):
+    bundle = tmp_path / "one" / "evse-0.2.0-sim"
+    shutil.copytree(dist / "evse-0.2.0-sim", bundle)
+    if spoil:
+        spoil(bundle, keys)
+    with update_server(bundle=bundle, handler=handler) as server:
+        sim = started(charger(tmp_path, keys[1], server.url, rom=True))
+        before = rom_slot(sim, 0)
+        c = sim.client
+        toggle(c, "UpdateRunToggle")
+        got = settled(c)
+        assert got["OTAMsg"].startswith("Update failed: ") and reason in got["OTAMsg"], got["OTAMsg"]
+        assert got["OTAMsg"].endswith("; still running 0.1.0")
+        assert_old_version_intact(sim)
+        assert rom_slot(sim, 0) == before
+        assert rom_slot(sim, 1)[:4096] == b"\xff" * 4096  # what was written is not mountable
+
+
 def test_an_older_or_equal_version_is_not_installed(tmp_path, built, keys, started):
     out = tmp_path / "dist"
     make_bundle(built, out, "0.1.0", keys[0])
@@ -186,12 +242,13 @@ def test_an_older_or_equal_version_is_not_installed(tmp_path, built, keys, start
         assert_old_version_intact(sim)
 
 
-def test_a_version_that_crashes_on_boot_is_rolled_back(tmp_path, built, keys, started):
+@pytest.mark.parametrize("rom", [False, True], ids=["files", "romfs"])
+def test_a_version_that_crashes_on_boot_is_rolled_back(tmp_path, built, keys, started, rom):
     out = tmp_path / "dist"
     bundle = make_bundle(built, out, "0.3.0", keys[0])
     rewrite(bundle, keys[0], {"app/runtime.mpy": compiled(tmp_path, 'raise RuntimeError("broken build")\n')})
     with update_server(root=out) as server:
-        sim = started(charger(tmp_path, keys[1], server.url))
+        sim = started(charger(tmp_path, keys[1], server.url, rom=rom))
         c = sim.client
         toggle(c, "UpdateRunToggle")
         got = settled(c)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from evsectl import device, paths, sim as simtool
+from evsectl import device, paths, romfs, sim as simtool
 
 # Runs the loader only (main.py would start the charger), then says what it chose.
 PROBE = "import boot, sys, version; print(version.VERSION, sys.path[0])"
@@ -183,3 +183,66 @@ def test_an_esp32_trial_boot_arms_the_watchdog_so_a_hanging_version_is_reset(tmp
     out, writes, watchdog = boot_esp32(tmp_path, {"active": "slot_b", "previous": "slot_a", "version": "0.2.0"})
     assert watchdog == [150000]
     assert writes  # the pins first, all the same
+
+
+# -- a board with a romfs partition: the slots are ROM images there -------------------
+
+
+@pytest.fixture
+def rom_dev(tmp_path):
+    """A device whose romfs partition holds 0.1.0 in slot_a and 0.2.0 in slot_b."""
+    d = device.assemble(tmp_path / "dev", "sim", rom=True)
+    partition = bytearray((d / device.ROM_PARTITION).read_bytes())
+    partition[romfs.SLOT_SIZE:] = romfs.partition(slot_image(tmp_path, "0.2.0"))[:romfs.SLOT_SIZE]
+    (d / device.ROM_PARTITION).write_bytes(bytes(partition))
+    return d
+
+
+def slot_image(tmp_path, version):
+    """The app compiled as a ROM image, its version.mpy saying ``version``."""
+    built = device.assemble(tmp_path / ("files-" + version), "sim", precompile=True) / "slot_a"
+    src = tmp_path / "version.py"
+    src.write_text('VERSION = "%s"\n' % version)
+    device.compile_mpy(src, built / "version.mpy")
+    return romfs.image({p.relative_to(built).as_posix(): p.read_bytes() for p in built.rglob("*") if p.is_file()})
+
+
+def rom_probe(dev):
+    out = subprocess.run([sys.executable, "-m", "evsectl.romfs", device.ROM_PARTITION, "-c", PROBE], cwd=dev,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout.strip().splitlines()[-1].split()
+
+
+def erase_header(dev, index):
+    with open(dev / device.ROM_PARTITION, "r+b") as f:
+        f.seek(index * romfs.SLOT_SIZE)
+        f.write(b"\xff" * 16)
+
+
+def test_the_active_slots_rom_image_is_mounted_at_rom(rom_dev):
+    assert not (rom_dev / "slot_a").exists()
+    assert rom_probe(rom_dev) == ["0.1.0", "/rom"]
+    set_slots(rom_dev, {"active": "slot_b"})
+    assert rom_probe(rom_dev) == ["0.2.0", "/rom"]
+
+
+def test_a_trial_in_rom_is_rolled_back_like_one_in_a_directory(rom_dev):
+    trial(rom_dev)
+    assert rom_probe(rom_dev) == ["0.2.0", "/rom"]
+    assert rom_probe(rom_dev) == ["0.1.0", "/rom"]
+    assert slots(rom_dev) == {"active": "slot_a", "rolled_back": "0.2.0"}
+
+
+def test_an_erased_rom_slot_gives_way_to_the_other(rom_dev):
+    set_slots(rom_dev, {"active": "slot_b"})
+    erase_header(rom_dev, 1)  # as OTA leaves a slot it did not finish writing
+    assert rom_probe(rom_dev) == ["0.1.0", "/rom"]
+
+
+def test_a_slot_with_no_rom_image_runs_from_its_directory(rom_dev):
+    erase_header(rom_dev, 0)
+    erase_header(rom_dev, 1)
+    files = device.assemble(rom_dev.parent / "files", "sim")
+    shutil.copytree(files / "slot_a", rom_dev / "slot_a")
+    assert rom_probe(rom_dev) == ["0.1.0", "slot_a"]

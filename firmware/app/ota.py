@@ -12,10 +12,13 @@ board::
 ``check`` fetches the manifest and its signature and verifies both before
 believing a word of it: RSA PKCS#1 v1.5 over SHA-256, against the public key
 in ``ota_pubkey.json`` at the flash root (``{"n": "<hex>", "e": 65537}``,
-installed by deploy, never by OTA). ``run`` then streams every file into the
-inactive slot, checking each file's size and SHA-256, and only when all are
-in place rewrites ``slots.json`` (atomically) to make that slot active on
-trial and restarts. Whatever goes wrong before that rewrite (server gone,
+installed by deploy, never by OTA). ``run`` then streams the new version into
+the inactive slot, checking sizes and SHA-256: on a board with a romfs
+partition the bundle's ROM image (``app.romfs``) into that slot's half of the
+partition, read back before it is made mountable (hal/romfs.py); otherwise
+every other file into the slot's directory. Only when all is in place does it
+rewrite ``slots.json`` (atomically) to make that slot active on trial, and
+restart. Whatever goes wrong before that rewrite (server gone,
 wrong hash, bad signature, flash full, a vehicle starting to charge) leaves
 the running version active and the inactive slot removed. The loader
 (boot.py) counts the trial boot; ``confirm`` marks the new version healthy
@@ -37,12 +40,14 @@ import sys
 from app import log
 from app.atomic import read_json, write_atomic
 from app.config import parse_http_url
+from hal import romfs
 from version import VERSION
 
 KEY_FILE = "ota_pubkey.json"
 SLOTS_FILE = "slots.json"
 SLOTS = ("slot_a", "slot_b")
 ROOT_FILES = ("boot.py", "main.py", "board.json")  # in a bundle, but never replaced by OTA
+ROM_IMAGE = "app.romfs"  # in a bundle: the slot's files as one ROMFS image (evsectl build)
 MAX_MANIFEST = 16384
 MAX_SIGNATURE = 1024
 CHUNK = 1024
@@ -219,20 +224,19 @@ async def fetch(url, limit):
         await _close(w)
 
 
-async def _download(url, path, size, sha256):
-    """Stream ``url`` into the file ``path``, checking its size and SHA-256."""
+async def _download(url, out, size, sha256):
+    """Stream ``url`` into ``out`` (anything with ``write``), checking its size and SHA-256."""
     r, w, length = await _open(url)
     h = hashlib.sha256()
     got = 0
     try:
-        with open(path, "wb") as f:
-            while got < size:
-                chunk = await _read(r, min(CHUNK, size - got))
-                if not chunk:
-                    break
-                h.update(chunk)
-                f.write(chunk)
-                got += len(chunk)
+        while got < size:
+            chunk = await _read(r, min(CHUNK, size - got))
+            if not chunk:
+                break
+            h.update(chunk)
+            out.write(chunk)
+            got += len(chunk)
     finally:
         await _close(w)
     if got != size or 0 <= length != size:
@@ -269,6 +273,15 @@ def remove_tree(path):
         os.rmdir(path)
     else:
         os.remove(path)
+
+
+def _clear(slot):
+    """The slot emptied: its directory removed and, on a board with a romfs
+    partition, its ROM image erased."""
+    remove_tree(slot)
+    part = romfs.segment()
+    if part is not None:
+        romfs.clear(part, SLOTS.index(slot))
 
 
 def _makedirs(path):
@@ -357,7 +370,7 @@ async def run(charger, server=None):
     try:
         await _install(charger, _server(charger, server), m, raw, sig, target)
     except BaseException as e:
-        remove_tree(target)  # nothing half-installed stays behind
+        _clear(target)  # nothing half-installed stays behind
         if isinstance(e, OSError) and e.args and e.args[0] == ENOSPC:
             raise OtaError("flash full while writing %s" % version)
         raise
@@ -369,28 +382,58 @@ async def run(charger, server=None):
 
 
 async def _install(charger, server, m, raw, sig, target):
+    """Put the bundle ``m`` into the slot ``target``: its ROM image into the
+    romfs partition if the board has one, else its files into the slot's
+    directory."""
     version = m["version"]
-    files = [f for f in m["files"] if f["path"] not in ROOT_FILES]
+    base = "%s/%s/%s/" % (server, m["board"], version)
+    part = romfs.segment()
+    if part is not None:
+        await _install_rom(charger, base, m, part, SLOTS.index(target))
+    else:
+        await _install_files(charger, base, m, raw, sig, target)
+    if charger.charging():  # the restart would end the session
+        raise OtaError("a vehicle started charging")
+
+
+async def _install_rom(charger, base, m, part, index):
+    image = [f for f in m["files"] if f["path"] == ROM_IMAGE]
+    if not image:
+        raise OtaError("the bundle has no ROM image (%s); build it with a newer evsectl" % ROM_IMAGE)
+    f = image[0]
+    if f["size"] > romfs.SLOT_SIZE:
+        raise OtaError("the ROM image of %s is %d bytes; a slot holds %d" % (m["version"], f["size"], romfs.SLOT_SIZE))
+    if charger.charging():
+        raise OtaError("a vehicle started charging")
+    charger.ota_msg = "Downloading %s into ROM slot %d" % (m["version"], index)
+    out = romfs.SlotWriter(part, index, f["size"])
+    await _download(base + ROM_IMAGE, out, f["size"], f["sha256"])
+    if binascii.hexlify(out.sha256()).decode() != f["sha256"]:
+        raise OtaError("the ROM slot does not read back what was written")
+    out.finish()
+
+
+async def _install_files(charger, base, m, raw, sig, target):
+    version = m["version"]
+    files = [f for f in m["files"] if f["path"] not in ROOT_FILES and f["path"] != ROM_IMAGE]
     remove_tree(target)
     free = _free_bytes()
     if free is not None:
         need = _needed_bytes(files, free[1])
         if need > free[0]:
             raise OtaError("not enough flash for %s: needs %d bytes, %d free" % (version, need, free[0]))
-    base = "%s/%s/%s/" % (server, m["board"], version)
     for i, f in enumerate(files):
         if charger.charging():
             raise OtaError("a vehicle started charging")
         charger.ota_msg = "Downloading %s: file %d of %d" % (version, i + 1, len(files))
         dest = target + "/" + f["path"]
         _makedirs(dest.rpartition("/")[0])
-        await _download(base + f["path"], dest, f["size"], f["sha256"])
+        with open(dest, "wb") as out:
+            await _download(base + f["path"], out, f["size"], f["sha256"])
     with open(target + "/manifest.json", "wb") as out:
         out.write(raw)
     with open(target + "/manifest.sig", "wb") as out:
         out.write(sig)
-    if charger.charging():  # the restart would end the session
-        raise OtaError("a vehicle started charging")
 
 
 async def perform(charger, action, server=None):

@@ -3,11 +3,14 @@
     tick_alloc_bytes         heap bytes allocated per control tick (MicroPython)
     ticks_per_s_cpython      control ticks per second, kernel + simulated board
     ticks_per_s_micropython  the same under the MicroPython unix port
-    boot_heap_bytes          heap in use after boot, precompiled .mpy (MicroPython)
+    boot_heap_bytes          heap in use after boot, the app in ROM (MicroPython,
+                             as shipped to a board with a romfs partition)
     min_heapsize_kib         smallest -X heapsize at which the simulator boots and
-                             serves every endpoint
+                             serves every endpoint, the app in ROM
+    boot_heap_bytes_files    boot_heap_bytes with the app as .mpy files instead
+    min_heapsize_kib_files   min_heapsize_kib with the app as .mpy files instead
     sim_10h_session_s        wall seconds for a 10-hour session in virtual time (CPython)
-    meters_heap_bytes        heap in use with two meters polled on the RS485 bus (MicroPython)
+    meters_heap_bytes        heap in use with two meters polled on the RS485 bus (ROM)
     min_heapsize_kib_meters  min_heapsize_kib with those two meters polling
     meter_models             per model, one full poll cycle over RTU: requests, bytes on
                              the wire (both ways) against the registers' own bytes, and
@@ -50,13 +53,14 @@ def _tour(workdir, interpreter):
 class _Sim:
     """A simulator process for one measurement."""
 
-    def __init__(self, workdir, interpreter="micropython", heapsize=None, precompile=True, bus_port=None):
+    def __init__(self, workdir, interpreter="micropython", heapsize=None, precompile=True, bus_port=None, rom=True):
         from http.client import HTTPConnection
 
         self._conn = HTTPConnection
         self.port = _free_port()
-        dev = sim.prepare(Path(workdir) / ("dev-%s-%s" % (interpreter, heapsize)), "sim", self.port, True,
-                          precompile=precompile)
+        rom = rom and interpreter == "micropython"
+        dev = sim.prepare(Path(workdir) / ("dev-%s-%s-%s" % (interpreter, heapsize, "rom" if rom else "files")), "sim",
+                          self.port, True, precompile=precompile, rom=rom)
         if bus_port:  # two meters on the simulated RS485 bus, units 1 and 2
             settings = json.loads((dev / "sim.json").read_text())
             settings["rs485"] = "tcp://127.0.0.1:%d" % bus_port
@@ -64,7 +68,7 @@ class _Sim:
             (dev / "config.json").write_text(json.dumps(
                 {"Meter1Type": 1, "Meter1PerPhase": True, "Meter2Type": 1, "Meter2PerPhase": True,
                  "ControlStrategy": 1, "ControlLimit": 20000}))
-        self.proc = subprocess.Popen(sim.command(interpreter, heapsize), cwd=dev, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(sim.command(interpreter, heapsize, rom), cwd=dev, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         self.boot_line = ""
         for line in self.proc.stdout:
@@ -112,8 +116,8 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def boot_heap_bytes(workdir):
-    s = _Sim(workdir, heapsize="256k")
+def boot_heap_bytes(workdir, rom=True):
+    s = _Sim(workdir, heapsize="256k", rom=rom)
     try:
         match = re.search(r"heap free \d+ used (\d+)", s.boot_line)
         return int(match.group(1)) if match else None
@@ -121,11 +125,11 @@ def boot_heap_bytes(workdir):
         s.close()
 
 
-def min_heapsize_kib(workdir, low=16, high=256, bus_port=None):
+def min_heapsize_kib(workdir, low=16, high=256, bus_port=None, rom=True):
     """Bisect the smallest heap (KiB) at which the firmware boots and serves every endpoint."""
 
     def works(kib):
-        s = _Sim(workdir, heapsize="%dk" % kib, bus_port=bus_port)
+        s = _Sim(workdir, heapsize="%dk" % kib, bus_port=bus_port, rom=rom)
         try:
             return s.serves_everything() and (not bus_port or _meters_read(s))
         finally:
@@ -223,6 +227,8 @@ def measure():
             "ticks_per_s_micropython": mp["ticks_per_s"],
             "boot_heap_bytes": boot_heap_bytes(workdir),
             "min_heapsize_kib": min_heapsize_kib(workdir),
+            "boot_heap_bytes_files": boot_heap_bytes(workdir, rom=False),
+            "min_heapsize_kib_files": min_heapsize_kib(workdir, rom=False),
             "sim_10h_session_s": sim_10h_session_s(workdir),
         }
         bus = _bus()

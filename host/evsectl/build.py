@@ -6,6 +6,8 @@
         version.mpy, evse/, hal/, app/, meters/
                              the firmware, compiled with mpy-cross
         lib/microdot/        the web framework, compiled
+        app.romfs            all of the above but the loaders, as one ROM image
+                             (for boards with a romfs partition, see romfs.py)
         manifest.json        version, board, mpy-cross version, size and SHA-256 of every file
 
 ``evsectl deploy`` copies a bundle over USB and OTA serves one over the
@@ -27,10 +29,11 @@ from pathlib import Path
 
 import microdot
 
-from evsectl import device, paths
+from evsectl import device, paths, romfs
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
+ROM_IMAGE = "app.romfs"  # as firmware/app/ota.py
 # WebAPI SystemVersion: Major.Minor.Build
 _VERSION_FORMAT = re.compile(r"\d+\.\d+\.\d+$")
 
@@ -95,6 +98,20 @@ def _write_files(bundle, board, version):
                 src.write_text(_with_version((root / "version.py").read_text(), version))
             _compile(src, rel, bundle / (rel[: -len(".py")] + ".mpy"))
     _copy(paths.board_file(board), bundle / "board.json")
+    write_rom_image(bundle)
+
+
+def write_rom_image(bundle):
+    """The bundle's app (all but the loaders, the board file and the
+    manifest) as one ROM image, for boards with a romfs partition."""
+    bundle = Path(bundle)
+    outside = set(device.ENTRY_POINTS) | {"board.json", MANIFEST, SIGNATURE, ROM_IMAGE}
+    files = {}
+    for path in sorted(p for p in bundle.rglob("*") if p.is_file()):
+        rel = path.relative_to(bundle).as_posix()
+        if rel not in outside:
+            files[rel] = path.read_bytes()
+    (bundle / ROM_IMAGE).write_bytes(romfs.image(files))
 
 
 def _with_version(source, version):

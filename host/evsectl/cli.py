@@ -20,6 +20,7 @@ def _sim(args):
         device_dir=device_dir,
         heapsize=args.heapsize,
         precompile=args.mpy,
+        rom=args.romfs,
         meters=(args.meter1, args.meter2),
     )
 
@@ -44,6 +45,8 @@ def parser():
     s.add_argument("--fresh", action="store_true", help="start from an empty flash in a temporary directory")
     s.add_argument("--heapsize", help="MicroPython heap size, e.g. 96k (like an ESP32 without PSRAM)")
     s.add_argument("--mpy", action="store_true", help="run precompiled .mpy modules, as shipped")
+    s.add_argument("--romfs", action="store_true",
+                   help="run the app from a ROM image in a romfs partition, as shipped to boards with one")
     for n, role in ((1, "the charger's own meter"), (2, "the site meter")):
         s.add_argument("--meter%d" % n, default="SDM72D-M v2", metavar="MODEL",
                        help="model of simulated meter %d, %s (default SDM72D-M v2)" % (n, role))

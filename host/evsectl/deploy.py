@@ -140,6 +140,8 @@ def bundle_files(bundle, board):
     files = {}
     for path in sorted(p for p in bundle.rglob("*") if p.is_file()):
         rel = path.relative_to(bundle).as_posix()
+        if rel == build.ROM_IMAGE:  # the same files again, for a romfs partition
+            continue
         files[rel if rel in ROOT_FILES else SLOT + "/" + rel] = path.read_bytes()
     files["slots.json"] = SLOTS_JSON
     return files

@@ -4,6 +4,7 @@
     board.json         the board file
     slots.json         {"active": "slot_a"}: which app slot runs
     slot_a/, slot_b/   app slots: packages, version, lib/microdot
+    romfs.bin          or the slots as ROM images in the romfs partition
     config.json        the firmware's settings (written by the firmware)
 
 OTA installs a new version into the inactive slot and switches slots.json;
@@ -18,13 +19,14 @@ from pathlib import Path
 
 import microdot
 
-from evsectl import paths
+from evsectl import paths, romfs
 
 # The parts of microdot the firmware uses (the rest would only cost flash).
 MICRODOT_FILES = ("__init__.py", "microdot.py")
 # Run as scripts by the interpreter from the flash root, so they stay source.
 ENTRY_POINTS = ("boot.py", "main.py")
 SLOTS = ("slot_a", "slot_b")
+ROM_PARTITION = "romfs.bin"  # the simulated board's romfs flash partition
 # What older device directories kept at the top, before the app moved into slots.
 _OLD_LAYOUT = ("evse", "hal", "app", "meters", "lib")
 
@@ -35,20 +37,22 @@ def firmware_files():
     return sorted(p.relative_to(root) for p in root.rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def assemble(dest, board, precompile=False):
+def assemble(dest, board, precompile=False, rom=False):
     """Write the device image for ``board`` into ``dest``, the app in slot_a.
 
     Keeps config.json (and whatever else the firmware wrote, such as the
     simulator's sim.json); slot_b and any trial state are cleared, as a
     fresh deploy would. With ``precompile`` every module but the loaders is
-    compiled with mpy-cross, as shipped to a real board.
+    compiled with mpy-cross, as shipped to a real board. With ``rom`` slot_a
+    is a ROM image of those compiled modules instead, in ``romfs.bin``: the
+    board's romfs partition (evsectl.romfs), the rest of it erased.
     """
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     for sub in SLOTS + _OLD_LAYOUT:
         shutil.rmtree(dest / sub, ignore_errors=True)
-    for stale in dest.glob("*.mpy"):
-        stale.unlink()
+    for stale in list(dest.glob("*.mpy")) + [dest / ROM_PARTITION]:
+        stale.unlink(missing_ok=True)
     root = paths.firmware_dir()
     slot = dest / SLOTS[0]
     sources = [(root / rel, (dest if rel.name in ENTRY_POINTS and len(rel.parts) == 1 else slot) / rel)
@@ -57,10 +61,14 @@ def assemble(dest, board, precompile=False):
     sources += [(md / name, slot / "lib" / "microdot" / name) for name in MICRODOT_FILES]
     for src, dst in sources:
         dst.parent.mkdir(parents=True, exist_ok=True)
-        if precompile and dst.parent != dest:
+        if (precompile or rom) and dst.parent != dest:
             compile_mpy(src, dst.with_suffix(".mpy"))
         else:
             shutil.copyfile(src, dst)
+    if rom:
+        files = {p.relative_to(slot).as_posix(): p.read_bytes() for p in sorted(slot.rglob("*")) if p.is_file()}
+        (dest / ROM_PARTITION).write_bytes(romfs.partition(romfs.image(files)))
+        shutil.rmtree(slot)
     shutil.copyfile(paths.board_file(board), dest / "board.json")
     (dest / "slots.json").write_text(json.dumps({"active": SLOTS[0]}))
     return dest

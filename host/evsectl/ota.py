@@ -218,10 +218,17 @@ class UpdateServer(http.server.ThreadingHTTPServer):
             return {m["board"]: {m["version"]: self.bundle}}
         return signed_bundles(self.root)
 
-    def progress_for(self, client, version, manifest):
+    def progress_for(self, client, version, manifest, first):
+        """The progress line of ``client`` fetching ``version``; its first
+        file says what it fetches: the ROM image alone, or every other file."""
         key = (client, version)
         if key not in self.progress:
-            total = sum(f["size"] for f in manifest["files"] if f["path"] not in ("boot.py", "main.py", "board.json"))
+            if first == build.ROM_IMAGE:
+                wanted = (build.ROM_IMAGE,)
+            else:
+                wanted = [f["path"] for f in manifest["files"]
+                          if f["path"] not in ("boot.py", "main.py", "board.json", build.ROM_IMAGE)]
+            total = sum(f["size"] for f in manifest["files"] if f["path"] in wanted)
             self.progress[key] = Progress("%s %s" % (client, version), total, self.out)
         return self.progress[key]
 
@@ -247,7 +254,7 @@ class BundleHandler(http.server.BaseHTTPRequestHandler):
             if rel in (build.MANIFEST, build.SIGNATURE):
                 return self._file(bundle / rel)
             if rel in {f["path"] for f in manifest["files"]}:
-                progress = self.server.progress_for(self.client_address[0], parts[1], manifest)
+                progress = self.server.progress_for(self.client_address[0], parts[1], manifest, rel)
                 return self._file(bundle / rel, progress)
         self.send_error(404, "no such bundle file")
 

