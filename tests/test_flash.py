@@ -6,6 +6,7 @@ erase, compressed writes, MD5). The flash is read back with the ROM loader
 (``--no-stub``): in esp32-mock-bootloader 0.3.0 the stub's streaming read
 stalls before its final digest and esptool gives up on it."""
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import time
 import pytest
 from esptool.bin_image import ESP32FirmwareImage, ESP32S3FirmwareImage, ELFSection
 
+from evsectl import partitions
 from simclient import free_port
 
 MARKER_AT = 0x200000  # somewhere a MicroPython image does not reach
@@ -124,3 +126,65 @@ def test_a_port_that_is_not_there_is_a_one_line_error(tmp_path, port):
     assert done.returncode == 1
     assert done.stderr.startswith("evsectl flash: ") and done.stderr.count("\n") == 1, done.stderr
     assert port in done.stderr
+
+
+# -- the romfs partition ---------------------------------------------------------------
+
+# MicroPython's generic 4 MiB table (ports/esp32/partitions-4MiB.csv).
+GENERIC_TABLE = [
+    (1, 0x02, 0x9000, 0x6000, "nvs", 0),
+    (1, 0x01, 0xF000, 0x1000, "phy_init", 0),
+    (0, 0x00, 0x10000, 0x1F0000, "factory", 0),
+    (1, 0x81, 0x200000, 0x200000, "vfs", 0),
+]
+
+
+def firmware_with_table(tmp_path, table):
+    """Bootloader, partition table at +0x7000, an "app" at +0xF000: the shape of a micropython.org image."""
+    boot = image(tmp_path / "boot.bin").read_bytes()
+    data = boot + b"\xff" * (partitions.TABLE_AT - len(boot)) + partitions.pack(table)
+    data += b"\xff" * (0xF000 - len(data)) + bytes(range(256)) * 16
+    path = tmp_path / "micropython.bin"
+    path.write_bytes(data)
+    return path
+
+
+def test_the_written_table_has_a_romfs_partition_cut_from_the_filesystem(mock_esp32, tmp_path):
+    firmware = firmware_with_table(tmp_path, GENERIC_TABLE)
+    done = evsectl_flash(mock_esp32.url, firmware)
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = mock_esp32.read(tmp_path, 0x8000, partitions.TABLE_SIZE)
+    assert partitions.read(table) == GENERIC_TABLE[:3] + [
+        (1, 0x81, 0x200000, 0x180000, "vfs", 0),
+        (1, 0x8F, 0x380000, 0x80000, "romfs", 0),
+    ]
+    entries = table[:5 * 32]
+    md5 = table[5 * 32:6 * 32]
+    assert md5[:2] == b"\xeb\xeb" and md5[16:] == hashlib.md5(entries).digest()  # what the bootloader checks
+    assert set(table[6 * 32:]) == {0xFF}
+    rest = firmware.read_bytes()[0xF000:]
+    assert mock_esp32.read(tmp_path, 0x10000, len(rest)) == rest  # the app itself untouched
+
+
+def test_no_romfs_writes_the_image_as_it_is(mock_esp32, tmp_path):
+    firmware = firmware_with_table(tmp_path, GENERIC_TABLE)
+    done = subprocess.run([sys.executable, "-m", "evsectl", "flash", "--port", mock_esp32.url, "--firmware",
+                           str(firmware), "--no-romfs"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = firmware.read_bytes()
+    assert mock_esp32.read(tmp_path, 0x1000, len(data)) == data
+
+
+def test_a_table_with_romfs_already_is_kept_and_one_without_room_is_refused_untouched(mock_esp32, tmp_path):
+    has = GENERIC_TABLE[:3] + [(1, 0x81, 0x200000, 0x100000, "vfs", 0), (1, 0x8F, 0x300000, 0x100000, "romfs", 0)]
+    data = firmware_with_table(tmp_path, has).read_bytes()
+    assert partitions.with_romfs(data) == data
+
+    mock_esp32.write(tmp_path, MARKER_AT, MARKER)
+    small = GENERIC_TABLE[:3] + [(1, 0x81, 0x200000, 0x100000, "vfs", 0)]
+    firmware = firmware_with_table(tmp_path, small)
+    done = evsectl_flash(mock_esp32.url, firmware)
+    assert done.returncode == 1
+    assert done.stderr == ("evsectl flash: %s: the vfs partition (1024 KiB) is too small to give 512 KiB to romfs "
+                           "(--no-romfs writes it unchanged)\n" % firmware)
+    assert mock_esp32.read(tmp_path, MARKER_AT, len(MARKER)) == MARKER

@@ -4,7 +4,10 @@
 
 The image is the "firmware" download for the generic ESP32 from
 micropython.org: bootloader, partition table and MicroPython in one file,
-written at 0x1000. Flashing erases the whole chip first, including the files
+written at 0x1000. Its partition table is written with a ``romfs`` partition
+cut from the end of the filesystem (partitions.py): the charger's two app
+slots, whose bytecode then runs from flash instead of taking heap
+(``--no-romfs`` writes the image as it is; the app then runs from files). Flashing erases the whole chip first, including the files
 of a previous deploy and the charger's settings: deploy again afterwards.
 
 Everything that can be checked is checked before the erase, so a wrong file
@@ -18,6 +21,8 @@ import os
 import struct
 import sys
 from pathlib import Path
+
+from evsectl import partitions
 
 CHIP = "ESP32"
 OFFSET = 0x1000  # where ESP32 images start: the second-stage bootloader
@@ -49,13 +54,19 @@ def check_image(path):
     return data
 
 
-def flash(port, firmware, baud=DEFAULT_BAUD):
-    """Erase the ESP32 on ``port``, write ``firmware`` at 0x1000, verify, reset."""
+def flash(port, firmware, baud=DEFAULT_BAUD, romfs=True):
+    """Erase the ESP32 on ``port``, write ``firmware`` at 0x1000 (with a romfs
+    partition, unless ``romfs`` is false), verify, reset."""
     import serial
     from esptool.cmds import attach_flash, detect_chip, erase_flash, reset_chip, run_stub, verify_flash, write_flash
     from esptool.util import FatalError
 
     data = check_image(firmware)
+    if romfs:
+        try:
+            data = partitions.with_romfs(data)
+        except partitions.TableError as e:
+            raise FlashError("%s: %s (--no-romfs writes it unchanged)" % (firmware, e))
     if port.startswith("/dev/") and not os.path.exists(port):
         raise FlashError("no serial port %s (is the board plugged in?)" % port)
     try:
@@ -78,13 +89,15 @@ def add_parser(sub):
     f = sub.add_parser("flash", help="erase an ESP32 and write a MicroPython firmware image (esptool)")
     f.add_argument("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB0")
     f.add_argument("--firmware", required=True, help="MicroPython image for the generic ESP32 (.bin)")
+    f.add_argument("--no-romfs", action="store_true",
+                   help="keep the image's partition table: no romfs partition, the app runs from files")
     f.add_argument("--baud", type=int, default=DEFAULT_BAUD, help="baud rate while writing (default %d)" % DEFAULT_BAUD)
     f.set_defaults(func=_run)
 
 
 def _run(args):
     try:
-        flash(args.port, args.firmware, args.baud)
+        flash(args.port, args.firmware, args.baud, romfs=not args.no_romfs)
     except FlashError as e:
         print("evsectl flash: %s" % e, file=sys.stderr)
         return 1
