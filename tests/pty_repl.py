@@ -28,6 +28,7 @@ import os
 import pty
 import select
 import subprocess
+import sys
 import threading
 import time
 import tty
@@ -56,8 +57,11 @@ del os, sys, vfs, Flash, machine
 
 
 class ReplDevice:
-    def __init__(self, flash_dir):
+    def __init__(self, flash_dir, rom_partition=None):
+        """``rom_partition``: a file to be the board's romfs partition,
+        mapped the way ``evsectl sim --romfs`` maps it (evsectl.romfs)."""
         self.flash_dir = str(flash_dir)
+        self.rom_partition = rom_partition
         self.hard_resets = 0  # counted once the board is back
         self.soft_reboots = 0
         self._raw = False  # the REPL the board is in: Ctrl-A enters raw, Ctrl-B leaves it
@@ -76,7 +80,9 @@ class ReplDevice:
         dev, end = pty.openpty()
         tty.setraw(end)
         startup = _STARTUP % {"flash": self.flash_dir, "reset": HARD_RESET_EXIT}
-        self._proc = subprocess.Popen([micropython_exe(), "-i", "-c", startup],
+        runner = [sys.executable, "-m", "evsectl.romfs", str(self.rom_partition)] if self.rom_partition else [
+            micropython_exe()]
+        self._proc = subprocess.Popen(runner + ["-i", "-c", startup],
                                       stdin=end, stdout=end, stderr=end, cwd=self.flash_dir)
         os.close(end)  # the interpreter's exit then reads as EIO on dev
         self._dev = dev

@@ -16,7 +16,7 @@ import tty
 import pytest
 
 from app.config import hash_password
-from evsectl import build, console, sim
+from evsectl import build, console, device, romfs, sim
 from pty_repl import ReplDevice
 from simclient import SimClient, free_port
 
@@ -52,14 +52,25 @@ def files(root):
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
+@pytest.fixture
+def rom_board(tmp_path):
+    """A board with a romfs partition (``romfs.bin`` beside its flash), holding something old."""
+    (tmp_path / "flash").mkdir()
+    partition = tmp_path / "flash" / device.ROM_PARTITION
+    partition.write_bytes(romfs.partition(romfs.image({"old.mpy": b"an older app"})))
+    board = ReplDevice(tmp_path / "flash", rom_partition=partition)
+    yield board
+    board.stop()
+
+
 @contextlib.contextmanager
-def app(flash, tmp_path):
+def app(flash, tmp_path, rom=False):
     """The deployed flash running, started the way the simulator starts it."""
     port = free_port()
     settings = {"port": port, "host": "127.0.0.1", "virtual_time": True, "state_file": str(tmp_path / "vehicle.json")}
     (flash / "sim.json").write_text(json.dumps(settings))
     log = open(tmp_path / "app.log", "w")
-    proc = subprocess.Popen(sim.command("micropython"), cwd=flash, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(sim.command("micropython", rom=rom), cwd=flash, stdout=log, stderr=subprocess.STDOUT)
     try:
         client = SimClient("http://127.0.0.1:%d" % port)
         client.wait_ready(20, proc)
@@ -102,6 +113,24 @@ def test_deploy_brings_the_flash_to_the_bundle_and_the_app_serves(board, bundle,
 
     assert deploy(board, "--bundle", str(bundle)).endswith(": 0 files copied, 0 files removed; the board restarts")
     assert board.hard_resets == 2
+
+
+def test_on_a_board_with_a_romfs_partition_the_app_goes_into_rom_slot_a(rom_board, bundle, tmp_path):
+    flash = tmp_path / "flash"
+    (flash / "slot_a" / "evse").mkdir(parents=True)
+    (flash / "slot_a" / "evse" / "kernel.mpy").write_bytes(b"from a deploy without romfs")
+
+    summary = deploy(rom_board, "--bundle", str(bundle))
+
+    image = (bundle / build.ROM_IMAGE).read_bytes()
+    partition = (flash / device.ROM_PARTITION).read_bytes()
+    assert partition[:len(image)] == image
+    assert sorted(p.name for p in flash.iterdir()) == ["board.json", "boot.py", "main.py", "romfs.bin", "slots.json"]
+    assert summary.endswith(": 5 files copied, 1 file removed; the board restarts")  # the image + 4 at the root
+    with app(flash, tmp_path, rom=True) as charger:
+        assert charger.status()["SystemVersion"] == build.firmware_version()
+
+    assert deploy(rom_board, "--bundle", str(bundle)).endswith(": 0 files copied, 0 files removed; the board restarts")
 
 
 def test_settings_are_stored_as_the_firmware_stores_them(board, bundle, tmp_path):

@@ -12,6 +12,11 @@ What it leaves on the board's flash (the layout the loaders and OTA share)::
     /config.json         settings, touched only with --wifi or --admin-password
     /ota_pubkey.json     the key OTA updates are checked with, only with --ota-key
 
+On a board with a romfs partition (``evsectl flash`` makes one) slot_a is
+the bundle's ROM image (``app.romfs``) in the partition's first half
+instead, written header last and read back (SHA-256), and the slot
+directories are removed.
+
 It talks to the board with mpremote's serial transport: the raw REPL, after
 the soft reset that stops a running app (boot.py then makes the outputs
 safe). Only what differs is copied: the board hashes its files (SHA-256) and
@@ -29,6 +34,7 @@ stored, and stores the admin password only as its salted hash. Last, the
 board is reset (``machine.reset()``, as ``mpremote reset``) and starts the app.
 """
 
+import base64
 import contextlib
 import hashlib
 import io
@@ -38,7 +44,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from evsectl import build, paths
+from evsectl import build, paths, romfs
 from evsectl.ota import PUBLIC_KEY
 
 SLOT = "slot_a"
@@ -72,6 +78,49 @@ _out = {'files': {}, 'dirs': []}
 _walk('', %r, _out)
 print(json.dumps(_out))
 """
+
+# Runs on the board: the romfs partition (as boot.py finds it) and how to write it.
+_ROM = """
+import vfs, binascii, hashlib
+def _rom_segment():
+    if hasattr(vfs, 'rom_ioctl'):
+        return vfs.rom_ioctl(2, 0) if vfs.rom_ioctl(1) > 0 else None
+    import os, uctypes
+    w = os.getenv('EVSE_ROMFS')
+    if not w:
+        return None
+    a, n = w.split(':')
+    return uctypes.bytearray_at(int(a), int(n))
+_part = _rom_segment()
+def _rom_size():
+    print(0 if _part is None else len(memoryview(_part)))
+def _rom_hash(n):
+    h = hashlib.sha256()
+    for a in range(0, n, 4096):
+        h.update(memoryview(_part)[a:min(a + 4096, n)])
+    print(binascii.hexlify(h.digest()).decode())
+def _rom_begin(n):
+    try:
+        vfs.umount('/rom')
+    except OSError:
+        pass
+    if hasattr(vfs, 'rom_ioctl'):
+        vfs.rom_ioctl(3, 0, n)
+    else:
+        for a in range(0, n, 4096):
+            _part[a:min(a + 4096, n)] = b'\\xff' * (min(a + 4096, n) - a)
+def _rom_put(a, b64):
+    b = binascii.a2b_base64(b64)
+    if hasattr(vfs, 'rom_ioctl'):
+        vfs.rom_ioctl(4, 0, a, b)
+    else:
+        _part[a:a + len(b)] = b
+def _rom_end():
+    if hasattr(vfs, 'rom_ioctl'):
+        vfs.rom_ioctl(5, 0)
+"""
+ROM_CHUNK = 2048
+ROM_HEADER = 16  # written last: an interrupted deploy leaves an image boot.py does not mount
 
 
 class DeployError(Exception):
@@ -177,10 +226,15 @@ def deploy(port, board, bundle=None, settings=None, ota_key=None, out=sys.stdout
         bundle = bundle or build.build(board, scratch)
         wanted = bundle_files(bundle, board)
         version = build.load_manifest(bundle)["version"]
+        image = (Path(bundle) / build.ROM_IMAGE).read_bytes()
     if key:
         wanted[PUBLIC_KEY] = key
     link = _connect(port)
     try:
+        link.exec(_ROM)
+        rom = int(link.exec("_rom_size()")) >= romfs.PARTITION_SIZE
+        if rom:  # the app goes into ROM slot A; the slot directories go
+            wanted = {p: data for p, data in wanted.items() if not p.startswith(SLOT + "/")}
         on_board = json.loads(link.exec(_SCAN % ((SLOT, OTHER_SLOT, "slots.json", PUBLIC_KEY) + ROOT_FILES,)))
         if settings:
             current = _read(link, CONFIG)
@@ -188,6 +242,11 @@ def deploy(port, board, bundle=None, settings=None, ota_key=None, out=sys.stdout
             if current is None or json.loads(current) != json.loads(merged):
                 wanted[CONFIG] = merged.encode()
         todo = plan(wanted, on_board)
+        written = []
+        if rom and link.exec("_rom_hash(%d)" % len(image)).decode().strip() != hashlib.sha256(image).hexdigest():
+            written.append("romfs:" + SLOT)
+            print("  %-40s %7d bytes" % (written[0], len(image)), file=out, flush=True)
+            _write_rom(link, image)
         for d in todo["mkdirs"]:
             link.fs_mkdir("/" + d)
         # slots.json last: it names a slot that is complete by then.
@@ -202,7 +261,7 @@ def deploy(port, board, bundle=None, settings=None, ota_key=None, out=sys.stdout
         link.exec_raw_no_follow(RESET)
     finally:
         link.close()
-    return {"written": todo["write"], "removed": todo["remove"], "version": version}
+    return {"written": written + todo["write"], "removed": todo["remove"], "version": version}
 
 
 def _connect(port):
@@ -220,6 +279,17 @@ def _connect(port):
         link.close()
         raise DeployError("no MicroPython REPL answers on %s (flash MicroPython first: evsectl flash)" % port)
     return link
+
+
+def _write_rom(link, image):
+    """``image`` into ROM slot A, its header last; read back before the board resets."""
+    link.exec("_rom_begin(%d)" % len(image))
+    for at in list(range(ROM_HEADER, len(image), ROM_CHUNK)) + [0]:
+        end = min(at + ROM_CHUNK, len(image)) if at else ROM_HEADER
+        link.exec("_rom_put(%d, %r)" % (at, base64.b64encode(image[at:end]).decode()))
+    link.exec("_rom_end()")
+    if link.exec("_rom_hash(%d)" % len(image)).decode().strip() != hashlib.sha256(image).hexdigest():
+        raise DeployError("the board's romfs partition does not read back what was written; deploy again")
 
 
 def _read(link, path):
