@@ -16,7 +16,7 @@ Any subset of keys may be sent; a bad key or value is answered 400 and
 changes nothing.
 """
 
-from app.webapi import _body, _error
+from app.webapi import Endpoints, _body, _error
 from hal.sim import FAULTS, METER_FAULTS, VOLTAGE_V
 
 SIM = "/sim/v1/"
@@ -69,8 +69,9 @@ def _site_errors(data):
 def install(app, charger):
     sim = charger.hal
     clock = charger.clock
+    api = Endpoints(app, SIM)
 
-    @app.get(SIM + "Board")
+    @api.get("Board")
     async def board(req):
         return {
             "RelayClosed": sim.relay_closed,
@@ -82,11 +83,11 @@ def install(app, charger):
             "CurrentA": sim.current_a(),
         }
 
-    @app.get(SIM + "Vehicle")
+    @api.get("Vehicle")
     async def get_vehicle(req):
         return sim.vehicle.as_dict()
 
-    @app.post(SIM + "Vehicle")
+    @api.post("Vehicle")
     async def post_vehicle(req):
         data, err = _body(req)
         if err:
@@ -109,11 +110,11 @@ def install(app, charger):
         out["TempC"] = sim.temp_c10 / 10
         return out
 
-    @app.get(SIM + "Faults")
+    @api.get("Faults")
     async def get_faults(req):
         return faults()
 
-    @app.post(SIM + "Faults")
+    @api.post("Faults")
     async def post_faults(req):
         data, err = _body(req)
         if err:
@@ -138,7 +139,7 @@ def install(app, charger):
         sim.save()
         return faults()
 
-    @app.post(SIM + "Time")
+    @api.post("Time")
     async def post_time(req):
         data, err = _body(req)
         if err:
@@ -163,11 +164,11 @@ def install(app, charger):
             "VirtualTimeMs": clock.uptime_ms() if clock.virtual else 0,
         }
 
-    @app.get(SIM + "Site")
+    @api.get("Site")
     async def get_site(req):
         return site()
 
-    @app.post(SIM + "Site")
+    @api.post("Site")
     async def post_site(req):
         data, err = _body(req)
         if err:
@@ -187,7 +188,7 @@ def install(app, charger):
         sim.save()
         return site()
 
-    @app.post(SIM + "Crash")
+    @api.post("Crash")
     async def crash(req):
         data, err = _body(req)
         if err:
