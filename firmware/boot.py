@@ -103,9 +103,8 @@ def _rom_image(slot):
         start = SLOTS.index(slot) * ROM_SLOT_SIZE
         image = memoryview(segment)[start:start + ROM_SLOT_SIZE]
         return vfs.VfsRom(image)  # type: ignore[attr-defined]  # MicroPython has it; the port's stubs do not
-    except (ImportError, AttributeError):  # CPython, or a MicroPython without ROMFS
-        return None
-    except OSError:  # no image there: erased, or being written by OTA
+    except (ImportError, AttributeError, OSError):
+        # CPython or a MicroPython without ROMFS; or no image there (erased, or being written by OTA)
         return None
 
 
