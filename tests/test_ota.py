@@ -144,21 +144,30 @@ def test_update_server_is_an_http_url_or_nothing(sim):
     assert sim.config(UpdateServer="")["UpdateServer"] == ""
 
 
-class Cutting(ota.BundleHandler):
-    """Sends half of one file, then drops the connection: a download interrupted."""
+def cutting(rel):
+    """An update server that sends half of the bundle file ``rel``, then drops
+    the connection: a download interrupted."""
 
-    def send_body(self, data):
-        if self.path.endswith("/evse/kernel.mpy"):
-            self.wfile.write(data[: len(data) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            return
-        super().send_body(data)
+    class Cutting(ota.BundleHandler):
+        def send_body(self, data):
+            if self.path.endswith("/" + rel):
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            super().send_body(data)
+
+    return Cutting
 
 
-def tamper_file(bundle, keys):
-    path = bundle / "evse" / "kernel.mpy"
-    path.write_bytes(path.read_bytes()[:-1] + b"\x00")  # after signing: the manifest no longer matches
+def tampering(rel):
+    """Spoils the bundle file ``rel`` after signing: the manifest no longer matches it."""
+
+    def tamper(bundle, keys):
+        path = bundle / rel
+        path.write_bytes(path.read_bytes()[:-1] + bytes([path.read_bytes()[-1] ^ 0xFF]))
+
+    return tamper
 
 
 def sign_with_another_key(bundle, keys):
@@ -171,10 +180,10 @@ def unsigned(bundle, keys):
 
 
 @pytest.mark.parametrize("spoil, handler, reason", [
-    (tamper_file, None, "evse/kernel.mpy: SHA-256 mismatch"),
+    (tampering("evse/kernel.mpy"), None, "evse/kernel.mpy: SHA-256 mismatch"),
     (sign_with_another_key, None, "bad signature on the manifest of 0.2.0"),
     (unsigned, None, "manifest.sig: HTTP 404"),
-    (None, Cutting, "evse/kernel.mpy: got "),
+    (None, cutting("evse/kernel.mpy"), "evse/kernel.mpy: got "),
 ])
 def test_a_failed_update_leaves_the_old_version_running(tmp_path, keys, dist, started, spoil, handler, reason):
     bundle = tmp_path / "one" / "evse-0.2.0-sim"
@@ -191,27 +200,9 @@ def test_a_failed_update_leaves_the_old_version_running(tmp_path, keys, dist, st
         assert_old_version_intact(sim)
 
 
-class CuttingTheImage(ota.BundleHandler):
-    """Sends half of the ROM image, then drops the connection."""
-
-    def send_body(self, data):
-        if self.path.endswith("/" + build.ROM_IMAGE):
-            self.wfile.write(data[: len(data) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            return
-        super().send_body(data)
-
-
-def tamper_image(bundle, keys):
-    path = bundle / build.ROM_IMAGE
-    data = path.read_bytes()
-    path.write_bytes(data[:-100] + bytes(100))
-
-
 @pytest.mark.parametrize("spoil, handler, reason", [
-    (tamper_image, None, "app.romfs: SHA-256 mismatch"),
-    (None, CuttingTheImage, "app.romfs: got "),
+    (tampering(build.ROM_IMAGE), None, "app.romfs: SHA-256 mismatch"),
+    (None, cutting(build.ROM_IMAGE), "app.romfs: got "),
 ])
 def test_a_failed_update_into_rom_leaves_the_old_version_and_an_erased_slot(tmp_path, keys, dist, started, spoil,
                                                                              handler, reason):

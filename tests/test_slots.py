@@ -204,7 +204,7 @@ def slot_image(tmp_path, version):
     src = tmp_path / "version.py"
     src.write_text('VERSION = "%s"\n' % version)
     device.compile_mpy(src, built / "version.mpy")
-    return romfs.image({p.relative_to(built).as_posix(): p.read_bytes() for p in built.rglob("*") if p.is_file()})
+    return romfs.image_of(built)
 
 
 def rom_probe(dev):

@@ -104,14 +104,8 @@ def _write_files(bundle, board, version):
 def write_rom_image(bundle):
     """The bundle's app (all but the loaders, the board file and the
     manifest) as one ROM image, for boards with a romfs partition."""
-    bundle = Path(bundle)
     outside = set(device.ENTRY_POINTS) | {"board.json", MANIFEST, SIGNATURE, ROM_IMAGE}
-    files = {}
-    for path in sorted(p for p in bundle.rglob("*") if p.is_file()):
-        rel = path.relative_to(bundle).as_posix()
-        if rel not in outside:
-            files[rel] = path.read_bytes()
-    (bundle / ROM_IMAGE).write_bytes(romfs.image(files))
+    (Path(bundle) / ROM_IMAGE).write_bytes(romfs.image_of(bundle, outside))
 
 
 def _with_version(source, version):

@@ -66,8 +66,7 @@ def assemble(dest, board, precompile=False, rom=False):
         else:
             shutil.copyfile(src, dst)
     if rom:
-        files = {p.relative_to(slot).as_posix(): p.read_bytes() for p in sorted(slot.rglob("*")) if p.is_file()}
-        (dest / ROM_PARTITION).write_bytes(romfs.partition(romfs.image(files)))
+        (dest / ROM_PARTITION).write_bytes(romfs.partition(romfs.image_of(slot)))
         shutil.rmtree(slot)
     shutil.copyfile(paths.board_file(board), dest / "board.json")
     (dest / "slots.json").write_text(json.dumps({"active": SLOTS[0]}))

@@ -24,6 +24,7 @@ import ctypes
 import mmap
 import os
 import sys
+from pathlib import Path
 
 SLOT_SIZE = 0x40000  # 256 KiB per app slot; an image is some 80 KiB
 PARTITION_SIZE = 2 * SLOT_SIZE
@@ -55,6 +56,18 @@ def image(files):
 
     add(tree)
     return writer.finalise()
+
+
+def image_of(directory, leave_out=()):
+    """The ROMFS image of the files below ``directory`` but those named
+    (paths relative to it) in ``leave_out``."""
+    directory = Path(directory)
+    files = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        rel = path.relative_to(directory).as_posix()
+        if rel not in leave_out:
+            files[rel] = path.read_bytes()
+    return image(files)
 
 
 def partition(slot_a):
