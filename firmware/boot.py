@@ -31,7 +31,19 @@ file or flash still leaves the outputs as safe as this file alone can make
 them, and main.py still runs. OTA never replaces this file.
 """
 
+import gc
 import sys
+
+# Collect every few KiB allocated, not only when the heap is full: what boot
+# and the imports leave behind is reused at once, so the long-lived objects
+# end up packed together and a request later finds its free blocks side by
+# side instead of scattered between them. The charger then boots and serves
+# in some 12 KiB less heap (evsectl bench: min_heapsize_kib).
+GC_EVERY_BYTES = 2048
+try:
+    gc.threshold(GC_EVERY_BYTES)
+except AttributeError:  # CPython, whose collector counts objects, not bytes
+    pass
 
 SLOTS = ("slot_a", "slot_b")
 ROM_SLOT_SIZE = 0x40000  # as evsectl.romfs.SLOT_SIZE and hal/romfs.py
