@@ -33,14 +33,15 @@ MAINTENANCE_MS = 1800000  # stopped at the REPL: the board restarts by itself af
 
 class Charger:
     def __init__(self, board_path="board.json", config_path="config.json", sim_path="sim.json"):
-        self.board = boardfile.load(board_path)
-        self.hal, self.wifi = open_board(self.board)
+        board = boardfile.load(board_path)
+        self.hal, self.wifi = open_board(board)
         self.hal.safe()  # before anything else can go wrong
+        self.board = boardfile.identity(board)
+        self.kernel = Kernel(boardfile.params(board), Settings())
         self.version = VERSION
         self.sim = read_json(sim_path) if self.board["hal"] == "sim" else {}
         remove_leftovers(config_path)
         self.config = ConfigStore(config_path)
-        self.kernel = Kernel(boardfile.params(self.board), Settings())
         self.clock = VirtualClock() if self.sim.get("virtual_time") else RealClock()
         self.metering = Metering(self)
         self.apply_config()

@@ -274,7 +274,7 @@ def create(charger):
         return {
             "TimeStamp": charger.clock.uptime_ms(),
             "SystemVersion": charger.version,
-            "ProductType": charger.board.get("product_type", "01100200"),
+            "ProductType": charger.board["product_type"],
             "MAC": wifi.mac(),
             "WiFiInfo": "%s,RSSI:%ddB/%d%%" % (wifi.ssid(), rssi, rssi_percent(rssi)),
             "HeapInfo": charger.heap_info(),
