@@ -18,10 +18,13 @@ def _sync(f):
         pass
 
 
-def write_atomic(path, text):
+def write_atomic(path, content):
+    """Replace ``path`` by ``content``: a str, or str pieces (an iterable)
+    written one after the other."""
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        f.write(text)
+        for piece in (content,) if isinstance(content, str) else content:
+            f.write(piece)
         _sync(f)
     os.rename(tmp, path)
     try:

@@ -12,6 +12,7 @@ import os
 
 from app import log
 from app.atomic import write_atomic
+from app.jsonstream import pieces
 
 try:
     import hashlib
@@ -190,14 +191,14 @@ class ConfigStore:
         return self.values[key]
 
     def public(self):
-        """Everything a GET may show: no secret, only whether one is set."""
-        out = {}
+        """Everything a GET may show, as (key, value) pairs: no secret, only
+        whether one is set."""
+        values = self.values
         for key in SCHEMA:
             if SCHEMA[key][0] != "secret":
-                out[key] = self.values[key]
-        out["AdminPasswordSet"] = bool(self.values["AdminPasswordHash"])
-        out["WiFiPasswordSet"] = bool(self.values["WiFiPassword"])
-        return out
+                yield key, values[key]
+        yield "AdminPasswordSet", bool(values["AdminPasswordHash"])
+        yield "WiFiPasswordSet", bool(values["WiFiPassword"])
 
     def validate(self, changes):
         """Reasons, keyed by offending key, why ``changes`` cannot be applied."""
@@ -222,9 +223,11 @@ class ConfigStore:
                 else:
                     errors[ip_key] = "cannot be cleared while %s is an IP type" % type_key
         if not errors:
-            v = dict(self.values)
-            v.update(changes)
-            if 1 <= v["Meter1Type"] <= 3 and 1 <= v["Meter2Type"] <= 3 and v["Meter1Unit"] == v["Meter2Unit"]:
+            def merged(key):
+                return changes.get(key, self.values[key])
+
+            on_rs485 = 1 <= merged("Meter1Type") <= 3 and 1 <= merged("Meter2Type") <= 3
+            if on_rs485 and merged("Meter1Unit") == merged("Meter2Unit"):
                 errors["Meter2Unit" if "Meter2Unit" in changes else "Meter1Unit"] = (
                     "meters 1 and 2 share the RS485 bus: their unit ids must differ"
                 )
@@ -239,29 +242,31 @@ class ConfigStore:
         errors = self.validate(changes)
         if errors:
             return errors
-        values = dict(self.values)
+        new = {}
         for key, value in changes.items():
             if key == "AdminPassword":
-                values["AdminPasswordHash"] = hash_password(value) if value else ""
-            elif SCHEMA[key][0] == "int":
-                values[key] = int(value)
+                new["AdminPasswordHash"] = hash_password(value) if value else ""
             else:
-                values[key] = value
-        self._save(values)
-        self.values = values
+                new[key] = int(value) if SCHEMA[key][0] == "int" else value
+        # The file is written from the old values and the new ones side by
+        # side, so that no second copy of the settings is ever made.
+        values = self.values
+        self._save((key, new[key] if key in new else values[key]) for key in values)
+        values.update(new)
         return {}
 
     def factory_reset(self):
         """Forget everything the user stored (service code FactoryDefault)."""
-        self._save(self.defaults())
-        self.values = self.defaults()
+        values = self.defaults()
+        self._save(values.items())
+        self.values = values
 
     def check_password(self, password):
         stored = self.values["AdminPasswordHash"]
         return not stored or hash_password(password) == stored
 
-    def _save(self, values):
-        write_atomic(self.path, json.dumps(values))
+    def _save(self, members):
+        write_atomic(self.path, pieces(members))
 
 
 def remove_leftovers(path="config.json"):

@@ -25,6 +25,7 @@ from microdot import Microdot, Request
 
 from app import log
 from app.config import parse_http_url
+from app.jsonstream import pieces
 
 API = "/webapi/v1/"
 OTA = "/ota/v1/"
@@ -56,6 +57,14 @@ def duration_text(seconds):
 
 def _error(status, errors):
     return {"Errors": errors}, status
+
+
+def _streamed(members):
+    """A 200 answer holding the JSON object of ``members`` ((key, value)
+    pairs), taken at once so that it shows one instant, and written member
+    by member (app.jsonstream): SystemConfig's 700 bytes of text are never
+    needed whole in the heap."""
+    return pieces(list(members)), 200, {"Content-Type": "application/json; charset=UTF-8"}
 
 
 def _body(req):
@@ -107,6 +116,25 @@ def _authorized(req, config):
     return user == "admin" and config.check_password(password)
 
 
+class Server(Microdot):
+    """Microdot, closing the connection whatever goes wrong while answering.
+
+    Microdot catches what a handler raises, but not what writing the answer
+    raises: a MemoryError there would end the connection's task with the
+    socket still open, and the client would wait until the collector
+    finalised it."""
+
+    async def handle_request(self, reader, writer):
+        try:
+            await super().handle_request(reader, writer)
+        except Exception as e:  # MemoryError included
+            try:
+                await writer.aclose()
+                log.error("web: answering a request failed", e)
+            except Exception:  # out of memory even for that: the socket is closed or will be
+                pass
+
+
 class Endpoints:
     """The endpoints under one path prefix, served by a single microdot route.
 
@@ -147,7 +175,7 @@ class Endpoints:
 
 def create(charger):
     """The Microdot application serving ``charger`` (an app.runtime.Charger)."""
-    app = Microdot()
+    app = Server()
     k = charger.kernel
     config = charger.config
 
@@ -247,13 +275,13 @@ def create(charger):
     api.get("Meter2")(meter(2))
 
     def system_config():
-        out = {"TimeStamp": charger.clock.uptime_ms(), "SystemVersion": charger.version}
-        out.update(config.public())
-        return out
+        yield "TimeStamp", charger.clock.uptime_ms()
+        yield "SystemVersion", charger.version
+        yield from config.public()
 
     @api.get("SystemConfig")
     async def get_config(req):
-        return system_config()
+        return _streamed(system_config())
 
     @api.post("SystemConfig")
     async def post_config(req):
@@ -265,7 +293,7 @@ def create(charger):
             return _error(400, errors)
         charger.apply_config(data)
         log.info("config: %s written" % ",".join(sorted(data)))
-        return system_config()
+        return _streamed(system_config())
 
     @api.get("SystemInfo")
     async def get_info(req):

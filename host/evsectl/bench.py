@@ -20,6 +20,7 @@ The figures are printed, never asserted: targets are 0 B/tick, booting and
 serving within 96 KiB, and 10 h in at most 5 s.
 """
 
+import http.client
 import json
 import re
 import subprocess
@@ -54,9 +55,7 @@ class _Sim:
     """A simulator process for one measurement."""
 
     def __init__(self, workdir, interpreter="micropython", heapsize=None, precompile=True, bus_port=None, rom=True):
-        from http.client import HTTPConnection
-
-        self._conn = HTTPConnection
+        self._conn = http.client.HTTPConnection
         self.port = _free_port()
         rom = rom and interpreter == "micropython"
         dev = sim.prepare(Path(workdir) / ("dev-%s-%s-%s" % (interpreter, heapsize, "rom" if rom else "files")), "sim",
@@ -80,7 +79,7 @@ class _Sim:
             try:
                 self.request("GET", "/webapi/v1/Status")
                 break
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 time.sleep(0.05)
 
     def request(self, method, path, body=None, answer=False):
@@ -100,7 +99,7 @@ class _Sim:
             ok = all(self.request("GET", "/webapi/v1/" + name) == 200 for name in ENDPOINTS_GET)
             ok = ok and all(self.request("POST", path, body) == 200 for path, body in ENDPOINTS_POST)
             return ok and self.request("GET", "/webapi/v1/Status") == 200 and self.proc.poll() is None
-        except OSError:
+        except (OSError, http.client.HTTPException):  # refused, cut short, timed out
             return False
 
     def close(self):

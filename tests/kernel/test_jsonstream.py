@@ -1,0 +1,36 @@
+"""app.jsonstream: a JSON object written a member at a time reads back as
+the object, and no piece of it is large."""
+
+import json
+
+from app.jsonstream import pieces
+
+
+def _text(members):
+    return "".join(pieces(members))
+
+
+def test_an_object_reads_back_as_its_members():
+    members = [
+        ("TimeStamp", 12),
+        ("DeviceName", 'EVSE "garage"\\ \n\u00e9'),
+        ("Charge3Phase", True),
+        ("Meter1Ip", ""),
+        ("UpdateServer", None),
+        ("TempC", 21.5),
+        ("HouseholdA", [1, 2.5, 0]),
+        ("Meter1", {"ModbusData": {}}),
+    ]
+    assert json.loads(_text(members)) == dict(members)
+
+
+def test_no_members_make_an_empty_object():
+    assert json.loads(_text([])) == {}
+    assert json.loads(_text(iter(()))) == {}
+
+
+def test_each_piece_holds_one_member():
+    members = [("Key%d" % i, "v" * 20) for i in range(40)]
+    chunks = list(pieces(members))
+    assert len(chunks) == 41  # the members, then the closing brace
+    assert max(len(c) for c in chunks) < 40
