@@ -23,44 +23,49 @@ except ImportError:  # a MicroPython build without hashlib cannot hold a passwor
 # "addr" (dotted quad with an optional :port, or ""), "enum" (one of the
 # tuple in "lowest"), "str" (length bounds), "secret" (write-only), "url"
 # (an http:// URL of at most "highest" characters, or "").
-SCHEMA = {
+#
+# Written dict(Key=...) rather than {"Key": ...}, here and in the WebAPI's
+# answers: MicroPython interns keyword names (and then every string of this
+# file spelt the same) when the module loads, where a string literal longer
+# than 10 characters becomes a heap object of its own, some 40 bytes each.
+SCHEMA = dict(
     # WebAPI v1 SystemConfig, in the original's order.
-    "ChargerMode": ("int", 0, 1, 0),
-    "LockMethod": ("int", 0, 1, 0),
-    "ChargeCurrent": ("int", 6, 80, 16),
-    "ChargeCurrentBoost": ("int", 6, 80, 32),
-    "Meter1Type": ("int", 0, 6, 0),
-    "Meter1Ip": ("addr", 0, 0, ""),
-    "Meter2Type": ("int", 0, 7, 0),
-    "Meter2Ip": ("addr", 0, 0, ""),
-    "PhaseCurrentLimit": ("int", 6, 1000, 25),
-    "ControlStrategy": ("int", 0, 1, 0),
-    "ControlLimit": ("int", 0, 1000000, 0),
-    "ChargeAutoStart": ("bool", 0, 0, True),
-    "Charge3Phase": ("bool", 0, 0, True),
+    ChargerMode=("int", 0, 1, 0),
+    LockMethod=("int", 0, 1, 0),
+    ChargeCurrent=("int", 6, 80, 16),
+    ChargeCurrentBoost=("int", 6, 80, 32),
+    Meter1Type=("int", 0, 6, 0),
+    Meter1Ip=("addr", 0, 0, ""),
+    Meter2Type=("int", 0, 7, 0),
+    Meter2Ip=("addr", 0, 0, ""),
+    PhaseCurrentLimit=("int", 6, 1000, 25),
+    ControlStrategy=("int", 0, 1, 0),
+    ControlLimit=("int", 0, 1000000, 0),
+    ChargeAutoStart=("bool", 0, 0, True),
+    Charge3Phase=("bool", 0, 0, True),
     # What the product needs beyond the original.
-    "VentilationAvailable": ("bool", 0, 0, False),
-    "DeviceName": ("str", 1, 32, "EVSE"),
-    "WiFiSSID": ("str", 0, 32, ""),
-    "WiFiPassword": ("secret", 8, 63, ""),
-    "AdminPassword": ("secret", 4, 64, ""),
+    VentilationAvailable=("bool", 0, 0, False),
+    DeviceName=("str", 1, 32, "EVSE"),
+    WiFiSSID=("str", 0, 32, ""),
+    WiFiPassword=("secret", 8, 63, ""),
+    AdminPassword=("secret", 4, 64, ""),
     # Meters (README "Meters and load management").
-    "Meter1Unit": ("int", 1, 247, 1),  # Modbus unit id
-    "Meter2Unit": ("int", 1, 247, 2),
-    "Meter1PerPhase": ("bool", 0, 0, False),  # SDM72D-M v2: read per-phase values too
-    "Meter2PerPhase": ("bool", 0, 0, False),
-    "Meter1IpRtu": ("bool", 0, 0, False),  # IP types: RTU frames over TCP (serial converter), not Modbus TCP
-    "Meter2IpRtu": ("bool", 0, 0, False),
-    "MeterBaud": ("int", 1200, 115200, 9600),
-    "MeterFraming": ("enum", ("8N1", "8E1", "8N2"), 0, "8N1"),
-    "MeterPollMs": ("int", 500, 60000, 1000),
-    "MeterTimeoutMs": ("int", 50, 5000, 300),
-    "MeterStaleS": ("int", 2, 600, 10),  # older readings are "Not available"
-    "LoadFallbackA": ("int", 0, 80, 6),  # cap while meter 2 or the remote system is silent; 0 pauses
-    "RemoteTimeoutS": ("int", 5, 3600, 60),  # Meter2Type 7: silence before the fallback
+    Meter1Unit=("int", 1, 247, 1),  # Modbus unit id
+    Meter2Unit=("int", 1, 247, 2),
+    Meter1PerPhase=("bool", 0, 0, False),  # SDM72D-M v2: read per-phase values too
+    Meter2PerPhase=("bool", 0, 0, False),
+    Meter1IpRtu=("bool", 0, 0, False),  # IP types: RTU frames over TCP (serial converter), not Modbus TCP
+    Meter2IpRtu=("bool", 0, 0, False),
+    MeterBaud=("int", 1200, 115200, 9600),
+    MeterFraming=("enum", ("8N1", "8E1", "8N2"), 0, "8N1"),
+    MeterPollMs=("int", 500, 60000, 1000),
+    MeterTimeoutMs=("int", 50, 5000, 300),
+    MeterStaleS=("int", 2, 600, 10),  # older readings are "Not available"
+    LoadFallbackA=("int", 0, 80, 6),  # cap while meter 2 or the remote system is silent; 0 pauses
+    RemoteTimeoutS=("int", 5, 3600, 60),  # Meter2Type 7: silence before the fallback
     # Firmware updates (README "Firmware updates (OTA)"); "" = none.
-    "UpdateServer": ("url", 0, 128, ""),
-}
+    UpdateServer=("url", 0, 128, ""),
+)
 
 # Meter types that are reached over IP (4-6) or steer remotely (7).
 _NEEDS_IP = (4, 5, 6, 7)

@@ -73,15 +73,15 @@ def install(app, charger):
 
     @api.get("Board")
     async def board(req):
-        return {
-            "RelayClosed": sim.relay_closed,
-            "PwmDutyPermille": sim.pwm_permille,
-            "CpHighMv": sim.cp_high_mv,
-            "CpLowMv": sim.cp_low_mv,
-            "Locked": sim.locked,
-            "VirtualTimeMs": clock.uptime_ms() if clock.virtual else 0,
-            "CurrentA": sim.current_a(),
-        }
+        return dict(
+            RelayClosed=sim.relay_closed,
+            PwmDutyPermille=sim.pwm_permille,
+            CpHighMv=sim.cp_high_mv,
+            CpLowMv=sim.cp_low_mv,
+            Locked=sim.locked,
+            VirtualTimeMs=clock.uptime_ms() if clock.virtual else 0,
+            CurrentA=sim.current_a(),
+        )
 
     @api.get("Vehicle")
     async def get_vehicle(req):
@@ -153,16 +153,16 @@ def install(app, charger):
         return {"VirtualTimeMs": clock.uptime_ms()}
 
     def site():
-        return {
-            "VoltageV": float(VOLTAGE_V),
-            "HouseholdA": sim.household_a,
-            "ChargerA": sim.charger_phase_a(),
-            "ChargerImportWh": sim.energy_wh(0),
-            "SiteImportWh": sim.energy_wh(1),
-            "Meter1Fault": sim.meter_faults[0],
-            "Meter2Fault": sim.meter_faults[1],
-            "VirtualTimeMs": clock.uptime_ms() if clock.virtual else 0,
-        }
+        return dict(
+            VoltageV=float(VOLTAGE_V),
+            HouseholdA=sim.household_a,
+            ChargerA=sim.charger_phase_a(),
+            ChargerImportWh=sim.energy_wh(0),
+            SiteImportWh=sim.energy_wh(1),
+            Meter1Fault=sim.meter_faults[0],
+            Meter2Fault=sim.meter_faults[1],
+            VirtualTimeMs=clock.uptime_ms() if clock.virtual else 0,
+        )
 
     @api.get("Site")
     async def get_site(req):

@@ -33,14 +33,15 @@ MAX_BODY = 2048
 
 Request.max_content_length = MAX_BODY
 
-_EVSECTRL = {"ChargeStartToggle": "bool", "ChargeBoostToggle": "bool", "EVSEPowerAvailable": "number"}
-_SYSINFO = {
-    "SCode": "str",
-    "Scode": "str",  # the original's example spells it so
-    "SCodeData": "str",
-    "UpdateCheckToggle": "bool",
-    "UpdateRunToggle": "bool",
-}
+# Objects are written dict(Key=...): interned keys, no heap (see app.config.SCHEMA).
+_EVSECTRL = dict(ChargeStartToggle="bool", ChargeBoostToggle="bool", EVSEPowerAvailable="number")
+_SYSINFO = dict(
+    SCode="str",
+    Scode="str",  # the original's example spells it so
+    SCodeData="str",
+    UpdateCheckToggle="bool",
+    UpdateRunToggle="bool",
+)
 SERVICE_CODES = ("Reset", "FactoryDefault", "WiFiSetToAP", "ResetMeterEnergy")
 
 
@@ -208,29 +209,29 @@ def create(charger):
     @api.get("Status")
     async def status(req):
         s = k.session
-        return {
-            "TimeStamp": charger.clock.uptime_ms(),
-            "SystemVersion": charger.version,
-            "WiFiInfo": "%s:%d%%" % (charger.wifi.ssid(), rssi_percent(charger.wifi.rssi())),
-            "EvseState": k.state,
-            "ThreePhaseCharging": k.settings.three_phase,
-            "ActualCurrent": k.current_a,
-            "PPCodedCurrent": k.pp_a,
-            "ActualPower": k.power_w,
-            "ActualPowerAvailable": charger.power_available_w(),
-            "ActualEnergy": s.energy_ws,
-            "ActualDuration": duration_text(s.duration_s),
-            "ActualDurationTotalSeconds": s.duration_s,
-            "AutoStartAllowed": k.settings.auto_start,
-            "StartStopAllowed": k.start_stop_allowed,
-            "BoostAllowed": k.boost_allowed,
-            "ChargerStarted": k.started,
-            "ChargeBoosted": k.boosted,
-            "Meter1Status": charger.metering.errors(1),
-            "Meter2Status": charger.metering.errors(2),
+        return dict(
+            TimeStamp=charger.clock.uptime_ms(),
+            SystemVersion=charger.version,
+            WiFiInfo="%s:%d%%" % (charger.wifi.ssid(), rssi_percent(charger.wifi.rssi())),
+            EvseState=k.state,
+            ThreePhaseCharging=k.settings.three_phase,
+            ActualCurrent=k.current_a,
+            PPCodedCurrent=k.pp_a,
+            ActualPower=k.power_w,
+            ActualPowerAvailable=charger.power_available_w(),
+            ActualEnergy=s.energy_ws,
+            ActualDuration=duration_text(s.duration_s),
+            ActualDurationTotalSeconds=s.duration_s,
+            AutoStartAllowed=k.settings.auto_start,
+            StartStopAllowed=k.start_stop_allowed,
+            BoostAllowed=k.boost_allowed,
+            ChargerStarted=k.started,
+            ChargeBoosted=k.boosted,
+            Meter1Status=charger.metering.errors(1),
+            Meter2Status=charger.metering.errors(2),
             # Beyond the original: the energy is estimated until a meter measures it.
-            "ActualEnergyEstimated": s.estimated,
-        }
+            ActualEnergyEstimated=s.estimated,
+        )
 
     @api.post("EvseCtrl")
     async def evse_ctrl(req):
@@ -299,18 +300,18 @@ def create(charger):
     async def get_info(req):
         wifi = charger.wifi
         rssi = wifi.rssi()
-        return {
-            "TimeStamp": charger.clock.uptime_ms(),
-            "SystemVersion": charger.version,
-            "ProductType": charger.board["product_type"],
-            "MAC": wifi.mac(),
-            "WiFiInfo": "%s,RSSI:%ddB/%d%%" % (wifi.ssid(), rssi, rssi_percent(rssi)),
-            "HeapInfo": charger.heap_info(),
-            "GeneralInfo": charger.general_info(),
-            "OTAMsg": charger.ota_message(),
-            "OTACheckAllowed": charger.ota_refusal(False) is None,
-            "OTAUpdateAllowed": charger.ota_available is not None and charger.ota_refusal(True) is None,
-        }
+        return dict(
+            TimeStamp=charger.clock.uptime_ms(),
+            SystemVersion=charger.version,
+            ProductType=charger.board["product_type"],
+            MAC=wifi.mac(),
+            WiFiInfo="%s,RSSI:%ddB/%d%%" % (wifi.ssid(), rssi, rssi_percent(rssi)),
+            HeapInfo=charger.heap_info(),
+            GeneralInfo=charger.general_info(),
+            OTAMsg=charger.ota_message(),
+            OTACheckAllowed=charger.ota_refusal(False) is None,
+            OTAUpdateAllowed=charger.ota_available is not None and charger.ota_refusal(True) is None,
+        )
 
     @api.post("SystemInfo")
     async def post_info(req):
