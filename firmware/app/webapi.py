@@ -60,12 +60,12 @@ def _error(status, errors):
     return {"Errors": errors}, status
 
 
-def _streamed(members):
+def _answer(members):
     """A 200 answer holding the JSON object of ``members`` ((key, value)
-    pairs), taken at once so that it shows one instant, and written member
-    by member (app.jsonstream): SystemConfig's 700 bytes of text are never
-    needed whole in the heap."""
-    return pieces(list(members)), 200, {"Content-Type": "application/json; charset=UTF-8"}
+    pairs), written member by member (app.jsonstream): no answer needs its
+    whole text in the heap, in one piece, let alone twice (as text and as
+    bytes)."""
+    return pieces(members), 200, {"Content-Type": "application/json; charset=UTF-8"}
 
 
 def _body(req):
@@ -168,7 +168,8 @@ class Endpoints:
         method = "GET" if req.method == "HEAD" else req.method  # microdot sends HEAD's body nowhere
         handler = self.handlers.get((method, name))
         if handler is not None:
-            return await handler(req)
+            answer = await handler(req)
+            return _answer(answer.items()) if isinstance(answer, dict) else answer
         if ("GET", name) in self.handlers or ("POST", name) in self.handlers:
             return _error(405, {"method": "%s not allowed here" % req.method})
         return _error(404, {"path": "no such endpoint"})
@@ -282,7 +283,7 @@ def create(charger):
 
     @api.get("SystemConfig")
     async def get_config(req):
-        return _streamed(system_config())
+        return _answer(list(system_config()))  # taken now: the answer shows one instant
 
     @api.post("SystemConfig")
     async def post_config(req):
@@ -294,7 +295,7 @@ def create(charger):
             return _error(400, errors)
         charger.apply_config(data)
         log.info("config: %s written" % ",".join(sorted(data)))
-        return _streamed(system_config())
+        return _answer(list(system_config()))
 
     @api.get("SystemInfo")
     async def get_info(req):
