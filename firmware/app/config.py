@@ -197,7 +197,8 @@ class ConfigStore:
 
     def public(self):
         """Everything a GET may show, as (key, value) pairs: no secret, only
-        whether one is set."""
+        whether one is set. The pairs are of one instant even when taken
+        over time: a write replaces the values, it does not change them."""
         values = self.values
         for key in SCHEMA:
             if SCHEMA[key][0] != "secret":
@@ -247,17 +248,16 @@ class ConfigStore:
         errors = self.validate(changes)
         if errors:
             return errors
-        new = {}
+        # A new dict, never a change to the current one: public() may be
+        # iterating that one while an answer is written.
+        values = dict(self.values)
         for key, value in changes.items():
             if key == "AdminPassword":
-                new["AdminPasswordHash"] = hash_password(value) if value else ""
+                values["AdminPasswordHash"] = hash_password(value) if value else ""
             else:
-                new[key] = int(value) if SCHEMA[key][0] == "int" else value
-        # The file is written from the old values and the new ones side by
-        # side, so that no second copy of the settings is ever made.
-        values = self.values
-        self._save((key, new[key] if key in new else values[key]) for key in values)
-        values.update(new)
+                values[key] = int(value) if SCHEMA[key][0] == "int" else value
+        self._save(values.items())
+        self.values = values
         return {}
 
     def factory_reset(self):

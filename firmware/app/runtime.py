@@ -56,7 +56,7 @@ class Charger:
         self.ota_available = None  # the newer version the last check found
         self.heap_min_free = self.heap_free()
         self.crash_next = None  # the simulator's fault injection for tasks
-        self._stop = asyncio.Event()
+        self._main = None  # the task of run(): cancelled to stop the firmware
         if self.board["hal"] == "sim":
             self.hal.restore(self.sim.get("state_file"))
 
@@ -187,7 +187,7 @@ class Charger:
     async def _restart(self):
         await asyncio.sleep(RESTART_DELAY_MS / 1000)
         log.info("restarting")
-        self._stop.set()
+        self._main.cancel()
 
     async def _guarded(self, name, task):
         """Run ``task()`` forever: a failure is logged and the task started again."""
@@ -202,7 +202,7 @@ class Charger:
         try:
             await self.controller.run()
         except Exception:  # already logged, contactor already open
-            self._stop.set()  # restart: never run on without the control task
+            self._main.cancel()  # restart: never run on without the control task
 
     async def _housekeeping(self):
         while True:
@@ -243,7 +243,14 @@ class Charger:
             "boot: EVSE %s on board %s ready, heap free %d used %d"
             % (self.version, self.board["name"], self.heap_min_free, self._heap_used())
         )
-        await self._stop.wait()
+        # The tasks do the work; this waits for a restart to cancel it (a
+        # cancel, not an asyncio.Event: that would load 1 KB of asyncio).
+        self._main = asyncio.current_task()
+        try:
+            while True:
+                await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            pass
         self.hal.safe()
 
 

@@ -283,7 +283,7 @@ def create(charger):
 
     @api.get("SystemConfig")
     async def get_config(req):
-        return _answer(list(system_config()))  # taken now: the answer shows one instant
+        return _answer(system_config())
 
     @api.post("SystemConfig")
     async def post_config(req):
@@ -295,7 +295,7 @@ def create(charger):
             return _error(400, errors)
         charger.apply_config(data)
         log.info("config: %s written" % ",".join(sorted(data)))
-        return _answer(list(system_config()))
+        return _answer(system_config())
 
     @api.get("SystemInfo")
     async def get_info(req):

@@ -96,10 +96,12 @@ class _Sim:
         if not self.boot_line:
             return False
         try:
-            ok = all(self.request("GET", "/webapi/v1/" + name) == 200 for name in ENDPOINTS_GET)
-            ok = ok and all(self.request("POST", path, body) == 200 for path, body in ENDPOINTS_POST)
-            return ok and self.request("GET", "/webapi/v1/Status") == 200 and self.proc.poll() is None
-        except (OSError, http.client.HTTPException):  # refused, cut short, timed out
+            # Served: 200 and the whole JSON object (an answer cut short by a
+            # MemoryError while it was written does not parse).
+            ok = all(self.request("GET", "/webapi/v1/" + name, answer=True)[0] == 200 for name in ENDPOINTS_GET)
+            ok = ok and all(self.request("POST", path, body, answer=True)[0] == 200 for path, body in ENDPOINTS_POST)
+            return ok and self.request("GET", "/webapi/v1/Status", answer=True)[0] == 200 and self.proc.poll() is None
+        except (OSError, http.client.HTTPException, ValueError):  # refused, cut short, timed out
             return False
 
     def close(self):
