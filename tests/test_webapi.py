@@ -344,3 +344,14 @@ def test_ctrl_c_stops_a_charging_app_with_the_outputs_safe(sim_factory):
         time.sleep(0.05)
     proc.stop()
     assert "main: interrupted (Ctrl-C), outputs safe" in proc.output()
+
+
+def test_answers_are_written_in_pieces_yet_carry_their_exact_length(sim):
+    """A client tells a whole answer from one cut short by its Content-Length,
+    though the firmware writes the JSON member by member (app.jsonstream)."""
+    sim.ok(sim.post("/webapi/v1/SystemConfig", {"DeviceName": "Garáž \u20ac"}))
+    for name in ("Status", "SystemConfig", "SystemInfo", "Meter1"):
+        r = sim.get("/webapi/v1/" + name)
+        assert r.status == 200 and int(r.headers["Content-Length"]) == len(r.body.encode()), name
+        assert r.headers["Content-Type"] == "application/json; charset=UTF-8"
+    assert sim.ok(sim.get("/webapi/v1/SystemConfig"))["DeviceName"] == "Garáž \u20ac"

@@ -115,6 +115,16 @@ def parse_http_url(text):
     return host, int(port) if colon else 80, ("/" + path).rstrip("/")
 
 
+def public(values):
+    """Of the settings ``values`` (a ConfigStore's), everything a GET may
+    show, as (key, value) pairs: no secret, only whether one is set."""
+    for key in SCHEMA:
+        if SCHEMA[key][0] != "secret":
+            yield key, values[key]
+    yield "AdminPasswordSet", bool(values["AdminPasswordHash"])
+    yield "WiFiPasswordSet", bool(values["WiFiPassword"])
+
+
 def _check(key, value):
     """None if ``value`` suits ``key``, else the reason it does not."""
     kind, lo, hi, _ = SCHEMA[key]
@@ -195,17 +205,6 @@ class ConfigStore:
     def __getitem__(self, key):
         return self.values[key]
 
-    def public(self):
-        """Everything a GET may show, as (key, value) pairs: no secret, only
-        whether one is set. The pairs are of one instant even when taken
-        over time: a write replaces the values, it does not change them."""
-        values = self.values
-        for key in SCHEMA:
-            if SCHEMA[key][0] != "secret":
-                yield key, values[key]
-        yield "AdminPasswordSet", bool(values["AdminPasswordHash"])
-        yield "WiFiPasswordSet", bool(values["WiFiPassword"])
-
     def validate(self, changes):
         """Reasons, keyed by offending key, why ``changes`` cannot be applied."""
         errors = {}
@@ -248,8 +247,8 @@ class ConfigStore:
         errors = self.validate(changes)
         if errors:
             return errors
-        # A new dict, never a change to the current one: public() may be
-        # iterating that one while an answer is written.
+        # A new dict, never a change to the current one: an answer being
+        # written may be going through that one (app.webapi).
         values = dict(self.values)
         for key, value in changes.items():
             if key == "AdminPassword":

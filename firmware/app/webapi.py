@@ -24,8 +24,8 @@ except ImportError:  # pragma: no cover
 from microdot import Microdot, Request
 
 from app import log
-from app.config import parse_http_url
-from app.jsonstream import pieces
+from app.config import parse_http_url, public
+from app.jsonstream import pieces, size
 
 API = "/webapi/v1/"
 OTA = "/ota/v1/"
@@ -62,10 +62,28 @@ def _error(status, errors):
 
 def _answer(members):
     """A 200 answer holding the JSON object of ``members`` ((key, value)
-    pairs), written member by member (app.jsonstream): no answer needs its
-    whole text in the heap, in one piece, let alone twice (as text and as
-    bytes)."""
-    return pieces(members), 200, {"Content-Type": "application/json; charset=UTF-8"}
+    pairs, any iterable that can be gone through twice and gives the same
+    pairs each time), written member by member (app.jsonstream): no answer
+    needs its whole text in the heap, in one piece, let alone twice (as
+    text and as bytes)."""
+    headers = {"Content-Type": "application/json; charset=UTF-8", "Content-Length": str(size(members))}
+    return pieces(members), 200, headers
+
+
+class _SystemConfig:
+    """SystemConfig's members at one instant, to be gone through twice (see
+    _answer): the settings are one dict, which a write replaces rather than
+    changes."""
+
+    def __init__(self, charger):
+        self.now = charger.clock.uptime_ms()
+        self.version = charger.version
+        self.values = charger.config.values
+
+    def __iter__(self):
+        yield "TimeStamp", self.now
+        yield "SystemVersion", self.version
+        yield from public(self.values)
 
 
 def _body(req):
@@ -276,14 +294,9 @@ def create(charger):
     api.get("Meter1")(meter(1))
     api.get("Meter2")(meter(2))
 
-    def system_config():
-        yield "TimeStamp", charger.clock.uptime_ms()
-        yield "SystemVersion", charger.version
-        yield from config.public()
-
     @api.get("SystemConfig")
     async def get_config(req):
-        return _answer(system_config())
+        return _answer(_SystemConfig(charger))
 
     @api.post("SystemConfig")
     async def post_config(req):
@@ -295,7 +308,7 @@ def create(charger):
             return _error(400, errors)
         charger.apply_config(data)
         log.info("config: %s written" % ",".join(sorted(data)))
-        return _answer(system_config())
+        return _answer(_SystemConfig(charger))
 
     @api.get("SystemInfo")
     async def get_info(req):

@@ -1,9 +1,9 @@
 """app.jsonstream: a JSON object written a member at a time reads back as
-the object, and no piece of it is large."""
+the object, no piece of it is large, and its size is known beforehand."""
 
 import json
 
-from app.jsonstream import pieces
+from app.jsonstream import pieces, size
 
 
 def _text(members):
@@ -34,3 +34,9 @@ def test_each_piece_holds_one_member():
     chunks = list(pieces(members))
     assert len(chunks) == 41  # the members, then the closing brace
     assert max(len(c) for c in chunks) < 40
+
+
+def test_the_size_is_that_of_the_text_in_utf8_bytes():
+    members = (("DeviceName", "Garage \u00e9\u00e9"), ("ChargeCurrent", 16))
+    assert size(members) == len(_text(members).encode())
+    assert size(()) == 2
