@@ -170,7 +170,7 @@ def _meters_read(s):
             if status != 200 or answer["Meter%d" % n]["ModbusData"]["0x04_0x0034"]["DataStatus"] != "Valid":
                 return False
         return True
-    except (OSError, ValueError, KeyError):
+    except (OSError, http.client.HTTPException, ValueError, KeyError):
         return False
 
 
