@@ -181,6 +181,26 @@ def unsigned(bundle, keys):
     (bundle / build.SIGNATURE).unlink()
 
 
+def failed_update(tmp_path, keys, dist, started, spoil, handler, reason, rom=False):
+    """Update from 0.2.0's bundle, ``spoil``-ed or served by ``handler``; check
+    that it failed for ``reason`` and left 0.1.0 running. Returns the
+    simulator and what its ROM slot A held before (with ``rom``)."""
+    bundle = tmp_path / "one" / "evse-0.2.0-sim"
+    shutil.copytree(dist / "evse-0.2.0-sim", bundle)
+    if spoil:
+        spoil(bundle, keys)
+    with update_server(bundle=bundle, handler=handler) as server:
+        sim = started(charger(tmp_path, keys[1], server.url, rom=rom))
+        before = rom_slot(sim, 0) if rom else None
+        c = sim.client
+        toggle(c, "UpdateRunToggle")
+        got = settled(c)
+        assert got["OTAMsg"].startswith("Update failed: ") and reason in got["OTAMsg"], got["OTAMsg"]
+        assert got["OTAMsg"].endswith("; still running 0.1.0")
+        assert_old_version_intact(sim)
+    return sim, before
+
+
 @pytest.mark.parametrize("spoil, handler, reason", [
     (tampering("evse/kernel.mpy"), None, "evse/kernel.mpy: SHA-256 mismatch"),
     (sign_with_another_key, None, "bad signature on the manifest of 0.2.0"),
@@ -188,18 +208,7 @@ def unsigned(bundle, keys):
     (None, cutting("evse/kernel.mpy"), "evse/kernel.mpy: got "),
 ])
 def test_a_failed_update_leaves_the_old_version_running(tmp_path, keys, dist, started, spoil, handler, reason):
-    bundle = tmp_path / "one" / "evse-0.2.0-sim"
-    shutil.copytree(dist / "evse-0.2.0-sim", bundle)
-    if spoil:
-        spoil(bundle, keys)
-    with update_server(bundle=bundle, handler=handler) as server:
-        sim = started(charger(tmp_path, keys[1], server.url))
-        c = sim.client
-        toggle(c, "UpdateRunToggle")
-        got = settled(c)
-        assert got["OTAMsg"].startswith("Update failed: ") and reason in got["OTAMsg"], got["OTAMsg"]
-        assert got["OTAMsg"].endswith("; still running 0.1.0")
-        assert_old_version_intact(sim)
+    failed_update(tmp_path, keys, dist, started, spoil, handler, reason)
 
 
 @pytest.mark.parametrize("spoil, handler, reason", [
@@ -208,21 +217,9 @@ def test_a_failed_update_leaves_the_old_version_running(tmp_path, keys, dist, st
 ])
 def test_a_failed_update_into_rom_leaves_the_old_version_and_an_erased_slot(tmp_path, keys, dist, started, spoil,
                                                                              handler, reason):
-    bundle = tmp_path / "one" / "evse-0.2.0-sim"
-    shutil.copytree(dist / "evse-0.2.0-sim", bundle)
-    if spoil:
-        spoil(bundle, keys)
-    with update_server(bundle=bundle, handler=handler) as server:
-        sim = started(charger(tmp_path, keys[1], server.url, rom=True))
-        before = rom_slot(sim, 0)
-        c = sim.client
-        toggle(c, "UpdateRunToggle")
-        got = settled(c)
-        assert got["OTAMsg"].startswith("Update failed: ") and reason in got["OTAMsg"], got["OTAMsg"]
-        assert got["OTAMsg"].endswith("; still running 0.1.0")
-        assert_old_version_intact(sim)
-        assert rom_slot(sim, 0) == before
-        assert rom_slot(sim, 1)[:4096] == b"\xff" * 4096  # what was written is not mountable
+    sim, before = failed_update(tmp_path, keys, dist, started, spoil, handler, reason, rom=True)
+    assert rom_slot(sim, 0) == before
+    assert rom_slot(sim, 1)[:4096] == b"\xff" * 4096  # what was written is not mountable
 
 
 def test_an_older_or_equal_version_is_not_installed(tmp_path, built, keys, started):

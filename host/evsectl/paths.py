@@ -1,4 +1,5 @@
-"""Where the firmware and board files this package ships live.
+"""Where the firmware and board files this package ships live, and the
+tools it runs.
 
 Installed (``pip install .``) they are the packages ``evsectl.firmware`` and
 ``evsectl.boards``; in a source checkout they are ``firmware/`` and
@@ -7,6 +8,8 @@ Installed (``pip install .``) they are the packages ``evsectl.firmware`` and
 
 import importlib.util
 import json
+import shutil
+import sys
 from pathlib import Path
 
 _SOURCE_TREE = Path(__file__).resolve().parents[2]
@@ -46,3 +49,13 @@ def board_file(name):
 def board_hal(name):
     """Which adapter a board file asks for: "esp32" or "sim"."""
     return json.loads(board_file(name).read_text()).get("hal")
+
+
+def tool(name, package):
+    """The executable ``name`` from this environment, even when its bin/ is
+    not on PATH, else from PATH; ``package`` is what to pip install."""
+    near = Path(sys.executable).with_name(name)
+    found = str(near) if near.exists() else shutil.which(name)
+    if not found:
+        raise SystemExit("evsectl: %s is not installed (pip install %s)" % (name, package))
+    return found

