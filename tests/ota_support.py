@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from evsectl import build, device, ota, paths
+from simclient import DOWN
 
 
 def _sim_process_class():
@@ -127,7 +128,7 @@ def settled(client, timeout=30):
             last = info(client)
             if not last["OTAMsg"].startswith(BUSY):
                 return last
-        except (OSError, AssertionError):
+        except DOWN + (AssertionError,):
             pass
         time.sleep(0.1)
     raise AssertionError("OTA still busy after %s s: %r" % (timeout, last))

@@ -28,6 +28,10 @@ class Response:
         return "<%d %s>" % (self.status, self.body[:200])
 
 
+# What a client sees of a simulator that is restarting: no connection, or an
+# answer cut short (fewer bytes than its Content-Length).
+DOWN = (OSError, http.client.HTTPException)
+
 class SimClient:
     def __init__(self, base):
         parts = urlsplit(base)
@@ -100,7 +104,7 @@ class SimClient:
             try:
                 if self.get("/webapi/v1/Status").status == 200:
                     return
-            except OSError:
+            except DOWN:
                 pass
             time.sleep(0.1)
         raise TimeoutError("simulator did not answer within %s s" % timeout)

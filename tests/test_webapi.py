@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from simclient import DOWN
+
 API = "/webapi/v1/"
 
 STATUS_KEYS = {
@@ -202,7 +204,7 @@ def wait_restart(sim, before_ms, timeout=20):
             r = sim.get(API + "Status")
             if r.status == 200 and (seen_down or r.json["TimeStamp"] < before_ms):
                 return r.json
-        except OSError:
+        except DOWN:
             seen_down = True
         time.sleep(0.1)
     raise TimeoutError("no restart")

@@ -357,7 +357,7 @@ def push(bundle, host, port=80, password=None, advertise=None, timeout=300, out=
     device = Device(host, port, password)
     try:
         before = device.info()["SystemVersion"]
-    except OSError as e:
+    except (OSError, http.client.HTTPException) as e:
         raise OtaFailure("cannot reach %s:%d: %s" % (host, port, e))
     advertise = advertise or local_address_for(host, port)
     server = UpdateServer(("0.0.0.0", 0), bundle=bundle, quiet=True, out=out)

@@ -14,6 +14,7 @@ and ``Meter2Fault`` (unit 2) of the same document.
 """
 
 import functools
+import http.client
 import json
 import threading
 import time
@@ -58,7 +59,7 @@ class SiteFeed:
         (the meter itself then answers with a device failure)."""
         try:
             return self.site().get("Meter%dFault" % unit)
-        except (OSError, ValueError):
+        except (OSError, http.client.HTTPException, ValueError):
             return None
 
 

@@ -58,8 +58,8 @@ def get(base, name):
         conn.request("GET", "/webapi/v1/" + name)
         response = conn.getresponse()
         body = response.read()
-    except OSError as e:
-        raise StatusError("cannot reach %s (%s)" % (url, e.strerror or e))
+    except (OSError, http.client.HTTPException) as e:  # no answer, or one cut short
+        raise StatusError("cannot reach %s (%s)" % (url, getattr(e, "strerror", None) or e))
     finally:
         conn.close()
     if response.status == 404:
