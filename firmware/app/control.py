@@ -38,14 +38,14 @@ class Controller:
         fine steps before it trusts ``quiet``.
         """
         clock = self.clock
-        end = clock.now_ms + ms
         calm = 0
-        while clock.now_ms < end:
+        while ms > 0:
             calm = calm + 1 if self.kernel.quiet else 0
             step = COARSE_MS if calm > 3 else PERIOD_MS
-            if clock.now_ms + step > end:
-                step = end - clock.now_ms
-            clock.now_ms += step
+            if step > ms:
+                step = ms
+            clock.advance(step)
+            ms -= step
             self.tick()
 
     async def run(self):

@@ -96,12 +96,12 @@ class Charger:
         """Virtual time: run the control loop for ``ms``, with a meter poll
         cycle every MeterPollMs of it, as the real-time tasks would."""
         clock = self.clock
-        end = clock.now_ms + ms
         period = self.config["MeterPollMs"]
-        while clock.now_ms < end:
-            step = min(end - clock.now_ms, period - clock.now_ms % period)
+        while ms > 0:
+            step = min(ms, period - clock.uptime_ms() % period)
             self.controller.advance(step)
-            if clock.now_ms % period == 0:
+            ms -= step
+            if clock.uptime_ms() % period == 0:
                 await self.metering.cycle()
 
     # -- what the WebAPI reports -------------------------------------------------

@@ -2,13 +2,15 @@
 
 Runs inside a device directory under MicroPython or CPython:
 
-    micropython tick_tour.py [--heap-lock] [--ticks-per-leg N]
+    micropython tick_tour.py [--heap-lock] [--ticks-per-leg N] [--start-ms MS]
 
 Each leg sets the virtual vehicle or a fault (which may allocate, between
 legs) and then runs N control ticks of the real Controller, Kernel and
 SimBoard. With ``--heap-lock`` (MicroPython) every leg runs with the heap
-locked, so any allocation in a tick raises MemoryError. Prints one JSON
-line: ticks run, states seen, bytes allocated per tick, ticks per second.
+locked, so any allocation in a tick raises MemoryError. ``--start-ms``
+starts the virtual clock that long after power-up (days of uptime, or just
+before the ticks wrap); the clock runs on across the legs' reboots, so the
+wrap falls where it was put. Prints one JSON line: ticks run, states seen, bytes allocated per tick, ticks per second.
 """
 
 import gc
@@ -83,12 +85,12 @@ def _mem_alloc():
 
 
 class Tour:
-    def __init__(self, board):
+    def __init__(self, board, start_ms):
         self.board = board
+        self.clock = VirtualClock(start_ms)
         self.boot()
 
     def boot(self, case_b=False):
-        self.clock = VirtualClock()
         self.sim = SimBoard(self.board)
         settings = Settings()
         settings.case_b = case_b
@@ -128,7 +130,7 @@ class Tour:
             micropython.heap_lock()
         try:
             for _ in range(ticks):
-                clock.now_ms += PERIOD_MS
+                clock.advance(PERIOD_MS)
                 tick()
                 seen[k.state] = 1
         finally:
@@ -143,7 +145,10 @@ def main():
     per_leg = 400
     if "--ticks-per-leg" in args:
         per_leg = int(args[args.index("--ticks-per-leg") + 1])
-    tour = Tour(boardfile.load("board.json"))
+    start_ms = 0
+    if "--start-ms" in args:
+        start_ms = int(args[args.index("--start-ms") + 1])
+    tour = Tour(boardfile.load("board.json"), start_ms)
     seen = bytearray(12)  # EvseState values met; item assignment does not allocate
     ticks = 0
     allocated = 0

@@ -4,6 +4,8 @@ Every other ``tests/kernel/test_*.py`` module is run by ``tests/mpy_runner.py``
 under the ``micropython`` executable, so each claim of MicroPython
 compatibility is tested, not assumed. Skipped when ``micropython`` is not on
 PATH. (CPython-only modules are left out: this one and the hypothesis one.)
+The same modules run on the 32-bit port too (tests/micropython32.py), whose
+small ints end at 2^30 as on an ESP32; that one is never skipped.
 """
 
 import glob
@@ -12,6 +14,8 @@ import shutil
 import subprocess
 
 import pytest
+
+import micropython32
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNNER = os.path.join(os.path.dirname(HERE), "mpy_runner.py")
@@ -27,13 +31,22 @@ MODULES = sorted(
 @pytest.mark.skipif(MICROPYTHON is None, reason="micropython (unix port) not on PATH")
 @pytest.mark.parametrize("module", MODULES)
 def test_module_passes_under_micropython(module):
+    _passes(MICROPYTHON, module)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_passes_under_the_32_bit_micropython(module):
+    _passes(micropython32.exe(), module)
+
+
+def _passes(micropython, module):
     proc = subprocess.run(
-        [MICROPYTHON, "-X", "heapsize=4m", RUNNER, os.path.join(HERE, module)],
+        [micropython, "-X", "heapsize=4m", RUNNER, os.path.join(HERE, module)],
         capture_output=True,
         text=True,
         timeout=300,
     )
     report = proc.stdout + proc.stderr
     last = report.strip().splitlines()[-1] if report.strip() else ""
-    assert proc.returncode == 0, "micropython %s: %s\n%s" % (module, last, report)
+    assert proc.returncode == 0, "%s %s: %s\n%s" % (micropython, module, last, report)
     assert " 0 failed" in last and "passed" in last, report
