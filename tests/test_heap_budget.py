@@ -1,15 +1,22 @@
 """Issue 2's heap budget: with the app in ROM, as ``evsectl flash`` lays a
 board out, the firmware boots and serves every endpoint within a 96 KiB
-MicroPython heap (``-X heapsize=96k``), each answer whole. ``evsectl bench``
-prints how close it comes (min_heapsize_kib); this test holds the line."""
+MicroPython heap (``-X heapsize=96k``) on the 64-bit unix port, and within
+64 KiB on the 32-bit one, whose objects are an ESP32's size (the figure a
+board's README quotes). Each answer whole. ``evsectl bench`` prints how
+close it comes (min_heapsize_kib, min_heapsize_kib_32); this test holds the line."""
 
 import json
 
+import pytest
+
+import micropython32
 from evsectl import bench
 
 
-def test_the_charger_boots_and_serves_every_endpoint_within_96_kib_of_heap(sim_factory):
-    sim = sim_factory(extra=("--heapsize", "96k", "--romfs"))
+@pytest.mark.parametrize("port, heapsize", [("64-bit", "96k"), ("32-bit", "64k")])
+def test_the_charger_boots_and_serves_every_endpoint_within_its_heap_budget(sim_factory, port, heapsize):
+    binary = ("--micropython", micropython32.exe()) if port == "32-bit" else ()
+    sim = sim_factory(extra=("--heapsize", heapsize, "--romfs", *binary))
     c = sim.client
     answers = [c.get("/webapi/v1/" + name) for name in bench.ENDPOINTS_GET]
     answers += [c.post(path, body) for path, body in bench.ENDPOINTS_POST]

@@ -12,9 +12,17 @@
     sim_10h_session_s        wall seconds for a 10-hour session in virtual time (CPython)
     meters_heap_bytes        heap in use with two meters polled on the RS485 bus (ROM)
     min_heapsize_kib_meters  min_heapsize_kib with those two meters polling
+    min_heapsize_kib_meters_files  the same with the app as .mpy files
     meter_models             per model, one full poll cycle over RTU: requests, bytes on
                              the wire (both ways) against the registers' own bytes, and
                              the cycle time at 9600 baud 8N1 those bytes take
+
+Every heap figure and the tick's again with ``_32`` after the key, on the
+32-bit MicroPython unix port (../shared/micropython32 beside the source
+tree, or ``--micropython32``): 4-byte words and 16-byte GC blocks as on the
+ESP32, so these are the figures that stand for a board. (There the ROM
+image sits at the bottom of the heap, outside the figures: evsectl.romheap.)
+``--micropython`` runs the other figures on a binary of one's own.
 
 The figures are printed, never asserted: targets are 0 B/tick, booting and
 serving within 96 KiB, and 10 h in at most 5 s.
@@ -29,7 +37,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from evsectl import device, sim
+from evsectl import device, paths, romheap, sim
+
+MICROPYTHON32 = paths.source_tree().parent / "shared" / "micropython32" / "micropython32"
 
 ENDPOINTS_GET = ("Status", "Meter1", "Meter2", "SystemConfig", "SystemInfo")
 ENDPOINTS_POST = (
@@ -42,10 +52,10 @@ ENDPOINTS_POST = (
 )
 
 
-def _tour(workdir, interpreter):
-    dev = device.assemble(Path(workdir) / ("tour-" + interpreter), "sim")
+def _tour(workdir, interpreter, micropython=None):
+    dev = device.assemble(Path(workdir) / ("tour-%s-%s" % (interpreter, _tag(micropython))), "sim")
     (dev / "tick_tour.py").write_bytes(Path(__file__).with_name("tick_tour.py").read_bytes())
-    exe = sim.micropython_exe() if interpreter == "micropython" else sys.executable
+    exe = sim.micropython_exe(micropython) if interpreter == "micropython" else sys.executable
     out = subprocess.run([exe, "tick_tour.py", "--ticks-per-leg", "2000"], cwd=dev, capture_output=True,
                          text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -54,12 +64,16 @@ def _tour(workdir, interpreter):
 class _Sim:
     """A simulator process for one measurement."""
 
-    def __init__(self, workdir, interpreter="micropython", heapsize=None, precompile=True, bus_port=None, rom=True):
+    def __init__(self, workdir, interpreter="micropython", heapsize=None, precompile=True, bus_port=None, rom=True,
+                 micropython=None):
         self._conn = http.client.HTTPConnection
         self.port = _free_port()
         rom = rom and interpreter == "micropython"
-        dev = sim.prepare(Path(workdir) / ("dev-%s-%s-%s" % (interpreter, heapsize, "rom" if rom else "files")), "sim",
-                          self.port, True, precompile=precompile, rom=rom)
+        # Heap the ROM image takes where no process can map it (evsectl.romheap): not the app's.
+        self.rom_heap_bytes = romheap.HEAP_BYTES if rom and sim.rom_in_heap(micropython) else 0
+        dev = sim.prepare(Path(workdir) / ("dev-%s-%s-%s-%s" % (interpreter, _tag(micropython), heapsize,
+                                                               "rom" if rom else "files")),
+                          "sim", self.port, True, precompile=precompile, rom=rom)
         if bus_port:  # two meters on the simulated RS485 bus, units 1 and 2
             settings = json.loads((dev / "sim.json").read_text())
             settings["rs485"] = "tcp://127.0.0.1:%d" % bus_port
@@ -67,7 +81,7 @@ class _Sim:
             (dev / "config.json").write_text(json.dumps(
                 {"Meter1Type": 1, "Meter1PerPhase": True, "Meter2Type": 1, "Meter2PerPhase": True,
                  "ControlStrategy": 1, "ControlLimit": 20000}))
-        self.proc = subprocess.Popen(sim.command(interpreter, heapsize, rom), cwd=dev, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(sim.command(interpreter, heapsize, rom, micropython), cwd=dev, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         self.boot_line = ""
         for line in self.proc.stdout:
@@ -109,6 +123,11 @@ class _Sim:
         self.proc.wait()
 
 
+def _tag(micropython):
+    """A name for the binary in directory names: runs on two binaries never share one."""
+    return Path(micropython).name if micropython else "default"
+
+
 def _free_port():
     import socket
 
@@ -117,20 +136,20 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def boot_heap_bytes(workdir, rom=True):
-    s = _Sim(workdir, heapsize="256k", rom=rom)
+def boot_heap_bytes(workdir, rom=True, micropython=None):
+    s = _Sim(workdir, heapsize="256k", rom=rom, micropython=micropython)
     try:
         match = re.search(r"heap free \d+ used (\d+)", s.boot_line)
-        return int(match.group(1)) if match else None
+        return int(match.group(1)) - s.rom_heap_bytes if match else None
     finally:
         s.close()
 
 
-def min_heapsize_kib(workdir, low=16, high=256, bus_port=None, rom=True):
+def min_heapsize_kib(workdir, low=16, high=256, bus_port=None, rom=True, micropython=None):
     """Bisect the smallest heap (KiB) at which the firmware boots and serves every endpoint."""
 
     def works(kib):
-        s = _Sim(workdir, heapsize="%dk" % kib, bus_port=bus_port, rom=rom)
+        s = _Sim(workdir, heapsize="%dk" % kib, bus_port=bus_port, rom=rom, micropython=micropython)
         try:
             return s.serves_everything() and (not bus_port or _meters_read(s))
         finally:
@@ -174,8 +193,9 @@ def _meters_read(s):
         return False
 
 
-def meters_heap_bytes(workdir, bus_port, heap_kib=256):
-    s = _Sim(workdir, heapsize="%dk" % heap_kib, bus_port=bus_port)
+def meters_heap_bytes(workdir, bus_port, heap_kib=256, micropython=None):
+    # The app's heap is heap_kib wherever the ROM image is (evsectl.romheap adds its own).
+    s = _Sim(workdir, heapsize="%dk" % heap_kib, bus_port=bus_port, micropython=micropython)
     try:
         if not _meters_read(s):
             return None
@@ -218,35 +238,49 @@ def _bus():
     return metersim.MeterServer(meters, "rtu-over-tcp").start()
 
 
-def measure():
+def _heap_figures(workdir, bus, micropython=None, suffix=""):
+    """Every heap figure on one MicroPython binary, each key with ``suffix``."""
+    mp = _tour(workdir, "micropython", micropython)
+    figures = {
+        "tick_alloc_bytes": mp["alloc_bytes_per_tick"],
+        "ticks_per_s_micropython": mp["ticks_per_s"],
+        "boot_heap_bytes": boot_heap_bytes(workdir, micropython=micropython),
+        "min_heapsize_kib": min_heapsize_kib(workdir, micropython=micropython),
+        "boot_heap_bytes_files": boot_heap_bytes(workdir, rom=False, micropython=micropython),
+        "min_heapsize_kib_files": min_heapsize_kib(workdir, rom=False, micropython=micropython),
+        "meters_heap_bytes": meters_heap_bytes(workdir, bus.port, micropython=micropython),
+        "min_heapsize_kib_meters": min_heapsize_kib(workdir, bus_port=bus.port, micropython=micropython),
+        "min_heapsize_kib_meters_files": min_heapsize_kib(workdir, bus_port=bus.port, rom=False,
+                                                          micropython=micropython),
+    }
+    return {key + suffix: value for key, value in figures.items()}
+
+
+def measure(micropython=None, micropython32=MICROPYTHON32):
+    """``micropython``: the binary for the unsuffixed figures (None: the default
+    port); ``micropython32``: the 32-bit one for the ``_32`` figures."""
     with tempfile.TemporaryDirectory(prefix="evse-bench-") as workdir:
-        mp = _tour(workdir, "micropython")
         cp = _tour(workdir, "cpython")
-        figures = {
-            "tick_alloc_bytes": mp["alloc_bytes_per_tick"],
-            "ticks_per_s_cpython": cp["ticks_per_s"],
-            "ticks_per_s_micropython": mp["ticks_per_s"],
-            "boot_heap_bytes": boot_heap_bytes(workdir),
-            "min_heapsize_kib": min_heapsize_kib(workdir),
-            "boot_heap_bytes_files": boot_heap_bytes(workdir, rom=False),
-            "min_heapsize_kib_files": min_heapsize_kib(workdir, rom=False),
-            "sim_10h_session_s": sim_10h_session_s(workdir),
-        }
         bus = _bus()
         try:
-            figures["meters_heap_bytes"] = meters_heap_bytes(workdir, bus.port)
-            figures["min_heapsize_kib_meters"] = min_heapsize_kib(workdir, bus_port=bus.port)
+            figures = _heap_figures(workdir, bus, micropython)
+            figures.update(_heap_figures(workdir, bus, str(micropython32), "_32"))
         finally:
             bus.stop()
+        figures["ticks_per_s_cpython"] = cp["ticks_per_s"]
+        figures["sim_10h_session_s"] = sim_10h_session_s(workdir)
         figures["meter_models"] = meter_models()
         return figures
 
 
 def main(args):
-    figures = measure()
+    micropython32 = Path(args.micropython32 or MICROPYTHON32)
+    if not micropython32.is_file():
+        raise SystemExit("evsectl bench: no 32-bit MicroPython at %s (--micropython32)" % micropython32)
+    figures = measure(args.micropython, micropython32)
     if args.json:
         print(json.dumps(figures))
     else:
         for key, value in figures.items():
-            print("%-26s %s" % (key, value))
+            print("%-32s %s" % (key, value))
     return 0

