@@ -20,8 +20,10 @@ WRAP_MS = 1 << 30  # the kernel's ticks wrap here: 12.4 days
 
 # (where the virtual clock starts): a fresh boot; past 6.2 days, where a
 # difference of ticks once passed 2^30 on its way; 13 days in (uptime in ms
-# past 2^30); and 20 s before the ticks wrap, which the tour then crosses.
-STARTS = {"fresh": 0, "6.3-days": 6 * DAY_MS + 7200000, "13-days": 13 * DAY_MS, "wrap": 3 * WRAP_MS - 20000}
+# past 2^30); 20 s before the ticks wrap, which the tour then crosses; and
+# 124 days in, where the count of control ticks run passes 2^30 in the tour.
+STARTS = {"fresh": 0, "6.3-days": 6 * DAY_MS + 7200000, "13-days": 13 * DAY_MS, "wrap": 3 * WRAP_MS - 20000,
+          "124-days": (WRAP_MS - 5000) * 10}
 
 
 def run_tour(tmp_path, *args, interpreter="micropython"):

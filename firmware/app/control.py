@@ -6,6 +6,7 @@ be locked around it and garbage collection never delays a relay decision.
 
 from app import log
 from app.aio import sleep_ms, ticks_add, ticks_diff, ticks_ms
+from evse.compat import TICKS_MASK
 
 PERIOD_MS = 10
 COARSE_MS = 1000  # virtual time: step size while the kernel has nothing pending
@@ -16,7 +17,7 @@ class Controller:
         self.kernel = kernel
         self.board = board
         self.clock = clock
-        self.ticks = 0  # ticks run since boot
+        self.ticks = 0  # ticks run since boot, modulo 2^30
         self.overruns = 0  # ticks that started a whole period late
 
     def tick(self):
@@ -26,7 +27,9 @@ class Controller:
         k.step(now)
         self.board.write(now, k)
         self.board.feed_watchdog()
-        self.ticks += 1
+        # Wraps rather than becoming a long int (after 124 days): it is only
+        # compared, to see that the loop runs.
+        self.ticks = self.ticks + 1 if self.ticks < TICKS_MASK else 0
 
     def advance(self, ms):
         """Virtual time: run the control loop for ``ms`` simulated milliseconds.

@@ -21,6 +21,7 @@ sys.path[:0] = ["slot_a", "slot_a/lib"]  # the app slot of a freshly assembled d
 
 from app.clock import VirtualClock
 from app.control import Controller, PERIOD_MS
+from evse.compat import TICKS_MASK
 from evse.kernel import Kernel, Settings
 from hal import board as boardfile
 from hal.sim import SimBoard
@@ -96,6 +97,8 @@ class Tour:
         settings.case_b = case_b
         self.kernel = Kernel(boardfile.params(self.board), settings)
         self.controller = Controller(self.kernel, self.sim, self.clock)
+        # The ticks it would have counted since power-up (the counter wraps at 2^30, 124 days in).
+        self.controller.ticks = self.clock.uptime_ms() // PERIOD_MS & TICKS_MASK
 
     def leg(self, name, changes):
         k = self.kernel
