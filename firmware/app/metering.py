@@ -28,6 +28,14 @@ from evse.loadlimit import available_a, LoadLimiter, NO_LIMIT_A
 # meters keeps the heap the Modbus code would take.
 models = None
 
+# A meter's reading is held to these before it becomes one of the kernel's
+# ints: a wild value (a garbled register, inf) would otherwise be a long int
+# on a 32-bit MicroPython, and the control tick multiplies power by the
+# tick's milliseconds (evse.session), allocating where nothing may. 200 kW is
+# nine times the largest AC charger; times a tick of up to 5 s, still small.
+MAX_POWER_W = 200000
+MAX_CURRENT_A = 1000
+
 KEPT_PATH = "meters.json"  # baselines of the energies the firmware keeps for a meter
 _PARITY = {"N": None, "E": 0}
 
@@ -127,10 +135,10 @@ class Metering:
         if m1 is not None:
             p = m1.power_w(now)
             if p is not None:
-                i.power_w = int(p + 0.5) if p > 0 else 0
+                i.power_w = int(min(p, MAX_POWER_W) + 0.5) if p > 0 else 0
             currents = m1.per_phase(models.CURRENT, now)
             if currents:
-                i.meter_current_a = int(max(currents) + 0.5)
+                i.meter_current_a = int(min(max(currents), MAX_CURRENT_A) + 0.5)
             imp = m1.index(models.IMPORT)
             if m1.stamps[imp] != self._import_stamp and m1.fresh(imp, now):
                 self._import_stamp = m1.stamps[imp]
