@@ -81,8 +81,8 @@ class _Sim:
             (dev / "config.json").write_text(json.dumps(
                 {"Meter1Type": 1, "Meter1PerPhase": True, "Meter2Type": 1, "Meter2PerPhase": True,
                  "ControlStrategy": 1, "ControlLimit": 20000}))
-        self.proc = subprocess.Popen(sim.command(interpreter, heapsize, rom, micropython), cwd=dev, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(sim.command(interpreter, heapsize, rom, micropython), cwd=dev,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.boot_line = ""
         for line in self.proc.stdout:
             if sim.READY_MARK in line:
