@@ -94,7 +94,7 @@ def test_system_info_reports_version_network_heap_and_update_state(sim):
 
 
 def test_a_valid_write_is_applied_and_answered_with_the_new_settings(sim):
-    body = sim.config(ChargeCurrent=10, ChargeAutoStart=False, Charge3Phase=False, ChargerMode=1, LockMethod=1)
+    body = sim.config(ChargeCurrent=10, ChargeAutoStart=False, Charge3Phase=False, ChargerMode=1, LockMethod=0)
     assert body["ChargeCurrent"] == 10 and body["ChargeAutoStart"] is False and body["ChargerMode"] == 1
     assert config_of(sim)["ChargeCurrent"] == 10
     assert sim.status()["ThreePhaseCharging"] is False

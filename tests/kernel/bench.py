@@ -35,11 +35,6 @@ def load_board():
         return json.load(f)
 
 
-def lock_method_for(board):
-    lock = board.get("lock", {})
-    return 1 if lock.get("type") == "servo" else 0
-
-
 def is_fault(state):
     return state in S.FAULT_STATES
 
@@ -55,7 +50,6 @@ class Bench:
         self.conf = board
         self.params = boardfile.params(board)
         self.settings = Settings()
-        self.settings.lock_method = lock_method_for(board)
         for name in settings:
             if not hasattr(self.settings, name):
                 raise AttributeError("no setting " + name)

@@ -123,7 +123,8 @@ def test_over_temperature_derates_then_stops_then_recovers_with_hysteresis():
         assert b.offered == amps, (c10, b.offered, amps)
         assert b.state == S.CHARGE_C and b.relay
     b.temp(800)
-    _open_at_once(b, S.GENERAL_ERR)
+    t = _open_at_once(b, S.GENERAL_ERR)
+    assert K.TEMP_DEBOUNCE_MS <= t <= K.TEMP_DEBOUNCE_MS + 20, t  # the stop point held 1 s
     assert b.k.cause == S.CAUSE_OVERTEMP
     assert not b.k.latched
     # Stays stopped until 10 C below the stop point.
@@ -131,7 +132,8 @@ def test_over_temperature_derates_then_stops_then_recovers_with_hysteresis():
     assert b.stays(lambda b: b.state == S.GENERAL_ERR and not b.relay and not pwm_on(b.pwm), 10000)
     b.temp(699)
     assert b.until(lambda b: b.state == S.CHARGE_C and b.relay, 10000) is not None
-    assert b.offered == 12  # still derated at 69.9 C
+    # Still derated at 69.9 C, as for 70.1 C: derating comes back up only 2 C below that.
+    assert b.offered == 11
     b.temp(300)
     assert b.until(lambda b: b.offered == 16, 6000) is not None
 
@@ -258,7 +260,7 @@ def test_state_d_charges_only_with_ventilation():
     b.vehicle("B")
     b.vehicle("D")
     t = b.until(lambda b: b.relay, 3000)
-    assert t is not None and t <= 100, t
+    assert t is not None and t <= K.RCM_TEST_MS + K.RCM_RELEASE_MS + 100, t  # the RCM test comes first
     assert b.state == S.VENT_D
     # Ventilation lost (setting off): the contactor opens at once.
     b.settings.ventilation = False
@@ -341,7 +343,7 @@ def test_over_temperature_present_when_another_fault_clears_is_flagged_at_once()
     b.fault("CpShort")
     assert b.until(lambda b: b.state == S.EV_ERR_E, 1000) is not None
     b.temp(800)
-    b.run(100)
+    b.run(K.TEMP_DEBOUNCE_MS)
     seen = []
     b.hook = lambda b: seen.append((b.elapsed, b.state, b.pwm))
     b.fault("CpShort", False)
@@ -356,13 +358,13 @@ def test_state_e_present_when_another_fault_clears_is_flagged_at_once():
     b = Bench()
     b.charging()
     b.fault("OverTemp")
-    assert b.until(lambda b: b.state == S.GENERAL_ERR, 1000) is not None
+    assert b.until(lambda b: b.state == S.GENERAL_ERR, K.TEMP_DEBOUNCE_MS + 100) is not None
     b.fault("CpShort")
     b.run(500)
     seen = []
     b.hook = lambda b: seen.append((b.elapsed, b.state, b.pwm))
     b.fault("OverTemp", False)
-    b.run(1000)
+    b.run(K.TEMP_DEBOUNCE_MS + 1000)
     bad = [s for s in seen if not is_fault(s[1])]
     assert not bad, "CP at E shown as %r" % [(t, S.NAMES[st]) for t, st, p in bad[:3]]
     assert b.state == S.EV_ERR_E

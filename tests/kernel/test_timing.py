@@ -7,8 +7,8 @@ from evse.compat import TICKS_PERIOD
 from bench import Bench, pwm_on, TICK_MS
 
 # The vehicle's new state is first sampled on the next tick, becomes a candidate,
-# and is taken once it held DEBOUNCE_MS: the contactor decision is on that tick.
-CLASSIFIED_MS = pilot.DEBOUNCE_MS + TICK_MS
+# and is taken at its DEBOUNCE_SAMPLES-th sample: the contactor decision is on that tick.
+CLASSIFIED_MS = pilot.DEBOUNCE_SAMPLES * TICK_MS
 
 
 class Changes:
