@@ -125,6 +125,28 @@ class Bench:
         assert t is not None, "kernel never left EVSE_WAITING"
         return t
 
+    def restart(self):
+        """A watchdog reset or brown-out: a fresh kernel on the same board. The
+        world stays as it was: the vehicle, the faults, a welded contactor,
+        and a bistable lock where it was. The HAL makes its outputs safe first;
+        the kernel is not booted (call boot() or tick on)."""
+        self.kernel = Kernel(self.params, self.settings)
+        self.board.safe()
+        self.dirty = True
+
+    def idle(self, ms, step_ms=60000):
+        """Let ``ms`` pass in steps of ``step_ms`` while the kernel has nothing
+        pending (TICK_MS while it has), as a long uptime does: the tick
+        counter runs on and wraps as ticks_ms does."""
+        left = ms
+        while left > 0:
+            if self.kernel.quiet:
+                step = step_ms if left > step_ms else left
+            else:
+                step = TICK_MS
+            self.tick(step)
+            left -= step
+
     # -- the world -------------------------------------------------------------
 
     def vehicle(self, state=None, cable_a=False, draw_a=False, phases=None):
