@@ -454,6 +454,7 @@ class Kernel:
         if self.params.rcm_present and self._phase == _RUN:
             self._phase = _TEST  # contactor open, before the lock and the PWM
             self._phase_since = now
+            self.rcm_test = True
 
     def _unplugged(self):
         self.connected = False

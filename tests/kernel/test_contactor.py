@@ -173,3 +173,15 @@ def test_no_feedback_board_charges_without_judging():
     b.vehicle("C")
     assert b.until(lambda b: b.k.relay, 3000) is not None
     assert b.stays(lambda b: b.state == S.CHARGE_C and pwm_on(b.pwm), 3000)
+
+
+def test_a_10ms_feedback_glitch_while_charging_does_not_latch():
+    """Issue 20 item 6, through the kernel: the contactor's mirror contact
+    reads open for one tick under load."""
+    b = Bench()
+    b.charging()
+    b.run(2000)
+    b.fault("RelayNoClose")
+    b.tick()
+    b.fault("RelayNoClose", False)
+    assert b.stays(lambda b: b.state == S.CHARGE_C and b.relay and not b.k.latched, 3000)

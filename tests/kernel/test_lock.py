@@ -306,3 +306,24 @@ def test_restart_while_unlocking_waits_for_the_lock():
         b.hook = hook
         assert b.until(lambda b: b.relay and b.board.locked, 3000) is not None
         assert not unsafe, "feedback=%s: contactor closed with the plug unlocked at %r ms" % (feedback, unsafe[:3])
+
+
+def test_changing_charger_mode_during_a_session_keeps_the_lock_and_the_cable_limit():
+    """Issue 20 item 3: case B -> A while charging on a 13 A cable. The mode in
+    force stays until the vehicle leaves: the plug stays locked under load and
+    the offer stays within the cable."""
+    b = Bench(case_b=True, charge_current_a=32)
+    b.vehicle("B", cable_a=13)
+    b.vehicle("C")
+    assert b.until(lambda b: b.relay, 5000) is not None
+    b.run(6000)
+    assert b.offered == 13
+    b.settings.case_b = False
+    b.changed()
+    assert b.stays(lambda b: b.relay and b.board.locked and b.k.lock.locked and b.offered == 13, 10000)
+    assert b.k.case_b
+    # Taken when the vehicle has left: then the lock opens (contactor open first).
+    b.vehicle("B")
+    b.vehicle("A")
+    assert b.until(lambda b: not b.board.locked, 3000) is not None
+    assert not b.k.case_b and not b.relay
