@@ -123,7 +123,7 @@ class KernelMachine(RuleBasedStateMachine):
         self.pp_bad_at = None
         self.cable_changed_at = None
         self.hot_at = None  # since when the board reads the stop point or the sensor is broken
-        self.demand_since = None  # physical: since when the vehicle asks for charge
+        self.level_since = None  # physical: since when the CP shows the vehicle's present state
         self.phys_pwm_on_at = None  # physical: since when the PWM runs (what the vehicle sees)
         self.opened_at = None  # when the contactor last opened
         self.prev_connected = k.connected
@@ -150,12 +150,11 @@ class KernelMachine(RuleBasedStateMachine):
         self.world_changed = True
         if self._physical_demand():
             self.demand_lost_at = None
-            if self.demand_since is None or self._cp_changed:
-                self.demand_since = now
-        else:
-            self.demand_since = None
-            if initial or self.demand_lost_at is None or self._cp_changed:
-                self.demand_lost_at = now
+        elif initial or self.demand_lost_at is None or self._cp_changed:
+            self.demand_lost_at = now
+        if initial or self._level_changed:
+            self.level_since = now  # the CP shows a new vehicle state from the next tick
+        self._level_changed = False
         b = self.b
         if b.params.temp_present and (b.board.temp_c10 >= b.params.temp_stop_c10 or b.board.faults["TempSensor"]):
             if self.hot_at is None:
@@ -174,11 +173,13 @@ class KernelMachine(RuleBasedStateMachine):
             self.pp_bad_at = now
 
     _cp_changed = False
+    _level_changed = False
 
     @rule(state=st.sampled_from("ABCD"), then=THEN)
     def vehicle_state(self, state, then):
         if state != self.b.board.vehicle.state:
             self._cp_changed = True
+            self._level_changed = True
         self.b.vehicle(state)
         self._update_world()
         self._advance(then * TICK_MS)
@@ -201,6 +202,7 @@ class KernelMachine(RuleBasedStateMachine):
     def fault(self, name, on, then):
         if name == "CpShort" and on != self.b.board.faults["CpShort"]:
             self._cp_changed = True
+            self._level_changed = True
         if name == "LockJam" and on:
             self.jam_ever = True
         if name == "PpOpen" and on != self.b.board.faults["PpOpen"]:
@@ -381,9 +383,9 @@ class KernelMachine(RuleBasedStateMachine):
         # The contactor closes only when everything agrees, physically.
         if k.relay and not self.prev_relay:
             self.closed_at = now
-            assert self.demand_since is not None and now - self.demand_since >= SETTLED_MS, (
-                "closed without a settled CP reading of the vehicle asking",
-                self.demand_since,
+            assert now - self.level_since >= SETTLED_MS, (
+                "closed without a settled CP reading of the vehicle's state",
+                now - self.level_since,
             )
             assert self.phys_pwm_on_at is not None and now - self.phys_pwm_on_at >= K.PWM_SETTLE_MS, (
                 "closed without a fresh diode check under the PWM the vehicle saw",
@@ -409,8 +411,9 @@ class KernelMachine(RuleBasedStateMachine):
             if pwm_on(pwm):
                 # The diode is judged on the low level once the PWM has run PWM_SETTLE_MS.
                 seen_from = self.pwm_on_at + K.PWM_SETTLE_MS - TICK_MS
-                if self.closed_at > self.pwm_on_at:
-                    # Closed during this PWM period: only after the diode was seen.
+                if self.closed_at == now and self.closed_at > self.pwm_on_at:
+                    # Closed during this PWM period: only with the diode seen (a bad
+                    # low level after the close withdraws diode_ok at once).
                     assert k.diode_ok, "closed before the diode was checked"
                 if self.diode_bad_at is not None:
                     if self.diode_bad_at > seen_from:
