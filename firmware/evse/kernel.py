@@ -246,8 +246,6 @@ class Kernel:
         self._cycle_ms -= dt
         if self._cycle_ms < 0:
             self._cycle_ms = 0
-        if not self.connected:
-            self.case_b = self.settings.case_b
 
         self._classify(now)
         self.contactor.step(now, i.relay_closed)
@@ -276,6 +274,8 @@ class Kernel:
         elif cp == S.CP_B or cp == S.CP_C or cp == S.CP_D:
             if not self.connected:
                 self._plugged(now)
+        if not self.connected:
+            self.case_b = self.settings.case_b
         self._read_pp(now)
         self._read_temperature(now)
 
@@ -445,6 +445,7 @@ class Kernel:
 
     def _plugged(self, now):
         self.connected = True
+        self.case_b = self.settings.case_b  # the mode in force until the vehicle leaves
         self.session.clear()
         self.session.active = True
         self.started = self.settings.auto_start
