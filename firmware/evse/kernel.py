@@ -56,9 +56,9 @@ PP_DEBOUNCE_MS = const(50)
 OVERCURRENT_MS = const(5000)  # a vehicle may exceed the offer this long
 OVERCURRENT_MARGIN_A = const(2)
 # Temperature changes slowly: the stop point (or a sensor fault) must be read
-# for TEMP_DEBOUNCE_MS, and the temperature derating goes by follows the
-# readings once they stayed on one side of it as long. Derating comes back
-# up only once that is DERATE_HYSTERESIS_C10 below where it derated most.
+# for TEMP_DEBOUNCE_MS. The kernel's temperature (derating, recovery) takes a
+# reading once the readings stayed on one side of it that long, and derating
+# comes back up only DERATE_HYSTERESIS_C10 below where it derated most.
 TEMP_DEBOUNCE_MS = const(1000)
 DERATE_HYSTERESIS_C10 = const(20)
 TEMP_HYSTERESIS_C10 = const(100)  # over-temperature clears this far below the stop point
@@ -184,13 +184,12 @@ class Kernel:
         self._diode_bad_since = 0
         self._pp_seen = 0  # the rating the PP reads now (0: open or invalid)
         self._pp_since = 0  # since when it reads that (or the vehicle connected)
-        self._hot = False  # the reading is at or above the stop point
-        self._hot_since = 0
+        self._temp_trouble = False  # at or above the stop point, or the sensor broken
+        self._trouble_since = 0
+        self._sensor_bad = False
         self._temp_side = 0  # the readings are above (1) or below (-1) temp_c10
         self._temp_since = 0
         self._derate_c10 = ROOM_C10  # the temperature the derating goes by
-        self._sensor_bad = False
-        self._sensor_since = 0
         self._over = False
         self._over_since = 0
         self._opened_since = 0  # when the kernel last opened the contactor
@@ -236,7 +235,7 @@ class Kernel:
             never = ticks_add(now, -HORIZON_MS)
             self._fault_since = self._pwm_on_since = self._pwm_off_since = never
             self._offer_since = self._diode_bad_since = self._pp_since = never
-            self._temp_since = self._hot_since = self._sensor_since = self._over_since = never
+            self._temp_since = self._trouble_since = self._over_since = never
             self._opened_since = never
         dt = ticks_diff(now, self._last)
         self._last = now
@@ -315,8 +314,7 @@ class Kernel:
         self._diode_bad_since = held(now, self._diode_bad_since)
         self._pp_since = held(now, self._pp_since)
         self._temp_since = held(now, self._temp_since)
-        self._hot_since = held(now, self._hot_since)
-        self._sensor_since = held(now, self._sensor_since)
+        self._trouble_since = held(now, self._trouble_since)
         self._over_since = held(now, self._over_since)
         self._opened_since = held(now, self._opened_since)
 
@@ -382,17 +380,15 @@ class Kernel:
         i = self.inputs
         if not self.params.temp_present:
             return
+        # At or above the stop point, or a broken sensor: a fault once either
+        # (or one after the other) has lasted TEMP_DEBOUNCE_MS.
+        trouble = i.temp_fault or i.temp_c10 >= self.params.temp_stop_c10
+        if trouble and not self._temp_trouble:
+            self._trouble_since = now
+        self._temp_trouble = trouble
+        self._sensor_bad = i.temp_fault
         if i.temp_fault:
-            if not self._sensor_bad:
-                self._sensor_bad = True
-                self._sensor_since = now
-            self._hot = False
             return  # the reading means nothing
-        self._sensor_bad = False
-        hot = i.temp_c10 >= self.params.temp_stop_c10
-        if hot and not self._hot:
-            self._hot_since = now
-        self._hot = hot
         # The temperature the derating and the recovery go by: a reading is
         # taken once the readings stayed on one side of it for TEMP_DEBOUNCE_MS.
         side = 0
@@ -472,12 +468,9 @@ class Kernel:
         elif cp == S.CP_F:
             fault = S.GENERAL_ERR
             cause = S.CAUSE_CP_INVALID
-        elif self._sensor_bad and ticks_diff(now, self._sensor_since) >= TEMP_DEBOUNCE_MS:
+        elif self._temp_trouble and ticks_diff(now, self._trouble_since) >= TEMP_DEBOUNCE_MS:
             fault = S.GENERAL_ERR
-            cause = S.CAUSE_TEMP_SENSOR
-        elif self._hot and ticks_diff(now, self._hot_since) >= TEMP_DEBOUNCE_MS:
-            fault = S.GENERAL_ERR
-            cause = S.CAUSE_OVERTEMP
+            cause = S.CAUSE_TEMP_SENSOR if self._sensor_bad else S.CAUSE_OVERTEMP
         elif self._diode_bad and self.connected and ticks_diff(now, self._diode_bad_since) >= DIODE_DEBOUNCE_MS:
             fault = S.DIODE_ERR
         elif self._pp_failed(now):
@@ -505,7 +498,7 @@ class Kernel:
         if fault == S.EV_ERR_E or (fault == S.GENERAL_ERR and cause == S.CAUSE_CP_INVALID):
             cleared = cp != S.CP_UNKNOWN and cp != S.CP_E and cp != S.CP_F
         elif fault == S.GENERAL_ERR and (cause == S.CAUSE_OVERTEMP or cause == S.CAUSE_TEMP_SENSOR):
-            cleared = not self._sensor_bad and not self._hot and self.temp_c10 < self.params.temp_stop_c10 - TEMP_HYSTERESIS_C10
+            cleared = not self._temp_trouble and self.temp_c10 < self.params.temp_stop_c10 - TEMP_HYSTERESIS_C10
         elif fault == S.PP_ERR_F:
             cleared = cp == S.CP_A or self.pp_a > 0
         elif fault == S.LOCK_ERR_F:
@@ -683,7 +676,7 @@ class Kernel:
             and self._pp_seen == self.pp_a
             and not (self.connected and self.case_b and self.pp_a == 0 and not self.fault and not self.latched)
             and not self._temp_side
-            and not ((self._sensor_bad or self._hot) and not self.fault and not self.latched)
+            and not (self._temp_trouble and not self.fault and not self.latched)
             and not self._over
             and not self._cycling
             and (c.closed or ticks_diff(now, self._opened_since) >= RECLOSE_MS)

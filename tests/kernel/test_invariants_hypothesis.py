@@ -123,7 +123,7 @@ class KernelMachine(RuleBasedStateMachine):
         self.pp_bad_at = None
         self.cable_changed_at = None
         self.hot_at = None  # since when the board reads the stop point or the sensor is broken
-        self.level_since = None  # physical: since when the CP shows the vehicle's present state
+        self.asking_since = None  # physical: since when the CP shows C or D (the vehicle asks)
         self.phys_pwm_on_at = None  # physical: since when the PWM runs (what the vehicle sees)
         self.opened_at = None  # when the contactor last opened
         self.prev_connected = k.connected
@@ -146,16 +146,18 @@ class KernelMachine(RuleBasedStateMachine):
 
     def _update_world(self, initial=False):
         """Note what changed in the world since the last tick (before the next one)."""
-        now = self.b.elapsed
+        b = self.b
+        now = b.elapsed
         self.world_changed = True
         if self._physical_demand():
             self.demand_lost_at = None
         elif initial or self.demand_lost_at is None or self._cp_changed:
             self.demand_lost_at = now
-        if initial or self._level_changed:
-            self.level_since = now  # the CP shows a new vehicle state from the next tick
-        self._level_changed = False
-        b = self.b
+        asking = b.board.vehicle.state in ("C", "D") and not b.board.faults["CpShort"]
+        if not asking:
+            self.asking_since = None
+        elif self.asking_since is None:
+            self.asking_since = now  # the CP shows C or D from the next tick
         if b.params.temp_present and (b.board.temp_c10 >= b.params.temp_stop_c10 or b.board.faults["TempSensor"]):
             if self.hot_at is None:
                 self.hot_at = now
@@ -173,13 +175,11 @@ class KernelMachine(RuleBasedStateMachine):
             self.pp_bad_at = now
 
     _cp_changed = False
-    _level_changed = False
 
     @rule(state=st.sampled_from("ABCD"), then=THEN)
     def vehicle_state(self, state, then):
         if state != self.b.board.vehicle.state:
             self._cp_changed = True
-            self._level_changed = True
         self.b.vehicle(state)
         self._update_world()
         self._advance(then * TICK_MS)
@@ -202,7 +202,6 @@ class KernelMachine(RuleBasedStateMachine):
     def fault(self, name, on, then):
         if name == "CpShort" and on != self.b.board.faults["CpShort"]:
             self._cp_changed = True
-            self._level_changed = True
         if name == "LockJam" and on:
             self.jam_ever = True
         if name == "PpOpen" and on != self.b.board.faults["PpOpen"]:
@@ -383,9 +382,9 @@ class KernelMachine(RuleBasedStateMachine):
         # The contactor closes only when everything agrees, physically.
         if k.relay and not self.prev_relay:
             self.closed_at = now
-            assert now - self.level_since >= SETTLED_MS, (
-                "closed without a settled CP reading of the vehicle's state",
-                now - self.level_since,
+            assert self.asking_since is not None and now - self.asking_since >= SETTLED_MS, (
+                "closed without a settled CP reading of the vehicle asking",
+                self.asking_since,
             )
             assert self.phys_pwm_on_at is not None and now - self.phys_pwm_on_at >= K.PWM_SETTLE_MS, (
                 "closed without a fresh diode check under the PWM the vehicle saw",
