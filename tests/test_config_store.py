@@ -80,3 +80,17 @@ def test_killing_the_process_mid_write_never_tears_the_file(tmp_path, name, exe)
             cwd=dev, capture_output=True, text=True, timeout=30)
         assert out.stdout.strip().endswith(values["DeviceName"])
         assert not (dev / "config.json.tmp").exists()
+
+
+def test_a_setting_the_board_decides_reads_as_the_board_says(tmp_path):
+    """LockMethod is the board file's lock.type: a stored or written
+    disagreement is impossible (issue 12)."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"LockMethod": 0, "ChargeCurrent": 10}))
+    store = ConfigStore(str(path), fixed={"LockMethod": 1})
+    assert store["LockMethod"] == 1 and store["ChargeCurrent"] == 10
+    assert "board file" in store.update({"LockMethod": 0})["LockMethod"]
+    assert store["LockMethod"] == 1
+    assert store.update({"LockMethod": 1, "ChargeCurrent": 12}) == {}
+    store.factory_reset()
+    assert store["LockMethod"] == 1

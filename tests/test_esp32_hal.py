@@ -225,6 +225,22 @@ def test_ntc_clamps_a_shorted_sensor_hot(hw):
     assert read(hw, b).temp_c10 == hw.module.NTC_MAX_C * 10
 
 
+@pytest.mark.parametrize("mv", [0, 3000, 3100, 3300])
+def test_an_open_or_shorted_ntc_is_a_sensor_fault(hw, mv):
+    """Issue 20 item 4: a broken wire (the pin at the supply, or at the ADC's
+    ceiling) or a short (the pin at ground) is reported, not read as -40 C."""
+    b = make(hw)
+    hw.adc_mv[34] = lambda us: mv
+    assert read(hw, b).temp_fault is True
+
+
+@pytest.mark.parametrize("celsius", [-10, 25, 62, 80, 120])
+def test_a_working_ntc_is_no_sensor_fault(hw, celsius):
+    b = make(hw)
+    hw.adc_mv[34] = lambda us: _ntc_mv(celsius)
+    assert read(hw, b).temp_fault is False
+
+
 # -- outputs ---------------------------------------------------------------------
 
 

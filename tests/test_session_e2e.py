@@ -19,7 +19,7 @@ def test_a_full_session_on_a_socket_with_lock(sim):
     s, b = sim.status(), sim.board()
     assert s["EvseState"] == 4 and s["PPCodedCurrent"] == 20 and s["ChargerStarted"]
     assert b["Locked"] and not b["RelayClosed"]
-    assert b["PwmDutyPermille"] == 267  # 16 A
+    assert b["PwmDutyPermille"] == 266  # 16 A: 26.67 % rounded down
     assert b["CpHighMv"] == 9000 and b["CpLowMv"] == -12000
 
     # The vehicle asks for charge: contactor closes well within 3 s.

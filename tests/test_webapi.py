@@ -94,10 +94,32 @@ def test_system_info_reports_version_network_heap_and_update_state(sim):
 
 
 def test_a_valid_write_is_applied_and_answered_with_the_new_settings(sim):
-    body = sim.config(ChargeCurrent=10, ChargeAutoStart=False, Charge3Phase=False, ChargerMode=1, LockMethod=1)
+    body = sim.config(ChargeCurrent=10, ChargeAutoStart=False, Charge3Phase=False, ChargerMode=1, LockMethod=0)
     assert body["ChargeCurrent"] == 10 and body["ChargeAutoStart"] is False and body["ChargerMode"] == 1
     assert config_of(sim)["ChargeCurrent"] == 10
     assert sim.status()["ThreePhaseCharging"] is False
+
+
+def test_charger_mode_cannot_change_while_a_vehicle_is_connected(sim):
+    """Issue 20 item 3: the mode in force stays until the vehicle leaves."""
+    sim.vehicle(State="B")
+    sim.advance(500)
+    r = sim.post(API + "SystemConfig", {"ChargerMode": 1})
+    assert r.status == 409 and "connected" in r.json["Errors"]["ChargerMode"]
+    assert config_of(sim)["ChargerMode"] == 0
+    assert sim.config(ChargerMode=0, ChargeCurrent=12)["ChargeCurrent"] == 12  # unchanged: fine
+    sim.vehicle(State="A")
+    sim.advance(500)
+    assert sim.config(ChargerMode=1)["ChargerMode"] == 1
+
+
+def test_lock_method_is_the_board_files(sim):
+    """Issue 12: LockMethod and the board's lock.type cannot disagree: the
+    board decides (boards/sim.json: a solenoid, LockMethod 0)."""
+    assert config_of(sim)["LockMethod"] == 0
+    r = sim.post(API + "SystemConfig", {"LockMethod": 1})
+    assert r.status == 400 and "board file" in r.json["Errors"]["LockMethod"]
+    assert sim.config(LockMethod=0)["LockMethod"] == 0
 
 
 BAD_CONFIG = [

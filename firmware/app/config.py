@@ -165,10 +165,14 @@ def _check(key, value):
 
 
 class ConfigStore:
-    def __init__(self, path="config.json"):
+    def __init__(self, path="config.json", fixed=None):
         self.path = path
+        # Settings the hardware decides (LockMethod: the board file's
+        # lock.type): they always read as that, and a write must agree.
+        self.fixed = fixed or {}
         self.values = {}
         self.load()
+        self.values.update(self.fixed)
 
     def load(self):
         self.values = self.defaults()
@@ -215,6 +219,8 @@ class ConfigStore:
                 reason = _check(key, value)
                 if reason:
                     errors[key] = reason
+                elif key in self.fixed and value != self.fixed[key]:
+                    errors[key] = "must be %d: the board file decides it" % self.fixed[key]
         for n in ("1", "2"):
             type_key = "Meter" + n + "Type"
             ip_key = "Meter" + n + "Ip"
@@ -262,6 +268,7 @@ class ConfigStore:
     def factory_reset(self):
         """Forget everything the user stored (service code FactoryDefault)."""
         values = self.defaults()
+        values.update(self.fixed)
         self._save(values.items())
         self.values = values
 

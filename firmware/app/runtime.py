@@ -41,7 +41,7 @@ class Charger:
         self.version = VERSION
         self.sim = read_json(sim_path) if self.board["hal"] == "sim" else {}
         remove_leftovers(config_path)
-        self.config = ConfigStore(config_path)
+        self.config = ConfigStore(config_path, fixed={"LockMethod": self.kernel.params.lock_method})
         self.clock = VirtualClock() if self.sim.get("virtual_time") else RealClock()
         self.metering = Metering(self)
         self.apply_config()
@@ -71,8 +71,7 @@ class Charger:
         st.boost_current_a = c["ChargeCurrentBoost"]
         st.auto_start = c["ChargeAutoStart"]
         st.three_phase = c["Charge3Phase"]
-        st.case_b = c["ChargerMode"] == 1
-        st.lock_method = c["LockMethod"]
+        st.case_b = c["ChargerMode"] == 1  # taken by the kernel when a vehicle connects
         st.ventilation = c["VentilationAvailable"]
         for key in changed:
             if key.startswith("Meter"):

@@ -4,15 +4,22 @@ The board reads back the contactor's state (a mirror contact or a voltage
 sense). After each command the feedback must agree within ``settle_ms``, and
 keep agreeing: a contactor that stays closed is welded, one that does not
 close (or drops out) is not closing. Either is latched by the kernel.
+
+A real weld or a contactor that will not close persists, a glitch on the
+feedback line does not: a disagreement latches only once it has lasted
+CONFIRM_MS, counted from when it began or when the settle window ended,
+whichever is later.
 """
 
 from evse.compat import const, ticks_diff
+from evse.timer import held
 
 OK = const(0)
 WELDED = const(1)
 NOT_CLOSING = const(2)
 
 SETTLE_MS = const(200)
+CONFIRM_MS = const(50)
 
 
 class Contactor:
@@ -22,6 +29,7 @@ class Contactor:
         self.closed = False  # the command
         self.fault = OK
         self._since = 0  # when the command last changed
+        self._agreed = 0  # when the feedback last agreed with the command
 
     def command(self, close, now):
         if close != self.closed:
@@ -30,8 +38,16 @@ class Contactor:
 
     def step(self, now, feedback_closed):
         """Compare feedback with the command; sets ``fault`` when they disagree."""
+        self._since = held(now, self._since)
+        self._agreed = held(now, self._agreed)
         if not self.has_feedback or feedback_closed == self.closed:
+            self._agreed = now
             return
-        if ticks_diff(now, self._since) < self.settle_ms:
+        settled = ticks_diff(now, self._since) - self.settle_ms
+        if settled < 0:
             return
-        self.fault = WELDED if feedback_closed else NOT_CLOSING
+        disagreeing = ticks_diff(now, self._agreed)
+        if settled < disagreeing:
+            disagreeing = settled
+        if disagreeing >= CONFIRM_MS:
+            self.fault = WELDED if feedback_closed else NOT_CLOSING

@@ -16,10 +16,19 @@ power cycle), which runs the boot self-tests again, clears them. The others
 (state E, diode, PP, lock, over-temperature, a vehicle drawing more than
 offered) hold state F for at least 300 ms, then return the CP to a steady
 +12 V so the vehicle can be watched, and clear when their cause is gone (most
-of them when the vehicle is unplugged).
+of them when the vehicle is unplugged). While the CP is held at F the
+vehicle cannot be seen, so whatever was classified before is forgotten: a
+close needs a fresh, settled CP reading and a fresh diode check. A latched
+fault ends the session (the vehicle cannot be watched until the restart).
+
+The residual-current monitor is tested at boot and again each time a vehicle
+connects, with the contactor open, before the lock moves and the PWM starts.
+
+Every time stamp is held within timer.HORIZON_MS of now on every step, so
+no timer reads as fresh again after ticks_ms has gone round (6.2 days).
 """
 
-from evse.compat import const, ticks_diff
+from evse.compat import const, ticks_add, ticks_diff
 from evse import states as S
 from evse.pilot import (
     PilotClassifier,
@@ -31,24 +40,41 @@ from evse.pilot import (
     PWM_F,
 )
 from evse.proximity import cable_rating_a
-from evse.lock import PlugLock
+from evse.lock import PlugLock, SOLENOID
 from evse.contactor import Contactor, WELDED
 from evse.session import Session
+from evse.timer import held, HORIZON_MS
 
 FAULT_HOLD_MS = const(300)  # state F is held at least this long after a fault
 OPEN_AFTER_PWM_OFF_MS = const(6000)  # vehicle keeps charging after PWM off
 DUTY_CHANGE_MS = const(5000)  # the duty changes at most this often, except to stop
 PWM_SETTLE_MS = const(20)  # PWM runs this long before its low level is judged
 DIODE_DEBOUNCE_MS = const(20)
-PP_DEBOUNCE_MS = const(100)
+# A PP reading (a rating, or invalid) is taken once it held this long. With the
+# 10 ms tick a cable pulled out under load opens the contactor 60 ms later.
+PP_DEBOUNCE_MS = const(50)
 OVERCURRENT_MS = const(5000)  # a vehicle may exceed the offer this long
 OVERCURRENT_MARGIN_A = const(2)
-TEMP_HYSTERESIS_C10 = const(100)
-RCM_TEST_MS = const(60)  # the RCM must trip within this of its test input
+# Temperature changes slowly: the stop point (or a sensor fault) must be read
+# for TEMP_DEBOUNCE_MS. The kernel's temperature (derating, recovery) takes a
+# reading once the readings stayed on one side of it that long, and derating
+# comes back up only DERATE_HYSTERESIS_C10 below where it derated most.
+TEMP_DEBOUNCE_MS = const(1000)
+DERATE_HYSTERESIS_C10 = const(20)
+TEMP_HYSTERESIS_C10 = const(100)  # over-temperature clears this far below the stop point
+ROOM_C10 = const(250)  # assumed until the sensor has been read for TEMP_DEBOUNCE_MS
+RCM_TEST_MS = const(60)  # default: the RCM must trip within this of its test input
 RCM_RELEASE_MS = const(200)  # and release within this after it
+# Contactor wear: a reclose waits RECLOSE_MS after the last open, and each
+# close costs CYCLE_COST_MS of a budget that drains in real time; a vehicle
+# that wants a close with less than that left (more than 10 closes beyond
+# one per 6 s) gets a fault until it is unplugged.
+RECLOSE_MS = const(1000)
+CYCLE_COST_MS = const(6000)
+CYCLE_BUDGET_MS = const(60000)
 
-_BOOT_TEST = const(0)
-_BOOT_RELEASE = const(1)
+_TEST = const(0)
+_RELEASE = const(1)
 _RUN = const(2)
 
 
@@ -62,8 +88,10 @@ class Params:
         self.pp_vref_mv = 3300
         self.relay_feedback = True
         self.relay_settle_ms = 200
+        self.lock_method = SOLENOID  # the board's lock.type decides; LockMethod must agree
         self.lock_feedback = True
         self.rcm_present = True
+        self.rcm_test_ms = RCM_TEST_MS
         self.temp_present = True
         self.temp_derate_c10 = 600  # deci-degrees C: derating starts
         self.temp_stop_c10 = 800  # deci-degrees C: charging stops
@@ -72,7 +100,11 @@ class Params:
 
 
 class Settings:
-    """What the user configures (SystemConfig) that the kernel acts on."""
+    """What the user configures (SystemConfig) that the kernel acts on.
+
+    ``case_b`` is read while no vehicle is connected; the mode in force
+    (``Kernel.case_b``) then stays fixed until the vehicle leaves.
+    """
 
     def __init__(self):
         self.charge_current_a = 16
@@ -80,7 +112,6 @@ class Settings:
         self.auto_start = True
         self.three_phase = True
         self.case_b = False  # ChargerMode 1: socket with PP and plug lock
-        self.lock_method = 0
         self.ventilation = False  # the site ventilates, so state D may charge
 
 
@@ -95,7 +126,8 @@ class Inputs:
         self.lock_locked = False  # lock feedback
         self.epo = False  # emergency power off input active
         self.rcm_trip = False  # residual current monitor tripped
-        self.temp_c10 = 250  # board temperature, deci-degrees C
+        self.temp_c10 = ROOM_C10  # board temperature, deci-degrees C
+        self.temp_fault = False  # the sensor reads a rail: open or shorted
         self.current_a = -1  # highest phase current from the board's sensor, -1 none
         # From the charger's meter (meter 1), written between ticks by the
         # metering task; -1 while unknown or stale.
@@ -110,7 +142,7 @@ class Kernel:
         self.inputs = Inputs()
         self.pilot = PilotClassifier()
         self.contactor = Contactor(params.relay_feedback, params.relay_settle_ms)
-        self.lock = PlugLock(settings.lock_method, params.lock_feedback)
+        self.lock = PlugLock(params.lock_method, params.lock_feedback)
         self.session = Session()
         self.limit_a = 80  # cap set by load management
         # Outputs.
@@ -121,7 +153,9 @@ class Kernel:
         self.rcm_test = False
         # Observable status.
         self.cp = S.CP_UNKNOWN
+        self.case_b = settings.case_b  # the mode in force (fixed while a vehicle is connected)
         self.pp_a = 0
+        self.temp_c10 = ROOM_C10  # the debounced temperature
         self.offered_a = 0
         self._target = 0  # what the offer is heading for (the 5 s rule may hold it back)
         self.current_a = 0
@@ -134,9 +168,10 @@ class Kernel:
         self.cause = S.CAUSE_NONE
         self.diode_ok = False
         self.quiet = False  # nothing pending: a simulator may take longer steps
-        # Timers (tick values) and their flags.
-        self._phase = _BOOT_TEST
+        # Timers (tick values, held by _hold_timers) and their flags.
+        self._phase = _TEST
         self._phase_since = 0
+        self._booted = False  # the boot self-test is done
         self._first = True
         self._last = 0
         self._blind = False
@@ -147,16 +182,26 @@ class Kernel:
         self._offer_ever = False
         self._diode_bad = False
         self._diode_bad_since = 0
-        self._pp_bad = False
-        self._pp_bad_since = 0
+        self._pp_seen = 0  # the rating the PP reads now (0: open or invalid)
+        self._pp_since = 0  # since when it reads that (or the vehicle connected)
+        self._temp_trouble = False  # at or above the stop point, or the sensor broken
+        self._trouble_since = 0
+        self._sensor_bad = False
+        self._temp_side = 0  # the readings are above (1) or below (-1) temp_c10
+        self._temp_since = 0
+        self._derate_c10 = ROOM_C10  # the temperature the derating goes by
         self._over = False
         self._over_since = 0
+        self._opened_since = 0  # when the kernel last opened the contactor
+        self._cycle_ms = 0  # the contactor's cycling budget spent (drains with time)
+        self._cycling = False  # a close was refused: the budget is spent
 
     # -- commands (called between steps, e.g. from the WebAPI) -------------
 
     @property
     def start_stop_allowed(self):
-        return self._phase == _RUN and self.connected and not self.latched and not self.fault
+        # Also during the RCM test at plug-in: it is part of the vehicle's session.
+        return self._booted and self.connected and not self.latched and not self.fault
 
     @property
     def boost_allowed(self):
@@ -185,15 +230,25 @@ class Kernel:
             self._first = False
             self._last = now
             self._phase_since = now
+            # Every other timer starts long expired (the contactor last opened
+            # long ago, no PWM has just started, ...).
+            never = ticks_add(now, -HORIZON_MS)
+            self._fault_since = self._pwm_on_since = self._pwm_off_since = never
+            self._offer_since = self._diode_bad_since = self._pp_since = never
+            self._temp_since = self._trouble_since = self._over_since = never
+            self._opened_since = never
         dt = ticks_diff(now, self._last)
         self._last = now
         if dt < 0:
             dt = 0
+        self._hold_timers(now)
+        self._cycle_ms -= dt
+        if self._cycle_ms < 0:
+            self._cycle_ms = 0
 
         self._classify(now)
         self.contactor.step(now, i.relay_closed)
         self.lock.step(now, i.lock_locked)
-        self.lock.method = self.settings.lock_method
 
         if self._phase != _RUN:
             self._self_test(now)
@@ -204,23 +259,32 @@ class Kernel:
             elif self.contactor.fault:
                 self._latch(now, S.RELAY_ERR_F, S.CAUSE_NONE)
             elif p.rcm_present and i.rcm_trip and self._phase == _RUN:
+                # The RCM module integrates the residual current itself (its
+                # trip times are its standard's); its output is a decision,
+                # acted on at the first sample, as the EPO is.
                 self._latch(now, S.GENERAL_ERR, S.CAUSE_RCM)
 
         cp = self.cp
-        if cp == S.CP_A:
+        if self.latched:
+            pass  # the vehicle cannot be seen while F is held
+        elif cp == S.CP_A:
             if self.connected:
                 self._unplugged()
         elif cp == S.CP_B or cp == S.CP_C or cp == S.CP_D:
             if not self.connected:
-                self._plugged()
+                self._plugged(now)
+        if not self.connected:
+            self.case_b = self.settings.case_b
         self._read_pp(now)
+        self._read_temperature(now)
 
         if self.latched:
             self.state = self.latched
             self._stop_all(now, True)
+            self._release_lock(now)
         elif self._phase != _RUN:
             self.state = S.WAITING
-            self._stop_all(now, False)
+            self._stop_all(now, False)  # the lock waits until the state is known
         else:
             if self.fault:
                 self._watch_fault(now)
@@ -229,6 +293,7 @@ class Kernel:
             if self.fault:
                 self.state = self.fault
                 self._stop_all(now, ticks_diff(now, self._fault_since) < FAULT_HOLD_MS)
+                self._release_lock(now)
             else:
                 self._charge(now)
 
@@ -239,18 +304,36 @@ class Kernel:
 
     # -- pieces of the step --------------------------------------------------
 
+    def _hold_timers(self, now):
+        """Keep every stamp within timer.HORIZON_MS of now (see evse.timer)."""
+        self._phase_since = held(now, self._phase_since)
+        self._fault_since = held(now, self._fault_since)
+        self._pwm_on_since = held(now, self._pwm_on_since)
+        self._pwm_off_since = held(now, self._pwm_off_since)
+        self._offer_since = held(now, self._offer_since)
+        self._diode_bad_since = held(now, self._diode_bad_since)
+        self._pp_since = held(now, self._pp_since)
+        self._temp_since = held(now, self._temp_since)
+        self._trouble_since = held(now, self._trouble_since)
+        self._over_since = held(now, self._over_since)
+        self._opened_since = held(now, self._opened_since)
+
     def _classify(self, now):
         """Classify the CP samples taken while the previous outputs were applied."""
         i = self.inputs
         p = self.params
         if self.pwm_permille == PWM_F:
-            # While we drive -12 V the high level shows nothing of the vehicle.
+            # While we drive -12 V the CP shows nothing of the vehicle: forget
+            # what was seen, so nothing acts on it when F ends.
             self._blind = True
+            self.cp = S.CP_UNKNOWN
+            self.diode_ok = False
+            self._diode_bad = False
             return
         if self._blind:
             self._blind = False
-            self.pilot.reset(now)
-        self.cp = self.pilot.update(now, adc_to_cp_mv(i.cp_high_mv, p.cp_adc_at_p12_mv, p.cp_adc_at_m12_mv))
+            self.pilot.reset()
+        self.cp = self.pilot.update(adc_to_cp_mv(i.cp_high_mv, p.cp_adc_at_p12_mv, p.cp_adc_at_m12_mv))
         pwm = self.pwm_permille
         if pwm == PWM_OFF or ticks_diff(now, self._pwm_on_since) < PWM_SETTLE_MS:
             self.diode_ok = False
@@ -260,41 +343,90 @@ class Kernel:
         if low <= DIODE_OK_BELOW_MV:
             self.diode_ok = True
             self._diode_bad = False
-        elif not self._diode_bad:
-            self._diode_bad = True
-            self._diode_bad_since = now
+        else:
+            # A bad low level withdraws the diode check at once (no close
+            # inside the debounce); only the fault waits for the debounce.
+            self.diode_ok = False
+            if not self._diode_bad:
+                self._diode_bad = True
+                self._diode_bad_since = now
 
     def _read_pp(self, now):
         p = self.params
-        if not self.settings.case_b:
+        if not self.case_b:
             self.pp_a = 0
-            self._pp_bad = False
+            self._pp_seen = 0
             return
         rating = cable_rating_a(self.inputs.pp_mv, p.pp_pullup_ohm, p.pp_vref_mv)
-        if rating > 0:
+        if rating < 0:
+            rating = 0
+        if rating != self._pp_seen:
+            self._pp_seen = rating
+            self._pp_since = now
+        elif self.pp_a != rating and ticks_diff(now, self._pp_since) >= PP_DEBOUNCE_MS:
             self.pp_a = rating
-            self._pp_bad = False
-        elif not self._pp_bad:
-            self._pp_bad = True
-            self._pp_bad_since = now
+
+    def _pp_failed(self, now):
+        """Connected, and the PP has read open or invalid for the debounce."""
+        return (
+            self.case_b
+            and self.connected
+            and self.pp_a == 0
+            and self._pp_seen == 0
+            and ticks_diff(now, self._pp_since) >= PP_DEBOUNCE_MS
+        )
+
+    def _read_temperature(self, now):
+        i = self.inputs
+        if not self.params.temp_present:
+            return
+        # At or above the stop point, or a broken sensor: a fault once either
+        # (or one after the other) has lasted TEMP_DEBOUNCE_MS.
+        trouble = i.temp_fault or i.temp_c10 >= self.params.temp_stop_c10
+        if trouble and not self._temp_trouble:
+            self._trouble_since = now
+        self._temp_trouble = trouble
+        self._sensor_bad = i.temp_fault
+        if i.temp_fault:
+            return  # the reading means nothing
+        # The temperature the derating and the recovery go by: a reading is
+        # taken once the readings stayed on one side of it for TEMP_DEBOUNCE_MS.
+        side = 0
+        if i.temp_c10 > self.temp_c10:
+            side = 1
+        elif i.temp_c10 < self.temp_c10:
+            side = -1
+        if side != self._temp_side:
+            self._temp_side = side
+            self._temp_since = now
+        elif side and ticks_diff(now, self._temp_since) >= TEMP_DEBOUNCE_MS:
+            self.temp_c10 = i.temp_c10
+            self._temp_side = 0
+        # Derating follows a rise at once, a fall only beyond the hysteresis.
+        t = self.temp_c10
+        if t > self._derate_c10 or t <= self._derate_c10 - DERATE_HYSTERESIS_C10:
+            self._derate_c10 = t
 
     def _self_test(self, now):
-        """Boot: pulse the RCM's test input and see it trip, then release."""
+        """Pulse the RCM's test input and see it trip, then release (at boot
+        and when a vehicle connects)."""
         i = self.inputs
         elapsed = ticks_diff(now, self._phase_since)
-        if self._phase == _BOOT_TEST:
+        if self._phase == _TEST:
             if not self.params.rcm_present:
                 self._phase = _RUN
+                self._booted = True
                 return
             self.rcm_test = True
-            if elapsed >= RCM_TEST_MS:
+            if elapsed >= self.params.rcm_test_ms:
                 self.rcm_test = False
-                self._phase = _BOOT_RELEASE
+                self._phase = _RELEASE
                 self._phase_since = now
                 if not i.rcm_trip:
                     self._latch(now, S.GENERAL_ERR, S.CAUSE_RCM_SELFTEST)
         elif elapsed >= RCM_RELEASE_MS:
             self._phase = _RUN
+            self._booted = True
             if i.rcm_trip:
                 self._latch(now, S.GENERAL_ERR, S.CAUSE_RCM)
 
@@ -304,13 +436,22 @@ class Kernel:
         self._fault_since = now
         self._phase = _RUN
         self.rcm_test = False
+        if self.connected:
+            self._unplugged()  # the session ends: nothing charges until a restart
 
-    def _plugged(self):
+    def _plugged(self, now):
         self.connected = True
+        self.case_b = self.settings.case_b  # the mode in force until the vehicle leaves
         self.session.clear()
         self.session.active = True
         self.started = self.settings.auto_start
         self.boosted = False
+        self._pp_since = now  # the PP is judged afresh (its pin mates last)
+        self._cycle_ms = 0
+        if self.params.rcm_present and self._phase == _RUN:
+            self._phase = _TEST  # contactor open, before the lock and the PWM
+            self._phase_since = now
+            self.rcm_test = True
 
     def _unplugged(self):
         self.connected = False
@@ -319,8 +460,6 @@ class Kernel:
         self.session.active = False
 
     def _detect_fault(self, now):
-        i = self.inputs
-        p = self.params
         cp = self.cp
         fault = 0
         cause = S.CAUSE_NONE
@@ -329,18 +468,21 @@ class Kernel:
         elif cp == S.CP_F:
             fault = S.GENERAL_ERR
             cause = S.CAUSE_CP_INVALID
-        elif p.temp_present and i.temp_c10 >= p.temp_stop_c10:
+        elif self._temp_trouble and ticks_diff(now, self._trouble_since) >= TEMP_DEBOUNCE_MS:
             fault = S.GENERAL_ERR
-            cause = S.CAUSE_OVERTEMP
+            cause = S.CAUSE_TEMP_SENSOR if self._sensor_bad else S.CAUSE_OVERTEMP
         elif self._diode_bad and self.connected and ticks_diff(now, self._diode_bad_since) >= DIODE_DEBOUNCE_MS:
             fault = S.DIODE_ERR
-        elif self._pp_bad and self.connected and ticks_diff(now, self._pp_bad_since) >= PP_DEBOUNCE_MS:
+        elif self._pp_failed(now):
             fault = S.PP_ERR_F
-        elif self.settings.case_b and self.lock.failed:
+        elif self.case_b and self.lock.failed:
             fault = S.LOCK_ERR_F
         elif self._over and ticks_diff(now, self._over_since) >= OVERCURRENT_MS:
             fault = S.GENERAL_ERR
             cause = S.CAUSE_OVERCURRENT
+        elif self._cycling:
+            fault = S.GENERAL_ERR
+            cause = S.CAUSE_CYCLING
         if fault:
             self.fault = fault
             self.cause = cause
@@ -352,32 +494,45 @@ class Kernel:
             return
         cp = self.cp
         fault = self.fault
-        if fault == S.EV_ERR_E or (fault == S.GENERAL_ERR and self.cause == S.CAUSE_CP_INVALID):
+        cause = self.cause
+        if fault == S.EV_ERR_E or (fault == S.GENERAL_ERR and cause == S.CAUSE_CP_INVALID):
             cleared = cp != S.CP_UNKNOWN and cp != S.CP_E and cp != S.CP_F
-        elif fault == S.GENERAL_ERR and self.cause == S.CAUSE_OVERTEMP:
-            cleared = self.inputs.temp_c10 < self.params.temp_stop_c10 - TEMP_HYSTERESIS_C10
+        elif fault == S.GENERAL_ERR and (cause == S.CAUSE_OVERTEMP or cause == S.CAUSE_TEMP_SENSOR):
+            cleared = not self._temp_trouble and self.temp_c10 < self.params.temp_stop_c10 - TEMP_HYSTERESIS_C10
         elif fault == S.PP_ERR_F:
-            cleared = cp == S.CP_A or not self._pp_bad
+            cleared = cp == S.CP_A or self.pp_a > 0
         elif fault == S.LOCK_ERR_F:
             cleared = cp == S.CP_A and not self.lock.busy and not self.lock.locked
-        else:  # diode, overcurrent: until the vehicle is unplugged
+        else:  # diode, overcurrent, cycling: until the vehicle is unplugged
             cleared = cp == S.CP_A
         if cleared:
             self.fault = 0
             self.cause = S.CAUSE_NONE
             self._over = False
             self._diode_bad = False
+            self._cycling = False
+
+    def _open(self, now):
+        if self.contactor.closed:
+            self.contactor.command(False, now)
+            self._opened_since = now
 
     def _stop_all(self, now, hold_f):
         """Fault or self-test: contactor open at once, no offer, CP at F while held."""
-        self.contactor.command(False, now)
-        self.offered_a = 0
+        self._open(now)
+        if self.offered_a:
+            self.offered_a = 0
+            self._offer_since = now  # a stop restarts the 5 s window
         self.pwm_permille = PWM_F if hold_f else PWM_OFF
-        # A welded contactor may leave the socket live: keep the plug locked.
-        if self.latched == S.RELAY_ERR_F and self.contactor.fault == WELDED:
+
+    def _release_lock(self, now):
+        """Unlock, but only with the contactor open by command and by its
+        feedback, and no weld latched: a welded contactor may leave the socket
+        live. Every unlock goes through here."""
+        c = self.contactor
+        if c.closed or self.inputs.relay_closed or c.fault == WELDED:
             return
-        if not self.inputs.relay_closed:
-            self.lock.want(False, now)
+        self.lock.want(False, now)
 
     def _target_a(self):
         """The current to offer now, before the 5 s rule; 0 = no offer."""
@@ -385,18 +540,19 @@ class Kernel:
         p = self.params
         if not (self.started and self.connected):
             return 0
-        if st.case_b and not self.lock.locked:
+        if self.case_b and not self.lock.locked:
             return 0
         a = st.boost_current_a if self.boosted else st.charge_current_a
         if self.limit_a < a:
             a = self.limit_a
         if p.max_current_a < a:
             a = p.max_current_a
-        if st.case_b and self.pp_a < a:
+        if self.case_b and self.pp_a < a:
             a = self.pp_a
-        if p.temp_present and self.inputs.temp_c10 > p.temp_derate_c10:
+        t = self._derate_c10
+        if p.temp_present and t > p.temp_derate_c10:
             # Linear derating from the full current down to 6 A at the stop point.
-            cap = a - (a - MIN_CURRENT_A) * (self.inputs.temp_c10 - p.temp_derate_c10) // (
+            cap = a - (a - MIN_CURRENT_A) * (t - p.temp_derate_c10) // (
                 p.temp_stop_c10 - p.temp_derate_c10
             )
             if cap < a:
@@ -419,19 +575,19 @@ class Kernel:
         elif self.state == S.WAITING or self.state in S.FAULT_STATES:
             self.state = S.WAITING  # the CP is being re-read after F
 
-        # The lock: closed for a started session, opened only with the contactor open.
-        if st.case_b:
-            want = self.started and self.connected and self.pp_a > 0
-            if want or (not self.contactor.closed and not self.inputs.relay_closed):
-                self.lock.want(want, now)
-        elif self.lock.want_locked:
-            self.lock.want(False, now)
+        # The lock: closed for a started session, opened only with the
+        # contactor open; decided only once the CP is known.
+        if cp != S.CP_UNKNOWN:
+            if self.case_b and self.started and self.connected and self.pp_a > 0:
+                self.lock.want(True, now)
+            elif self.case_b or self.lock.want_locked or self.lock.locked:
+                self._release_lock(now)
 
         # The offer, changed at most once per DUTY_CHANGE_MS except to stop.
         target = self._target = self._target_a()
         if target != self.offered_a:
             # The cable's and the charger's ratings are hard limits: never wait to respect them.
-            over_rating = self.offered_a > self.params.max_current_a or (st.case_b and self.offered_a > self.pp_a)
+            over_rating = self.offered_a > self.params.max_current_a or (self.case_b and self.offered_a > self.pp_a)
             if target == 0 or over_rating or not self._offer_ever or ticks_diff(now, self._offer_since) >= DUTY_CHANGE_MS:
                 self.offered_a = target
                 self._offer_since = now
@@ -447,15 +603,26 @@ class Kernel:
 
         # The contactor.
         demand = cp == S.CP_C or (cp == S.CP_D and st.ventilation)
-        lock_ok = not st.case_b or self.lock.locked
+        lock_ok = not self.case_b or self.lock.locked
         c = self.contactor
         if c.closed:
             if not demand or not lock_ok:
-                c.command(False, now)
+                self._open(now)
             elif not pwm_on and ticks_diff(now, self._pwm_off_since) >= OPEN_AFTER_PWM_OFF_MS:
-                c.command(False, now)  # the vehicle did not stop by itself
-        elif demand and pwm_on and self.diode_ok and lock_ok and self.offered_a >= MIN_CURRENT_A:
-            c.command(True, now)
+                self._open(now)  # the vehicle did not stop by itself
+        elif (
+            demand
+            and pwm_on
+            and self.diode_ok
+            and lock_ok
+            and self.offered_a >= MIN_CURRENT_A
+            and ticks_diff(now, self._opened_since) >= RECLOSE_MS
+        ):
+            if self._cycle_ms > CYCLE_BUDGET_MS - CYCLE_COST_MS:
+                self._cycling = True  # refused: a fault from the next step
+            else:
+                c.command(True, now)
+                self._cycle_ms += CYCLE_COST_MS
 
         # A vehicle drawing clearly more than offered.
         measured = self._measured_a()
@@ -497,14 +664,22 @@ class Kernel:
         c = self.contactor
         self.quiet = (
             self._phase == _RUN
-            and self.pilot.settled
-            and self.cp != S.CP_UNKNOWN
-            and not self._blind
+            # The CP read and settled, or not read at all while a latch holds F
+            # (F just set: the next step forgets the CP).
+            and (
+                (self.pilot.settled and self.cp != S.CP_UNKNOWN and self.pwm_permille != PWM_F)
+                or (self.latched and self._blind)
+            )
             and not self.lock.busy
             and (not c.has_feedback or i.relay_closed == c.closed)
             and not self._diode_bad
-            and not self._pp_bad
+            and self._pp_seen == self.pp_a
+            and not (self.connected and self.case_b and self.pp_a == 0 and not self.fault and not self.latched)
+            and not self._temp_side
+            and not (self._temp_trouble and not self.fault and not self.latched)
             and not self._over
+            and not self._cycling
+            and (c.closed or ticks_diff(now, self._opened_since) >= RECLOSE_MS)
             and (self.latched or not self.fault or ticks_diff(now, self._fault_since) >= FAULT_HOLD_MS)
             and (self.fault or self.latched or self._target == self.offered_a)
             and not (c.closed and self.pwm_permille == PWM_OFF)

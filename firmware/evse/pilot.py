@@ -5,7 +5,7 @@ high (positive) and low (negative) halves of the waveform; the high level
 tells the vehicle's state, the low level proves the vehicle's diode.
 """
 
-from evse.compat import const, ticks_diff
+from evse.compat import const
 from evse.states import CP_UNKNOWN, CP_A, CP_B, CP_C, CP_D, CP_E, CP_F
 
 # Boundaries between adjacent levels (CP millivolts), halfway between the
@@ -23,7 +23,9 @@ HYSTERESIS_MV = const(500)
 # about -12 V, a missing or shorted one lets the low level follow the high.
 DIODE_OK_BELOW_MV = const(-10500)
 
-DEBOUNCE_MS = const(20)
+# A new level is taken once its samples outnumber the current level's by
+# DEBOUNCE_SAMPLES (at the 10 ms control tick: 20 ms after the first one).
+DEBOUNCE_SAMPLES = const(3)
 
 MIN_CURRENT_A = const(6)
 MAX_CURRENT_A = const(80)
@@ -88,30 +90,42 @@ def level_of(cp_mv, current=CP_UNKNOWN):
 
 
 class PilotClassifier:
-    """Debounced CP level: a new level must hold for DEBOUNCE_MS to be taken."""
+    """Debounced CP level, by majority rather than by a run of equal samples.
+
+    Each sample away from the current level counts one up, each sample of
+    the current level one down; the level changes when the count reaches
+    DEBOUNCE_SAMPLES. So a short glitch changes nothing, and a noisy line in
+    which every third sample still reads the old level delays a change a
+    little but can never hold the old level (and the contactor) for good.
+    A different new level starts the count again.
+    """
 
     def __init__(self):
-        self.reset(0)
+        self.reset()
 
-    def reset(self, now):
+    def reset(self):
         """Forget the level, e.g. after the EVSE stops driving state F."""
         self.level = CP_UNKNOWN
         self._candidate = CP_UNKNOWN
-        self._since = now
+        self._lead = 0  # how far the candidate's samples outnumber the level's
 
     @property
     def settled(self):
-        return self._candidate == self.level
+        return self._lead == 0
 
-    def update(self, now, cp_mv):
+    def update(self, cp_mv):
         seen = level_of(cp_mv, self.level)
         if seen == self.level:
+            if self._lead > 0:
+                self._lead -= 1
+        elif seen != self._candidate or self._lead == 0:
             self._candidate = seen
-        elif seen != self._candidate:
-            self._candidate = seen
-            self._since = now
-        elif ticks_diff(now, self._since) >= DEBOUNCE_MS:
-            self.level = seen
+            self._lead = 1
+        else:
+            self._lead += 1
+            if self._lead >= DEBOUNCE_SAMPLES:
+                self.level = seen
+                self._lead = 0
         return self.level
 
 
@@ -126,7 +140,8 @@ def duty_permille(current_a):
     if current_a > MAX_CURRENT_A:
         current_a = MAX_CURRENT_A
     if current_a <= 51:
-        return (current_a * 100 + 3) // 6  # A * 1000 / 60, rounded half up
+        # A * 1000 / 60, rounded down: the vehicle never reads more than offered.
+        return current_a * 100 // 6
     return current_a * 4 + 640
 
 

@@ -9,14 +9,15 @@ from evse.compat import const
 PP_OPEN = const(0)  # no cable (or a broken PP wire)
 PP_INVALID = const(-1)  # a resistance no cable rating matches
 
-# Upper bound (ohm, exclusive) of each rating's band: the geometric means
-# between the nominal values 100/220/680/1500 ohm, outer limits from the
-# tolerances used in practice.
-_SHORT_BELOW = const(60)
-_63A_BELOW = const(148)
-_32A_BELOW = const(387)
-_20A_BELOW = const(1010)
-_13A_BELOW = const(2700)
+# IEC 61851-1 Table B.2: the resistance ranges the EVSE reads as each
+# rating (nominal 100/220/680/1500 ohm). A value in the gap between two
+# ranges reads as the lower current, as EVerest does; a value outside all of
+# them (below 80 ohm, above 2460 ohm) is invalid, never rounded to a cable.
+_VALID_FROM = const(80)
+_63A_UPTO = const(140)
+_32A_UPTO = const(308)
+_20A_UPTO = const(936)
+_13A_UPTO = const(2460)
 
 
 def resistance_ohm(pp_mv, pullup_ohm, vref_mv):
@@ -33,15 +34,15 @@ def cable_rating_a(pp_mv, pullup_ohm, vref_mv):
     r = resistance_ohm(pp_mv, pullup_ohm, vref_mv)
     if r < 0:
         return PP_OPEN
-    if r < _SHORT_BELOW:
+    if r < _VALID_FROM:
         return PP_INVALID
-    if r < _63A_BELOW:
+    if r <= _63A_UPTO:
         return 63
-    if r < _32A_BELOW:
+    if r <= _32A_UPTO:
         return 32
-    if r < _20A_BELOW:
+    if r <= _20A_UPTO:
         return 20
-    if r < _13A_BELOW:
+    if r <= _13A_UPTO:
         return 13
     return PP_INVALID
 

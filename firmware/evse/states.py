@@ -51,6 +51,8 @@ CAUSE_RCM_SELFTEST = const(2)
 CAUSE_OVERTEMP = const(3)
 CAUSE_OVERCURRENT = const(4)
 CAUSE_CP_INVALID = const(5)
+CAUSE_TEMP_SENSOR = const(6)
+CAUSE_CYCLING = const(7)
 
 CAUSES = (
     "no faults",
@@ -59,4 +61,6 @@ CAUSES = (
     "over-temperature",
     "vehicle draws more than offered",
     "control pilot out of range",
+    "temperature sensor open or shorted",
+    "contactor switched too often",
 )

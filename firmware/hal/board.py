@@ -13,8 +13,9 @@ contactor is not read back, and so on.
     lock         type ("solenoid" | "servo"), lock_pin, unlock_pin (solenoid) or
                  servo_pin (servo), feedback_pin, feedback_active_low
     rs485        uart, tx_pin, rx_pin, de_pin
-    epo          pin, active_low
-    rcm          trip_pin, test_pin, trip_active_low
+    epo          pin, active_low, pull ("up" | "down": the board's resistor)
+    rcm          trip_pin, test_pin, trip_active_low, pull, test_ms (how long the
+                 test current flows before the trip must show; default 60)
     temperature  adc_pin, ntc_beta, ntc_r25_ohm, series_ohm, derate_c, stop_c
     leds         status, error
     max_current_a, nominal_voltage, product_type, current_sense
@@ -23,6 +24,7 @@ contactor is not read back, and so on.
 import json
 
 from evse.kernel import Params
+from evse.lock import SOLENOID, SERVO
 
 REQUIRED = ("name", "hal", "cp", "relay", "max_current_a")
 
@@ -44,7 +46,22 @@ def load(path):
     for key in ("adc_at_p12_mv", "adc_at_m12_mv"):
         if key not in board["cp"]:
             raise BoardError("board file %s: cp lacks %r" % (path, key))
+    for section, low_key in (("epo", "active_low"), ("rcm", "trip_active_low")):
+        if section in board and not fails_safe(board[section], low_key):
+            raise BoardError("board file %s: %s must read a broken wire as tripped (its pull resistor must pull to the active level)" % (path, section))
     return board
+
+
+def fails_safe(section, low_key):
+    """A stop input (EPO, RCM trip) fails safe when a broken wire, which
+    leaves the pin to the board's pull resistor, reads as active."""
+    pull = section.get("pull")
+    return pull == ("down" if section.get(low_key, False) else "up")
+
+
+def lock_method(board):
+    """The lock actuator the board has: it decides LockMethod."""
+    return SERVO if board.get("lock", {}).get("type") == "servo" else SOLENOID
 
 
 def identity(board):
@@ -66,8 +83,11 @@ def params(board):
     relay = board["relay"]
     p.relay_feedback = "feedback_pin" in relay
     p.relay_settle_ms = relay.get("settle_ms", 200)
+    p.lock_method = lock_method(board)
     p.lock_feedback = "feedback_pin" in board.get("lock", {})
     p.rcm_present = "rcm" in board
+    if p.rcm_present:
+        p.rcm_test_ms = board["rcm"].get("test_ms", p.rcm_test_ms)
     temp = board.get("temperature")
     p.temp_present = temp is not None
     if temp:

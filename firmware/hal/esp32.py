@@ -81,11 +81,17 @@ def ntc_table(beta, r25_ohm, series_ohm):
     return table
 
 
-def ntc_c10(mv, table):
-    """Temperature in deci-degrees C for a pin voltage, clamped to the table.
+def ntc_fault(mv, table):
+    """True when the pin sits at a rail: the sensor is open (the pin pulled up
+    to the table's cold end, or to the ADC's ceiling, which with the devkit's
+    10 kohm divider is about -20 C) or shorted (at the table's hot end). The
+    temperature such a reading gives means nothing: the kernel stops."""
+    return mv >= table[0] or mv >= ADC_CEILING_MV or mv <= table[-1]
 
-    A shorted sensor reads hot (charging stops); an open one reads cold.
-    """
+
+def ntc_c10(mv, table):
+    """Temperature in deci-degrees C for a pin voltage, clamped to the table
+    (where ``ntc_fault`` says the reading means nothing)."""
     if mv >= table[0]:
         return NTC_MIN_C * 10
     for k in range(1, len(table)):
@@ -215,7 +221,9 @@ class Esp32Board:
         i.epo = self._epo is not None and _active(self._epo, self._epo_low)
         i.rcm_trip = self._rcm_trip is not None and _active(self._rcm_trip, self._rcm_trip_low)
         if self._temp_adc is not None:
-            i.temp_c10 = ntc_c10(_average_mv(self._temp_adc), self._ntc)
+            mv = _average_mv(self._temp_adc)
+            i.temp_fault = ntc_fault(mv, self._ntc)
+            i.temp_c10 = ntc_c10(mv, self._ntc)
         # current_a stays -1: this board has no current sensor
 
     def _sample_cp(self):

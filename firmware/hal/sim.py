@@ -18,7 +18,7 @@ from evse.compat import ticks_diff
 _VEHICLE_MV = {"A": 12000, "B": 9000, "C": 6000, "D": 3000}
 _CABLE_OHM = {13: 1500, 20: 680, 32: 220, 63: 100}
 
-FAULTS = ("RelayWeld", "RelayNoClose", "DiodeShort", "CpShort", "PpOpen", "LockJam", "Epo", "Rcm", "OverTemp")
+FAULTS = ("RelayWeld", "RelayNoClose", "DiodeShort", "CpShort", "PpOpen", "LockJam", "Epo", "Rcm", "OverTemp", "TempSensor")
 
 LOCK_MOVE_MS = 100  # the actuator needs this long under drive to move
 AMBIENT_C10 = 300
@@ -160,6 +160,7 @@ class SimBoard:
         i.epo = f["Epo"]
         i.rcm_trip = f["Rcm"] or self.rcm_test
         i.temp_c10 = self.temp_c10
+        i.temp_fault = f["TempSensor"]  # the NTC's wire broken
         i.current_a = self.current_a()
 
     def current_a(self):
@@ -220,8 +221,9 @@ class SimBoard:
     # -- the simulator's housekeeping (not in the tick) ---------------------------
 
     def restore(self, path):
-        """Reload the vehicle and faults saved before a restart: the car stays
-        plugged in while the charger reboots."""
+        """Reload the vehicle, faults and lock saved before a restart: the car
+        stays plugged in while the charger reboots, and a bistable lock keeps
+        its position through the power cycle."""
         self._state_path = path
         if not path:
             return
@@ -233,6 +235,7 @@ class SimBoard:
             for name in FAULTS:
                 self.faults[name] = bool(saved["Faults"].get(name, False))
             self.temp_c10 = saved.get("TempC10", AMBIENT_C10)
+            self.locked = bool(saved.get("Locked", False))
             site = saved.get("Site", {})
             self.set_site(site.get("HouseholdA"))
             for n, wh in enumerate(site.get("EnergyWh", ())):
@@ -247,7 +250,13 @@ class SimBoard:
         path = getattr(self, "_state_path", None)
         if path:
             site = {"HouseholdA": self.household_a, "EnergyWh": [self.energy_wh(0), self.energy_wh(1)]}
-            saved = {"Vehicle": self.vehicle.as_dict(), "Faults": self.faults, "TempC10": self.temp_c10, "Site": site}
+            saved = {
+                "Vehicle": self.vehicle.as_dict(),
+                "Faults": self.faults,
+                "TempC10": self.temp_c10,
+                "Locked": self.locked,
+                "Site": site,
+            }
             with open(path, "w") as f:
                 json.dump(saved, f)
 

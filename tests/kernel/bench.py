@@ -35,11 +35,6 @@ def load_board():
         return json.load(f)
 
 
-def lock_method_for(board):
-    lock = board.get("lock", {})
-    return 1 if lock.get("type") == "servo" else 0
-
-
 def is_fault(state):
     return state in S.FAULT_STATES
 
@@ -55,7 +50,6 @@ class Bench:
         self.conf = board
         self.params = boardfile.params(board)
         self.settings = Settings()
-        self.settings.lock_method = lock_method_for(board)
         for name in settings:
             if not hasattr(self.settings, name):
                 raise AttributeError("no setting " + name)
@@ -130,6 +124,28 @@ class Bench:
         t = self.until(lambda b: b.kernel.state != S.WAITING, 2000)
         assert t is not None, "kernel never left EVSE_WAITING"
         return t
+
+    def restart(self):
+        """A watchdog reset or brown-out: a fresh kernel on the same board. The
+        world stays as it was: the vehicle, the faults, a welded contactor,
+        and a bistable lock where it was. The HAL makes its outputs safe first;
+        the kernel is not booted (call boot() or tick on)."""
+        self.kernel = Kernel(self.params, self.settings)
+        self.board.safe()
+        self.dirty = True
+
+    def idle(self, ms, step_ms=60000):
+        """Let ``ms`` pass in steps of ``step_ms`` while the kernel has nothing
+        pending (TICK_MS while it has), as a long uptime does: the tick
+        counter runs on and wraps as ticks_ms does."""
+        left = ms
+        while left > 0:
+            if self.kernel.quiet:
+                step = step_ms if left > step_ms else left
+            else:
+                step = TICK_MS
+            self.tick(step)
+            left -= step
 
     # -- the world -------------------------------------------------------------
 

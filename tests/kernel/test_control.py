@@ -191,10 +191,11 @@ def test_three_and_one_phase_power():
         assert b.k.power_w == 0
 
 
-def test_offer_follows_a_lower_pp_reading_at_once():
+def test_offer_follows_a_lower_pp_reading_once_debounced():
     """Case B: the PP reads a lower rating mid-session (a changed or degraded PP
-    contact): the offer must not stay above the rating the PP now reads; the 5 s
-    duty rule does not apply to this cap (it is not a free choice of current)."""
+    contact): the offer must not stay above the rating the PP now reads (once the
+    reading held PP_DEBOUNCE_MS); the 5 s duty rule does not apply to this cap
+    (it is not a free choice of current)."""
     b = Bench(case_b=True, charge_current_a=32)
     b.vehicle("B", cable_a=32)
     b.vehicle("C")
@@ -202,6 +203,8 @@ def test_offer_follows_a_lower_pp_reading_at_once():
     b.run(1000)
     assert b.offered == 32
     b.vehicle(cable_a=13)
+    b.run(K.PP_DEBOUNCE_MS)
+    assert b.k.pp_a == 32
     b.tick()
     assert b.k.pp_a == 13
     over = []
@@ -214,3 +217,57 @@ def test_offer_follows_a_lower_pp_reading_at_once():
     b.tick()
     b.run(6000)
     assert not over, "offered above the PP rating for %d ms: %r" % (len(over) * 10, over[:1])
+
+
+# -- PP: debounced both ways, never stale (issue 20 item 8, issue 12 §2) --------------
+
+
+def test_one_pp_sample_reading_a_higher_rating_does_not_raise_the_offer():
+    b = Bench(case_b=True, charge_current_a=32)
+    b.vehicle("B", cable_a=13)
+    b.vehicle("C")
+    assert b.until(lambda b: b.relay, 5000) is not None
+    b.run(6000)
+    assert b.offered == 13
+    seen = []
+    b.hook = lambda b: seen.append((b.k.pp_a, b.offered))
+    b.vehicle(cable_a=32)  # one sample of a 220 ohm reading
+    b.tick()
+    b.vehicle(cable_a=13)
+    b.run(6000)
+    assert max(seen) == (13, 13), max(seen)
+
+
+def test_the_pp_is_judged_afresh_at_plug_in():
+    """The PP pin mates last: a vehicle seen (CP B) a moment before the PP is
+    no PP fault."""
+    b = Bench(case_b=True)
+    b.vehicle(cable_a=None)
+    b.run(5000)  # the socket's PP has read open for a long time
+    seen = []
+    b.hook = lambda b: seen.append(b.state)
+    b.vehicle("B")
+    assert b.until(lambda b: b.k.connected, 100) is not None
+    b.tick()  # the PP reads open 10 ms after the vehicle was seen
+    b.vehicle(cable_a=32)
+    assert b.until(lambda b: pwm_on(b.pwm), 3000) is not None
+    assert S.PP_ERR_F not in seen and b.k.pp_a == 32
+
+
+def test_a_cable_pulled_out_under_load_opens_within_100ms():
+    b = Bench(case_b=True)
+    b.charging()
+    b.run(1000)
+    b.fault("PpOpen")  # the PP contact breaks first
+    t = b.until(lambda b: not b.relay, 1000)
+    assert t is not None and t <= 100, t
+    assert b.state == S.PP_ERR_F
+
+
+def test_pp_coded_current_is_never_stale():
+    b = Bench(case_b=True)
+    b.charging()
+    assert b.k.pp_a == 32
+    b.fault("PpOpen")
+    t = b.until(lambda b: b.k.pp_a == 0, 1000)
+    assert t is not None and t <= K.PP_DEBOUNCE_MS + 10, t

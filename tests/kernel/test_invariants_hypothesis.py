@@ -10,6 +10,12 @@ duty rule for lowering the offer to a new setting or limit (not to a rating).
 It also holds the kernel to its ``quiet`` promise (with the same inputs after
 a quiet tick, no output changes), which the simulator's coarse steps rely on.
 
+The closing checks compare the kernel with the simulated world, not with its
+own beliefs: at every close the vehicle must physically have asked for charge
+for a debounced CP reading, the PWM must physically have run long enough for
+a fresh diode check, the diode must be physically there, and the contactor
+must have been open for RECLOSE_MS.
+
 The default run is derandomized (the same 200 examples every time), so the
 suite is a deterministic gate. EVSE_HYPOTHESIS_EXAMPLES=2000 runs a longer,
 random search: do that after changing the kernel. EVSE_HYPOTHESIS_SHRINK=1
@@ -35,9 +41,12 @@ LATCHING = ("RelayWeld", "RelayNoClose", "Epo", "Rcm")
 FAULT_CHOICES = tuple(FAULTS) + tuple(f for f in FAULTS if f not in LATCHING) * 2
 # After each change to the world, some time passes (0..2 s) before the next one.
 THEN = st.integers(0, 200)
-CLASSIFIED_MS = pilot.DEBOUNCE_MS + TICK_MS  # a CP change is acted on this late at most
+CLASSIFIED_MS = pilot.DEBOUNCE_SAMPLES * TICK_MS  # a CP change is acted on this late at most
 DIODE_MS = K.DIODE_DEBOUNCE_MS + TICK_MS
 PP_MS = K.PP_DEBOUNCE_MS + TICK_MS
+TEMP_MS = K.TEMP_DEBOUNCE_MS + TICK_MS
+# A CP level is read from DEBOUNCE_SAMPLES samples, the first one tick after the change.
+SETTLED_MS = (pilot.DEBOUNCE_SAMPLES - 1) * TICK_MS
 
 
 def _inputs(k):
@@ -112,6 +121,13 @@ class KernelMachine(RuleBasedStateMachine):
         self.demand_lost_at = None  # physical: last CP change while not demanding
         self.diode_bad_at = None
         self.pp_bad_at = None
+        self.cable_changed_at = None
+        self.hot_at = None  # since when the board reads the stop point or the sensor is broken
+        self.asking_since = None  # physical: since when the CP shows C or D (the vehicle asks)
+        self.phys_pwm_on_at = None  # physical: since when the PWM runs (what the vehicle sees)
+        self.opened_at = None  # when the contactor last opened
+        self.prev_connected = k.connected
+        self.prev_case_b = k.case_b
         self.jam_ever = False
         self._update_world(initial=True)
 
@@ -130,12 +146,23 @@ class KernelMachine(RuleBasedStateMachine):
 
     def _update_world(self, initial=False):
         """Note what changed in the world since the last tick (before the next one)."""
-        now = self.b.elapsed
+        b = self.b
+        now = b.elapsed
         self.world_changed = True
         if self._physical_demand():
             self.demand_lost_at = None
         elif initial or self.demand_lost_at is None or self._cp_changed:
             self.demand_lost_at = now
+        asking = b.board.vehicle.state in ("C", "D") and not b.board.faults["CpShort"]
+        if not asking:
+            self.asking_since = None
+        elif self.asking_since is None:
+            self.asking_since = now  # the CP shows C or D from the next tick
+        if b.params.temp_present and (b.board.temp_c10 >= b.params.temp_stop_c10 or b.board.faults["TempSensor"]):
+            if self.hot_at is None:
+                self.hot_at = now
+        else:
+            self.hot_at = None
         self._cp_changed = False
         if self.b.board.faults["DiodeShort"]:
             if self.diode_bad_at is None:
@@ -159,6 +186,8 @@ class KernelMachine(RuleBasedStateMachine):
 
     @rule(cable=st.sampled_from(CABLES), then=THEN)
     def cable(self, cable, then):
+        if cable != self.b.board.vehicle.cable_a:
+            self.cable_changed_at = self.b.elapsed
         self.b.vehicle(cable_a=cable)
         self._update_world()
         self._advance(then * TICK_MS)
@@ -175,6 +204,8 @@ class KernelMachine(RuleBasedStateMachine):
             self._cp_changed = True
         if name == "LockJam" and on:
             self.jam_ever = True
+        if name == "PpOpen" and on != self.b.board.faults["PpOpen"]:
+            self.cable_changed_at = self.b.elapsed
         self.b.fault(name, on)
         self._update_world()
         self._advance(then * TICK_MS)
@@ -281,9 +312,15 @@ class KernelMachine(RuleBasedStateMachine):
             assert k.latched, "EPO input not latched"
         if b.board.faults["Rcm"] and p.rcm_present and k.state != S.WAITING:
             assert k.latched, "RCM trip not latched"
-        if p.temp_present and b.board.temp_c10 >= p.temp_stop_c10:
+        if self.hot_at is not None and now - self.hot_at >= TEMP_MS:
             assert not k.relay
             assert k.state == S.WAITING or k.fault or k.latched, ("over-temperature not stopped", S.NAMES[k.state])
+
+        # The mode in force (ChargerMode) stays fixed while a vehicle is connected.
+        if k.connected and self.prev_connected:
+            assert k.case_b == self.prev_case_b, "ChargerMode changed during a session"
+        self.prev_connected = k.connected
+        self.prev_case_b = k.case_b
 
         # A fault begins: state F is held at least FAULT_HOLD_MS.
         key = (k.fault, k.latched)
@@ -304,11 +341,14 @@ class KernelMachine(RuleBasedStateMachine):
             assert pwm == pilot.duty_permille(k.offered_a), (pwm, k.offered_a)
 
         # The duty changes at most once per 5 s, except to stop (or to come down
-        # to a rating, the cable's as the PP now reads it: a hard limit).
+        # to a rating, the cable's as the PP now reads it: a hard limit); an
+        # offer comes back no sooner than 5 s after a stop.
         if pwm != self.prev_pwm:
+            if pwm_on(pwm) and not pwm_on(self.prev_pwm) and self.pwm_off_at is not None:
+                assert now - self.pwm_off_at >= K.DUTY_CHANGE_MS, ("offer back within 5 s of a stop", now - self.pwm_off_at)
             if pwm_on(pwm):
                 if self.last_offer_change is not None and now - self.last_offer_change < K.DUTY_CHANGE_MS:
-                    to_rating = st_.case_b and self.prev_offered > k.pp_a >= k.offered_a
+                    to_rating = k.case_b and self.prev_offered > k.pp_a >= k.offered_a
                     assert to_rating, ("duty changed twice within 5 s", now - self.last_offer_change, self.prev_offered, k.offered_a)
                 self.last_offer_change = now
             elif pwm_on(self.prev_pwm):
@@ -323,10 +363,11 @@ class KernelMachine(RuleBasedStateMachine):
         # configuration (setting, BOOST, limit) for less than 5 s (the duty rule).
         offered = k.offered_a
         assert offered == 0 or 6 <= offered <= p.max_current_a, offered
-        if st_.case_b and offered:
+        if k.case_b and offered:
             assert offered <= k.pp_a, ("offer above the PP rating", offered, k.pp_a)
             cable = b.board.vehicle.cable_a
-            if self._cable_valid():
+            settled = self.cable_changed_at is None or now - self.cable_changed_at >= PP_MS
+            if self._cable_valid() and settled:
                 assert offered <= cable, ("offer above the cable", offered, cable)
         configured = st_.boost_current_a if k.boosted else st_.charge_current_a
         if k.limit_a < configured:
@@ -338,10 +379,29 @@ class KernelMachine(RuleBasedStateMachine):
         else:
             self.exceed_at = None
 
-        # The contactor closes only when everything agrees.
+        # The contactor closes only when everything agrees, physically.
         if k.relay and not self.prev_relay:
             self.closed_at = now
+            assert self.asking_since is not None and now - self.asking_since >= SETTLED_MS, (
+                "closed without a settled CP reading of the vehicle asking",
+                self.asking_since,
+            )
+            assert self.phys_pwm_on_at is not None and now - self.phys_pwm_on_at >= K.PWM_SETTLE_MS, (
+                "closed without a fresh diode check under the PWM the vehicle saw",
+                self.phys_pwm_on_at,
+            )
+            assert not b.board.faults["DiodeShort"], "closed with the diode shorted"
+            if self.opened_at is not None:
+                assert now - self.opened_at >= K.RECLOSE_MS, ("reclosed too soon", now - self.opened_at)
+        elif self.prev_relay and not k.relay:
+            self.opened_at = now
         self.prev_relay = k.relay
+        # What the vehicle sees from the next tick on.
+        if pwm_on(b.board.pwm_permille):
+            if self.phys_pwm_on_at is None:
+                self.phys_pwm_on_at = now
+        else:
+            self.phys_pwm_on_at = None
         if k.relay:
             assert k.cp == S.CP_C or (k.cp == S.CP_D and st_.ventilation), ("closed in CP", k.cp)
             if self.demand_lost_at is not None:
@@ -350,8 +410,9 @@ class KernelMachine(RuleBasedStateMachine):
             if pwm_on(pwm):
                 # The diode is judged on the low level once the PWM has run PWM_SETTLE_MS.
                 seen_from = self.pwm_on_at + K.PWM_SETTLE_MS - TICK_MS
-                if self.closed_at > self.pwm_on_at:
-                    # Closed during this PWM period: only after the diode was seen.
+                if self.closed_at == now and self.closed_at > self.pwm_on_at:
+                    # Closed during this PWM period: only with the diode seen (a bad
+                    # low level after the close withdraws diode_ok at once).
                     assert k.diode_ok, "closed before the diode was checked"
                 if self.diode_bad_at is not None:
                     if self.diode_bad_at > seen_from:
@@ -364,7 +425,7 @@ class KernelMachine(RuleBasedStateMachine):
                     "closed too long after PWM off",
                     now - self.pwm_off_at,
                 )
-            if st_.case_b:
+            if k.case_b:
                 assert k.lock.locked, "closed with the plug unlocked"
                 # Without a lock switch a jammed lock cannot be seen: only check the
                 # plug itself where the board reads it, or where no jam ever happened.

@@ -2,6 +2,7 @@
 
 from evse import states as S
 from evse import lock as L
+from evse import kernel as K
 from evse.lock import PlugLock, SOLENOID, SERVO, DRIVE_OFF, DRIVE_LOCK, DRIVE_UNLOCK
 from bench import Bench, load_board, pwm_on
 
@@ -114,13 +115,41 @@ def test_change_of_mind_mid_pulse_starts_afresh():
 
 
 def test_forced_lock_is_driven_back():
-    """A lock pushed out of position is seen at once and driven back."""
+    """A lock pushed out of position is given up once its switch has disagreed
+    for CHECK_MS, and driven back."""
     lk = PlugLock(SOLENOID, True)
     lk.want(True, 0)
     _run(lk, lambda t: True, 10, 400)
     assert lk.locked
     ev = _run(lk, lambda t: t < 1000 or t >= 1200, 410, 1400)
-    assert ev == [(410, DRIVE_OFF, True, False), (1000, DRIVE_LOCK, False, False), (1300, DRIVE_OFF, True, False)], ev
+    # Last agreeing sample at 990: given up and driven at 1090, pulse ends at 1390.
+    assert ev == [(410, DRIVE_OFF, True, False), (1090, DRIVE_LOCK, False, False), (1390, DRIVE_OFF, True, False)], ev
+
+
+def test_one_bad_switch_sample_keeps_the_lock_confirmed():
+    """Issue 20 item 11: one bad lock-feedback sample must not withdraw the
+    lock (which would open the contactor under load)."""
+    lk = PlugLock(SOLENOID, True)
+    lk.want(True, 0)
+    _run(lk, lambda t: True, 10, 400)
+    assert lk.locked
+    ev = _run(lk, lambda t: t != 1000, 410, 3000)
+    assert ev == [(410, DRIVE_OFF, True, False)], ev
+    # Up to CHECK_MS - 10 ms of disagreement: still confirmed throughout.
+    ev = _run(lk, lambda t: not 3000 <= t < 3000 + L.CHECK_MS - 10, 3010, 4000)
+    assert ev == [(3010, DRIVE_OFF, True, False)], ev
+
+
+def test_nothing_moves_before_the_first_wish():
+    """Issue 20 item 1: a bistable lock found locked at boot stays locked, and
+    is reported locked, until the kernel asks for a position."""
+    lk = PlugLock(SOLENOID, True)
+    ev = _run(lk, lambda t: True, 0, 5000)
+    assert ev == [(0, DRIVE_OFF, True, False)], ev
+    assert not lk.busy
+    # Asked to stay locked: no pulse at all, it is already there.
+    lk.want(True, 5000)
+    assert lk.drive == DRIVE_OFF and lk.locked and not lk.busy
 
 
 # -- through the kernel and the simulated board --------------------------------
@@ -157,11 +186,15 @@ def _end_session_and_unlock(b):
     return t
 
 
+# Each connection first runs the RCM self-test (issue 20 item 7), then the lock moves.
+RCM_MS = K.RCM_TEST_MS + K.RCM_RELEASE_MS
+
+
 def test_case_b_solenoid_locks_before_offering_and_unlocks_after():
     b = Bench(case_b=True)
     t_offer, t_close = _charge_case_b(b)
-    # Solenoid pulse (300 ms) plus a tick or two: then the offer.
-    assert 300 <= t_offer <= 400, t_offer
+    # RCM test, solenoid pulse (300 ms) plus a few ticks: then the offer.
+    assert RCM_MS + 300 <= t_offer <= RCM_MS + 400, t_offer
     assert b.state == S.CHARGE_C
     _end_session_and_unlock(b)
 
@@ -170,10 +203,10 @@ def test_case_b_servo_with_feedback():
     conf = load_board()
     conf["lock"]["type"] = "servo"
     b = Bench(board=conf, case_b=True)
-    assert b.settings.lock_method == SERVO
+    assert b.params.lock_method == SERVO and b.k.lock.method == SERVO  # the board decides
     t_offer, t_close = _charge_case_b(b)
     # The servo stops at its switch (the simulated lock moves in 100 ms).
-    assert t_offer < 300, t_offer
+    assert t_offer < RCM_MS + 300, t_offer
     _end_session_and_unlock(b)
 
 
@@ -193,7 +226,7 @@ def test_case_b_solenoid_without_feedback():
     del conf["lock"]["feedback_pin"]
     b = Bench(board=conf, case_b=True)
     t_offer, t_close = _charge_case_b(b)
-    assert 300 <= t_offer <= 400, t_offer
+    assert RCM_MS + 300 <= t_offer <= RCM_MS + 400, t_offer
     _end_session_and_unlock(b)
 
 
@@ -211,7 +244,7 @@ def test_lock_jam_gives_lock_error_and_never_charges():
     b.vehicle("C", cable_a=32)
     t = b.until(lambda b: b.state == S.LOCK_ERR_F, 5000)
     assert t is not None
-    assert 1100 <= t <= 1400, t  # three 300 ms pulses, 100 ms checks
+    assert RCM_MS + 1100 <= t <= RCM_MS + 1400, t  # RCM test, three 300 ms pulses, 100 ms checks
     assert not b.relay and not b.k.relay
     assert b.pwm == 0  # state F
     # Never charges while jammed (the vehicle keeps asking).
@@ -273,3 +306,24 @@ def test_restart_while_unlocking_waits_for_the_lock():
         b.hook = hook
         assert b.until(lambda b: b.relay and b.board.locked, 3000) is not None
         assert not unsafe, "feedback=%s: contactor closed with the plug unlocked at %r ms" % (feedback, unsafe[:3])
+
+
+def test_changing_charger_mode_during_a_session_keeps_the_lock_and_the_cable_limit():
+    """Issue 20 item 3: case B -> A while charging on a 13 A cable. The mode in
+    force stays until the vehicle leaves: the plug stays locked under load and
+    the offer stays within the cable."""
+    b = Bench(case_b=True, charge_current_a=32)
+    b.vehicle("B", cable_a=13)
+    b.vehicle("C")
+    assert b.until(lambda b: b.relay, 5000) is not None
+    b.run(6000)
+    assert b.offered == 13
+    b.settings.case_b = False
+    b.changed()
+    assert b.stays(lambda b: b.relay and b.board.locked and b.k.lock.locked and b.offered == 13, 10000)
+    assert b.k.case_b
+    # Taken when the vehicle has left: then the lock opens (contactor open first).
+    b.vehicle("B")
+    b.vehicle("A")
+    assert b.until(lambda b: not b.board.locked, 3000) is not None
+    assert not b.k.case_b and not b.relay

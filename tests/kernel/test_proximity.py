@@ -1,4 +1,8 @@
-"""Proximity Pilot (case B): the cable rating from its PP resistor, at the band edges."""
+"""Proximity Pilot (case B): the cable rating from its PP resistor, at the band edges.
+
+IEC 61851-1 Table B.2 gives each rating a range of resistance; a value in a gap
+between two ranges reads as the lower current (conservative, as EVerest does),
+and a value outside every range is invalid, never rounded to the nearest cable."""
 
 from evse.proximity import cable_rating_a, resistance_ohm, pp_mv_for, PP_OPEN, PP_INVALID
 
@@ -11,12 +15,16 @@ FINE_VREF = 3300000
 
 # (first ohm of the band, rating there, rating just below it)
 EDGES = (
-    (60, 63, PP_INVALID),  # below 60 ohm: PP shorted
-    (148, 32, 63),
-    (387, 20, 32),
-    (1010, 13, 20),
-    (2700, PP_INVALID, 13),  # 2.7 kohm and up: no rating
+    (80, 63, PP_INVALID),  # below 80 ohm: no cable has that, PP shorted
+    (141, 32, 63),  # 63 A up to 140 ohm; the gap up to 164 reads as 32 A
+    (309, 20, 32),  # 32 A up to 308 ohm; the gap up to 400 reads as 20 A
+    (937, 13, 20),  # 20 A up to 936 ohm; the gap up to 1100 reads as 13 A
+    (2461, PP_INVALID, 13),  # 13 A up to 2460 ohm; above: no rating
 )
+
+# IEC 61851-1 Table B.2: the range the EVSE reads as each rating.
+IEC_RANGES = ((80, 140, 63), (164, 308, 32), (400, 936, 20), (1100, 2460, 13))
+GAPS = ((141, 163, 32), (309, 399, 20), (937, 1099, 13))
 
 
 def _mv_for_exact(ohm, pullup, vref):
@@ -59,12 +67,24 @@ def test_resistors_two_percent_either_side_of_each_edge():
         assert cable_rating_a(pp_mv_for(lo, PULLUP, VREF), PULLUP, VREF) == below, lo
 
 
-def test_nominal_values_sit_well_inside_their_bands():
-    # Nominal +-20 % still reads the same rating.
-    for ohm, amps in ((100, 63), (220, 32), (680, 20), (1500, 13)):
-        for pct in (80, 90, 110, 120):
-            r = ohm * pct // 100
-            assert cable_rating_a(pp_mv_for(r, PULLUP, VREF), PULLUP, VREF) == amps, r
+def test_every_resistance_of_an_iec_range_reads_its_rating():
+    for lo, hi, amps in IEC_RANGES:
+        for ohm in range(lo, hi + 1):
+            mv = _mv_for_exact(ohm, PULLUP, FINE_VREF)
+            assert cable_rating_a(mv, PULLUP, FINE_VREF) == amps, (ohm, amps)
+
+
+def test_a_resistance_between_two_ranges_reads_as_the_lower_current():
+    for lo, hi, amps in GAPS:
+        for ohm in range(lo, hi + 1):
+            mv = _mv_for_exact(ohm, PULLUP, FINE_VREF)
+            assert cable_rating_a(mv, PULLUP, FINE_VREF) == amps, (ohm, amps)
+
+
+def test_resistances_outside_the_ranges_are_invalid_not_the_nearest_cable():
+    for ohm in (0, 10, 60, 79, 2461, 2700, 5000, 20000):
+        mv = _mv_for_exact(ohm, PULLUP, FINE_VREF)
+        assert cable_rating_a(mv, PULLUP, FINE_VREF) == PP_INVALID, ohm
 
 
 def test_open_and_shorted_lines():
@@ -83,7 +103,7 @@ def test_open_and_shorted_lines():
 
 
 def test_divider_model_round_trip():
-    for ohm in (100, 220, 680, 1500, 60, 148, 387, 1010, 2700):
+    for ohm in (100, 220, 680, 1500, 80, 141, 309, 937, 2461):
         r = resistance_ohm(pp_mv_for(ohm, PULLUP, VREF), PULLUP, VREF)
         # One ADC millivolt is a few ohm at these values.
         assert abs(r - ohm) <= ohm // 100 + 5, (ohm, r)

@@ -7,8 +7,8 @@ from evse.compat import TICKS_PERIOD
 from bench import Bench, pwm_on, TICK_MS
 
 # The vehicle's new state is first sampled on the next tick, becomes a candidate,
-# and is taken once it held DEBOUNCE_MS: the contactor decision is on that tick.
-CLASSIFIED_MS = pilot.DEBOUNCE_MS + TICK_MS
+# and is taken at its DEBOUNCE_SAMPLES-th sample: the contactor decision is on that tick.
+CLASSIFIED_MS = pilot.DEBOUNCE_SAMPLES * TICK_MS
 
 
 class Changes:
@@ -221,3 +221,21 @@ def test_timers_across_the_tick_wrap():
     t_open = rec.first(rec.relay, False)
     assert t_open - t_off == K.OPEN_AFTER_PWM_OFF_MS
     assert b.k.session.duration_s >= 14
+
+
+def test_c_to_b_opens_within_100ms_even_if_every_third_sample_still_reads_c():
+    """Issue 20 item 10: a noisy CP in which a run of three equal samples never
+    happens must not hold the contactor closed."""
+    b = Bench()
+    b.charging()
+    b.run(2000)
+    n = [0]
+
+    def noisy(b):
+        n[0] += 1
+        b.vehicle("C" if n[0] % 3 == 2 else "B")  # samples: B, B, C, B, B, C, ...
+
+    b.vehicle("B")
+    b.hook = noisy
+    t = b.until(lambda b: not b.relay, 1000)
+    assert t is not None and t <= 100, t
