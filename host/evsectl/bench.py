@@ -15,6 +15,8 @@
     meter_models             per model, one full poll cycle over RTU: requests, bytes on
                              the wire (both ways) against the registers' own bytes, and
                              the cycle time at 9600 baud 8N1 those bytes take
+    site_limit_utilisation, site_overload_s, site_overload_ws, site_offer_changes
+                             load management over a scripted 2 h household (bench_site.py)
 
 The figures are printed, never asserted: targets are 0 B/tick, booting and
 serving within 96 KiB, and 10 h in at most 5 s.
@@ -29,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from evsectl import device, sim
+from evsectl import bench_site, device, sim
 
 ENDPOINTS_GET = ("Status", "Meter1", "Meter2", "SystemConfig", "SystemInfo")
 ENDPOINTS_POST = (
@@ -239,6 +241,7 @@ def measure():
         finally:
             bus.stop()
         figures["meter_models"] = meter_models()
+        figures.update(bench_site.run(workdir))
         return figures
 
 
