@@ -44,7 +44,7 @@ def household_a(t):
         a[1] += 15.2
     if 3000 <= t < 3300:  # a dryer on top, 2 kW over the three phases
         a = [x + 2.9 for x in a]
-    if 6000 <= t < 6600:  # a guest's second car-sized load would be rare: a 4.6 kW sauna on L3
+    if 6000 <= t < 6600:  # sauna, 4.6 kW on L3
         a[2] += 20
     return a
 
@@ -105,7 +105,8 @@ def _start(workdir):
     return proc, c, gateway
 
 
-def run(workdir, seed=12):
+def run(workdir, duration_s=DURATION_S, seed=12):
+    """The figures over the first ``duration_s`` of the profile."""
     proc, c, gw = _start(workdir)
     try:
         c.call("POST", "/sim/v1/Site", {"HouseholdA": household_a(0)})
@@ -125,7 +126,7 @@ def run(workdir, seed=12):
         changes = 0
         drawn = None
         step_s = STEP_MS / 1000
-        for n in range(DURATION_S * 1000 // STEP_MS):
+        for n in range(duration_s * 1000 // STEP_MS):
             t_ms = n * STEP_MS
             if t_ms % 30000 == 0:
                 noise = _noise(rng)
