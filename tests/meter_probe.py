@@ -52,6 +52,7 @@ async def probe(s):
         "errs": meter.errs,
         "errors": meter.errors,
         "last_error": meter.last_error,
+        "through_gaps": meter.through_gaps,
         "sent": link.sent,
         "received": link.received,
         "requests": len(models.blocks(model)) * len(cycles),

@@ -92,7 +92,7 @@ def _until(c, pred, ms, step=500):
 
 
 def test_site_limit_reduces_at_the_next_step_and_rises_no_sooner_than_5_s(sim_factory):
-    c = start(sim_factory, meter2=True, ControlStrategy=1, ControlLimit=15000, PhaseCurrentLimit=100, ChargeCurrent=32)
+    c = start(sim_factory, meter1=True, meter2=True, ControlStrategy=1, ControlLimit=15000, PhaseCurrentLimit=100, ChargeCurrent=32)
     c.site(HouseholdW=6900)  # 10 A a phase: (15000 - 6900) / 690 leaves 11 A
     c.vehicle(State="C")
     c.advance(10000)

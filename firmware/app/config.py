@@ -61,6 +61,7 @@ SCHEMA = dict(
     MeterPollMs=("int", 500, 60000, 1000),
     MeterTimeoutMs=("int", 50, 5000, 300),
     MeterStaleS=("int", 2, 600, 10),  # older readings are "Not available"
+    SupplyPhaseL1=("int", 1, 3, 1),  # the site phase the charger's L1 is wired to; L2, L3 follow in rotation
     LoadFallbackA=("int", 0, 80, 6),  # cap while meter 2 or the remote system is silent; 0 pauses
     RemoteTimeoutS=("int", 5, 3600, 60),  # Meter2Type 7: silence before the fallback
     # Firmware updates (README "Firmware updates (OTA)"); "" = none.
@@ -236,6 +237,13 @@ class ConfigStore:
         if not errors:
             def merged(key):
                 return changes.get(key, self.values[key])
+
+            if merged("ControlLimit") > 0 and not 1 <= merged("Meter2Type") <= 6:
+                # A limit nothing measures would be silently ignored: say so instead.
+                if "ControlLimit" in changes and changes["ControlLimit"] > 0:
+                    errors["ControlLimit"] = "needs a site meter: Meter2Type 1..6 (0 = no limit)"
+                else:
+                    errors["Meter2Type"] = "ControlLimit needs a site meter (1..6): set ControlLimit 0 first or together"
 
             on_rs485 = 1 <= merged("Meter1Type") <= 3 and 1 <= merged("Meter2Type") <= 3
             if on_rs485 and merged("Meter1Unit") == merged("Meter2Unit"):

@@ -22,7 +22,7 @@ from app import log
 from app.aio import sleep_ms, ticks_diff, ticks_ms
 from app.atomic import read_json, write_atomic
 from app.config import parse_address
-from evse.loadlimit import available_a, LoadLimiter, NO_LIMIT_A
+from evse.loadlimit import available_a, drawing_phases, headroom_a, LoadLimiter, NO_LIMIT_A, own_draw, wiring
 
 # meters.models, imported with the first meter configured: a charger without
 # meters keeps the heap the Modbus code would take.
@@ -48,6 +48,7 @@ class Metering:
         self.power_available_w = -1  # EVSEPowerAvailable; -1: never written
         self._remote_at = -1  # uptime of the remote system's last write
         self._import_stamp = -1  # meter 1's import reading last given to the session
+        self._drawing = []  # the charger's conductors meter 1 saw the vehicle draw on this session
         self._kept_path = kept_path
         self._kept = read_json(kept_path)
         self.configure()
@@ -132,6 +133,8 @@ class Metering:
         i = k.inputs
         m1 = self.meters[0]
         i.power_w = i.meter_current_a = -1
+        if not k.connected:
+            self._drawing = []  # the next vehicle may draw on other phases
         if m1 is not None:
             p = m1.power_w(now)
             if p is not None:
@@ -139,6 +142,10 @@ class Metering:
             currents = m1.per_phase(models.CURRENT, now)
             if currents:
                 i.meter_current_a = int(min(max(currents), MAX_CURRENT_A) + 0.5)
+                if self._closed():
+                    for c in drawing_phases(currents, self.charger.phases()):
+                        if c not in self._drawing:
+                            self._drawing.append(c)
             imp = m1.index(models.IMPORT)
             if m1.stamps[imp] != self._import_stamp and m1.fresh(imp, now):
                 self._import_stamp = m1.stamps[imp]
@@ -146,6 +153,41 @@ class Metering:
             elif not m1.fresh(imp, now):
                 k.session.estimated = True  # until the meter is back to settle the gap
         k.limit_a = self.limit_a(now)
+
+    def _closed(self):
+        """Whether current may flow: the contactor commanded or reported closed."""
+        k = self.charger.kernel
+        return k.relay or k.inputs.relay_closed
+
+    def drawing(self):
+        """The charger's conductors the vehicle draws on: those meter 1 saw
+        carrying current this session, else every one it has (the cautious
+        guess: power is then shared over more phases, so less per phase)."""
+        return sorted(self._drawing) if self._drawing else list(range(self.charger.phases()))
+
+    def own_draw(self, now):
+        """Bounds of the charger's own draw now (evse.loadlimit.own_draw)."""
+        k = self.charger.kernel
+        m1 = self.meters[0]
+        currents = power = None
+        if m1 is not None:
+            currents = m1.per_phase(models.CURRENT, now)
+            power = m1.power_w(now)
+            if power is not None and power < 0:
+                power = 0  # a charger exports nothing; a negative reading is wiring or noise
+        return own_draw(
+            self._closed(),
+            k.params.nominal_voltage,
+            self._wiring(),
+            self.drawing(),
+            k.offered_a,
+            currents,
+            power,
+            k.inputs.current_a,
+        )
+
+    def _wiring(self):
+        return wiring(self.charger.config["SupplyPhaseL1"] - 1, self.charger.phases())
 
     def limit_a(self, now):
         c = self.charger.config
@@ -162,15 +204,16 @@ class Metering:
             site_a = m2.per_phase(models.CURRENT, now)
             if (c["ControlLimit"] > 0 and site_w is None) or (m2.index(models.CURRENT) >= 0 and site_a is None):
                 fallback = True  # meter 2 lost: no limit can vouch for more
+        wired = self._wiring()
+        phases = [wired[n] for n in self.drawing()]
+        low_w, high_w, low_a, high_a = self.own_draw(now)
+        v = k.params.nominal_voltage
+        limits = (self.power_available_w, site_w, c["ControlLimit"], site_a, c["PhaseCurrentLimit"])
+        standing = k.offered_a if k.offered_a < self.limiter.limit_a else self.limiter.limit_a
         avail = available_a(
-            self.charger.phases(),
-            k.params.nominal_voltage,
-            k.current_a,
-            self.power_available_w,
-            site_w,
-            c["ControlLimit"],
-            site_a,
-            c["PhaseCurrentLimit"],
+            standing,
+            headroom_a(phases, v, low_w, low_a, *limits),
+            headroom_a(phases, v, high_w, high_a, *limits),
         )
         if fallback and avail > c["LoadFallbackA"]:
             avail = c["LoadFallbackA"]

@@ -89,7 +89,7 @@ class Charger:
             return 0
         k = self.kernel
         a = min(k.limit_a, k.params.max_current_a)
-        return a * k.params.nominal_voltage * self.phases()
+        return a * k.params.nominal_voltage * len(self.metering.drawing())
 
     async def advance(self, ms):
         """Virtual time: run the control loop for ``ms``, with a meter poll

@@ -6,9 +6,14 @@ vehicle, inject faults, read the board's lines, advance virtual time.
                                  "DrawA": number|null, "Phases": 1|3}
     GET  /sim/v1/Faults    POST {"RelayWeld": bool, ... , "TempC": number}
     GET  /sim/v1/Site      POST {"HouseholdW": number | "HouseholdA": [a1, a2, a3],
+                                 "SupplyPhaseL1": 1|2|3,
                                  "Meter1Fault", "Meter2Fault": null|"NoAnswer"|"Crc"|
                                  "Exception"|"Slow"|"Unplugged"}
-                           what the simulated meters measure (evsectl sim serves them)
+                           what the simulated meters measure (evsectl sim serves them):
+                           ChargerA per charger conductor (meter 1), SupplyA the
+                           charger's draw per site phase as it is wired (meter 2
+                           adds HouseholdA); SupplyPhaseL1 is the site phase the
+                           charger's L1 is wired to, L2 and L3 following
     POST /sim/v1/Time      {"AdvanceMs": int}   (with --virtual-time only)
     POST /sim/v1/Crash     {"Task": "housekeeping", "Error": "MemoryError"|"RuntimeError"}
 
@@ -58,6 +63,9 @@ def _site_errors(data):
         elif key == "HouseholdA":
             if not isinstance(value, list) or len(value) != 3 or not all(_number(a, 0, 300) for a in value):
                 errors[key] = "must be three numbers of amperes 0..300, one per phase"
+        elif key == "SupplyPhaseL1":
+            if isinstance(value, bool) or value not in (1, 2, 3):
+                errors[key] = "must be 1, 2 or 3 (the site phase the charger's L1 is wired to)"
         elif key in ("Meter1Fault", "Meter2Fault"):
             if value is not None and value not in METER_FAULTS:
                 errors[key] = "must be null or one of " + ", ".join(METER_FAULTS)
@@ -157,6 +165,8 @@ def install(app, charger):
             VoltageV=float(VOLTAGE_V),
             HouseholdA=sim.household_a,
             ChargerA=sim.charger_phase_a(),
+            SupplyPhaseL1=sim.supply_phase_l1,
+            SupplyA=sim.supply_a(),
             ChargerImportWh=sim.energy_wh(0),
             SiteImportWh=sim.energy_wh(1),
             Meter1Fault=sim.meter_faults[0],
@@ -184,7 +194,7 @@ def install(app, charger):
             key = "Meter%dFault" % (n + 1)
             if key in data:
                 faults[n] = data[key]
-        sim.set_site(household, faults)
+        sim.set_site(household, faults, data.get("SupplyPhaseL1"))
         sim.save()
         return site()
 

@@ -46,10 +46,12 @@ SERVICE_CODES = ("Reset", "FactoryDefault", "WiFiSetToAP", "ResetMeterEnergy")
 
 
 def rssi_percent(dbm):
-    """Signal quality the way the original shows it: -100 dBm = 0 %, -50 dBm = 100 %."""
+    """Signal quality the way the original shows it: linear from -100 dBm
+    (0 %) to -25 dBm (100 %), which is what its example's "-49dB/68%" fits.
+    0 dBm and above is no reading (not in station mode): 0 %."""
     if dbm >= 0:
         return 0
-    return max(0, min(100, 2 * (dbm + 100)))
+    return max(0, min(100, (dbm + 100) * 4 // 3))
 
 
 def duration_text(seconds):
@@ -84,6 +86,32 @@ class _SystemConfig:
         yield "TimeStamp", self.now
         yield "SystemVersion", self.version
         yield from public(self.values)
+
+
+def _writable(data, shown):
+    """Split a SystemConfig write into the settings to change and errors.
+
+    A client may GET the settings, change one and POST the whole object
+    back: the members only a GET shows are accepted and ignored while they
+    say what a GET says now (TimeStamp, the time of that GET, whatever it
+    is), and refused when they would change something that cannot be.
+    """
+    now = dict(shown)
+    changes = {}
+    errors = {}
+    for key, value in data.items():
+        if key == "TimeStamp":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                errors[key] = "read-only: the time of the GET it came from, a whole number of ms"
+        elif key in _READ_ONLY:
+            if value != now[key] or type(value) is not type(now[key]):
+                errors[key] = "read-only: may only be sent back unchanged (%s)" % json.dumps(now[key])
+        else:
+            changes[key] = value
+    return changes, errors
+
+
+_READ_ONLY = ("SystemVersion", "AdminPasswordSet", "WiFiPasswordSet")
 
 
 def _body(req):
@@ -303,14 +331,21 @@ def create(charger):
         data, err = _body(req)
         if err:
             return err
-        if k.connected and data.get("ChargerMode", config["ChargerMode"]) != config["ChargerMode"]:
+        changes, errors = _writable(data, _SystemConfig(charger))
+        if errors:
+            errors.update(config.validate(changes))  # every reason at once
+            return _error(400, errors)
+        if k.connected and changes.get("ChargerMode", config["ChargerMode"]) != config["ChargerMode"]:
             # The mode in force stays until the vehicle leaves (issue 20 item 3).
             return _error(409, {"ChargerMode": "cannot change while a vehicle is connected; unplug it first"})
-        errors = config.update(data)
+        # Only what differs is applied: a client writing back the whole
+        # object must not rebuild the meters (their readings would go stale).
+        changed = [key for key in changes if key not in config.values or config.values[key] != changes[key]]
+        errors = config.update(changes)
         if errors:
             return _error(400, errors)
-        charger.apply_config(data)
-        log.info("config: %s written" % ",".join(sorted(data)))
+        charger.apply_config(changed)
+        log.info("config: %s written" % ",".join(sorted(changed)))
         return _answer(_SystemConfig(charger))
 
     @api.get("SystemInfo")

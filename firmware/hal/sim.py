@@ -84,6 +84,7 @@ class SimBoard:
         # meter (1) and the site's (2), integrated tick by tick in integers.
         self.household_a = [0.0, 0.0, 0.0]
         self._household_w = 0
+        self.supply_phase_l1 = 1  # the site phase the charger's L1 is wired to (the others follow)
         self.meter_faults = [None, None]
         self._energy_wh = [0, 0]
         self._energy_mws = [0, 0]
@@ -116,8 +117,17 @@ class SimBoard:
         """Energy through meter ``n`` (0: the charger's, 1: the site's) so far."""
         return self._energy_wh[n] + self._energy_mws[n] / _MWS_PER_WH
 
-    def set_site(self, household_a=None, faults=None):
+    def supply_a(self):
+        """The charger's draw per site phase, as wired (``supply_phase_l1``)."""
+        out = [0, 0, 0]
+        for k, a in enumerate(self.charger_phase_a()):
+            out[(self.supply_phase_l1 - 1 + k) % 3] = a
+        return out
+
+    def set_site(self, household_a=None, faults=None, supply_phase_l1=None):
         """The household's load per phase; ``faults``: {meter index: fault or None}."""
+        if supply_phase_l1 is not None:
+            self.supply_phase_l1 = supply_phase_l1
         if household_a is not None:
             self.household_a = [float(a) for a in household_a]
             self._household_w = int(sum(self.household_a) * VOLTAGE_V)
@@ -237,7 +247,7 @@ class SimBoard:
             self.temp_c10 = saved.get("TempC10", AMBIENT_C10)
             self.locked = bool(saved.get("Locked", False))
             site = saved.get("Site", {})
-            self.set_site(site.get("HouseholdA"))
+            self.set_site(site.get("HouseholdA"), None, site.get("SupplyPhaseL1"))
             for n, wh in enumerate(site.get("EnergyWh", ())):
                 self._energy_wh[n] = int(wh)
                 self._energy_mws[n] = int((wh - int(wh)) * _MWS_PER_WH)
@@ -249,7 +259,11 @@ class SimBoard:
     def save(self):
         path = getattr(self, "_state_path", None)
         if path:
-            site = {"HouseholdA": self.household_a, "EnergyWh": [self.energy_wh(0), self.energy_wh(1)]}
+            site = {
+                "HouseholdA": self.household_a,
+                "SupplyPhaseL1": self.supply_phase_l1,
+                "EnergyWh": [self.energy_wh(0), self.energy_wh(1)],
+            }
             saved = {
                 "Vehicle": self.vehicle.as_dict(),
                 "Faults": self.faults,

@@ -5,8 +5,20 @@ Times are the runtime clock's milliseconds since start (``uptime_ms``), so
 they are virtual in the simulator's virtual time, like everything else.
 """
 
+from evse.compat import const
 from meters import models
 from meters.modbus import ModbusError, float32
+
+_ILLEGAL_ADDRESS = const(2)  # Modbus exception code
+
+
+def _plan(model, through_gaps):
+    """Each request, with the registers it fills: (start, count, ((index, offset), ...))."""
+    regs = model.registers
+    return tuple(
+        (start, count, tuple((i, r[0] - start) for i, r in enumerate(regs) if start <= r[0] < start + count))
+        for start, count in models.blocks(model, through_gaps)
+    )
 
 
 class Meter:
@@ -21,28 +33,38 @@ class Meter:
         self.errs = [0] * n
         self.errors = 0  # failed requests since boot: Meter<n>Status
         self.last_error = ""
-        # Each request, with the registers it fills: (start, count, ((index, offset), ...)).
-        regs = model.registers
-        self._plan = tuple(
-            (start, count, tuple((i, r[0] - start) for i, r in enumerate(regs) if start <= r[0] < start + count))
-            for start, count in models.blocks(model)
-        )
+        # Requests read through small gaps between documented registers until
+        # the meter refuses one (exception 0x02, illegal data address); from
+        # then on, for this meter, only documented registers are asked for.
+        self.through_gaps = True
+        self._plan = _plan(model, True)
 
     async def poll(self, clock):
         """Read every register once. Failures are counted, never raised."""
         for start, count, members in self._plan:
-            try:
-                data = await self.link.read(self.unit, start, count)
-            except ModbusError as e:
-                self.errors += 1
-                self.last_error = str(e)
-                for i, _ in members:
-                    self.errs[i] += 1
-                continue
-            now = clock.uptime_ms()
-            for i, offset in members:
-                self.values[i] = float32(data, offset)
-                self.stamps[i] = now
+            await self._read(clock, start, count, members)
+
+    async def _read(self, clock, start, count, members):
+        try:
+            data = await self.link.read(self.unit, start, count)
+        except ModbusError as e:
+            if e.code == _ILLEGAL_ADDRESS and self.through_gaps and count > 2 * len(members):
+                # Not a failure of the meter: the request asked for more than it documents.
+                self.through_gaps = False
+                self._plan = _plan(self.model, False)
+                for block in self._plan:
+                    if start <= block[0] < start + count:
+                        await self._read(clock, *block)
+                return
+            self.errors += 1
+            self.last_error = str(e)
+            for i, _ in members:
+                self.errs[i] += 1
+            return
+        now = clock.uptime_ms()
+        for i, offset in members:
+            self.values[i] = float32(data, offset)
+            self.stamps[i] = now
 
     def fresh(self, i, now):
         t = self.stamps[i]

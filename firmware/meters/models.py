@@ -82,22 +82,37 @@ SDM72D_M = Model("SDM72D-M", 3, _SDM72D_V1, 20, tuple(r[0] for r in _SDM72D_V1))
 # as Eastron's SDM630); selected with Meter<n>PerPhase.
 SDM72D_M_V2 = Model("SDM72D-M v2", 3, _PER_PHASE + _SDM72D_V1, 20, tuple(r[0] for r in _PER_PHASE + _SDM72D_V1))
 
-# Lumel NMID30-2: documented by its maker as following Eastron's register map.
-# No copy of Lumel's register table was at hand when this was written, so no
-# address is marked confirmed: check them against the meter's manual before
-# relying on them, and list the checked ones in ``confirmed``.
+# Lumel NMID30-2. Lumel's "NMID30-2 User's manual - MODBUS" numbers its input
+# registers the way Eastron does (30001 phase 1 L/N volts, 30225 neutral
+# current, 30235 phase 1 L/N volts THD, as in Eastron's SDM630 map); only an
+# index of that manual could be consulted, which confirms the first address.
+# The others follow Eastron's map and are marked "(unconfirmed)" in the Desc
+# the WebAPI shows, until someone checks them against the full table.
+# Lumel asks for at least 60 ms of bus silence before each request.
+_NMID30_2_CONFIRMED = (0x0000,)
+
+
+def _marked(registers, confirmed):
+    return tuple(
+        (addr, desc if addr in confirmed else desc + " (unconfirmed)", meaning) for addr, desc, meaning in registers
+    )
+
+
 NMID30_2 = Model(
     "NMID30-2",
     3,
-    _PER_PHASE
-    + (
-        (0x0034, "TotalSystemPower[W]", TOTAL_POWER),
-        (0x0048, "TotalImport[kWh]", IMPORT),
-        (0x004A, "TotalExport[kWh]", EXPORT),
-        (0x0156, "Total[kWh]", TOTAL),
+    _marked(
+        _PER_PHASE
+        + (
+            (0x0034, "TotalSystemPower[W]", TOTAL_POWER),
+            (0x0048, "TotalImport[kWh]", IMPORT),
+            (0x004A, "TotalExport[kWh]", EXPORT),
+            (0x0156, "Total[kWh]", TOTAL),
+        ),
+        _NMID30_2_CONFIRMED,
     ),
-    20,
-    (),
+    60,
+    _NMID30_2_CONFIRMED,
 )
 
 # Eastron SDM120M, single phase: its total power is its only phase's power.
@@ -156,16 +171,19 @@ _MERGE_GAP = const(10)
 MAX_BLOCK = const(40)  # registers per request
 
 
-def blocks(model):
+def blocks(model, through_gaps=True):
     """The requests that read ``model``: ((first address, count), ...).
 
     Contiguous registers go in one request of at most MAX_BLOCK registers;
-    small gaps are read through when that is cheaper than a new request.
+    small gaps are read through when that is cheaper than a new request,
+    unless ``through_gaps`` is False (a meter that refuses to answer for
+    registers its maker does not document).
     """
     out = []
     start = end = -1
+    gap = _MERGE_GAP if through_gaps else 1
     for addr, _, _ in model.registers:
-        if start >= 0 and addr - end < _MERGE_GAP and addr + 2 - start <= MAX_BLOCK:
+        if start >= 0 and addr - end < gap and addr + 2 - start <= MAX_BLOCK:
             end = addr + 2
             continue
         if start >= 0:

@@ -16,6 +16,8 @@
     meter_models             per model, one full poll cycle over RTU: requests, bytes on
                              the wire (both ways) against the registers' own bytes, and
                              the cycle time at 9600 baud 8N1 those bytes take
+    site_limit_utilisation, site_overload_s, site_overload_ws, site_offer_changes
+                             load management over a scripted 2 h household (bench_site.py)
 
 Every heap figure and the tick's again with ``_32`` after the key, on the
 32-bit MicroPython unix port (../shared/micropython32 beside the source
@@ -37,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from evsectl import device, paths, romheap, sim
+from evsectl import bench_site, device, paths, romheap, sim
 
 MICROPYTHON32 = paths.source_tree().parent / "shared" / "micropython32" / "micropython32"
 
@@ -270,6 +272,7 @@ def measure(micropython=None, micropython32=MICROPYTHON32):
         figures["ticks_per_s_cpython"] = cp["ticks_per_s"]
         figures["sim_10h_session_s"] = sim_10h_session_s(workdir)
         figures["meter_models"] = meter_models()
+        figures.update(bench_site.run(workdir))
         return figures
 
 

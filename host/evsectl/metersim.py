@@ -15,8 +15,8 @@ kWh, the resettable ones equal the totals (nothing ever resets them).
 
 Addresses outside the model's registers answer exception 0x02 (illegal data
 address), except the few unlisted registers inside a request block the
-firmware reads in one go (``models.blocks``): a meter must answer those
-reads, so the gaps hold 0. Any function but 0x04 answers exception 0x01.
+firmware reads in one go (``models.blocks``): most meters answer those
+reads, so the gaps hold 0 (a strict meter, ``gaps=False``, refuses them). Any function but 0x04 answers exception 0x01.
 
 Servers: Modbus TCP (MBAP), RTU framing over TCP (a serial-to-Ethernet
 converter) and RTU on a serial device (a USB-RS485 adapter or a pty). One
@@ -97,12 +97,13 @@ def gaps(model):
 class Meter:
     """One simulated meter: a model at a unit id, its values from ``source``."""
 
-    def __init__(self, model, source, unit=1):
+    def __init__(self, model, source, unit=1, gaps=True):
         if not 1 <= unit <= 247:
             raise ValueError("unit id %r out of range 1..247" % unit)
         self.model = model
         self.source = source
         self.unit = unit
+        self.gaps = gaps  # False: a strict meter, exception 0x02 for any unlisted register
         self._failing = False
 
     async def _on_access(self, function_code, start_address, address, count, registers, set_values):
@@ -131,7 +132,8 @@ class Meter:
 
         data = [SimData(addr, values=0.0, datatype=DataType.FLOAT32, readonly=True)
                 for addr, _, _ in self.model.registers]
-        data += [SimData(addr, values=0, datatype=DataType.REGISTERS, readonly=True) for addr in gaps(self.model)]
+        if self.gaps:
+            data += [SimData(addr, values=0, datatype=DataType.REGISTERS, readonly=True) for addr in gaps(self.model)]
         return SimDevice(self.unit, simdata=data, action=self._on_access)
 
 

@@ -48,9 +48,9 @@ class SiteFeed:
     def meter(self, unit):
         """What meter ``unit`` (1: charger, 2: site) measures now."""
         site = self.site()
-        amps = site["ChargerA"]
-        if unit == 2:
-            amps = [house + charger for house, charger in zip(site["HouseholdA"], amps)]
+        amps = site["ChargerA"]  # meter 1 sits in the charger's feed: its conductors' order
+        if unit == 2:  # the site meter: its phases, the charger's draw as the charger is wired
+            amps = [house + charger for house, charger in zip(site["HouseholdA"], site["SupplyA"])]
         energy = site["ChargerImportWh"] if unit == 1 else site["SiteImportWh"]
         return {"VoltageV": site["VoltageV"], "CurrentA": amps, "ImportWh": energy, "ExportWh": 0.0}
 

@@ -1,0 +1,58 @@
+"""The NMID30-2 on the RS485 bus: the 60 ms of silence its maker asks for
+before each request, and its register map marked where it is unconfirmed."""
+
+import asyncio
+
+from meters import models, modbus
+from meters.link import RtuLink
+
+
+class _QuietPort:
+    """A bus on which nothing arrives but the answer to each request; records
+    how long the link listened for silence before sending."""
+
+    def __init__(self):
+        self.windows = []
+        self.answer = b""
+        self.log = []
+
+    async def send(self, data):
+        self.log.append("send")
+        unit, _, _, count = data[0], data[1], data[2] << 8 | data[3], data[4] << 8 | data[5]
+        body = bytes([unit, 4, 2 * count]) + bytes(2 * count)
+        self.answer = body + bytes([modbus.crc16(body) & 0xFF, modbus.crc16(body) >> 8])
+
+    async def recv(self, n, timeout_ms):
+        if not self.answer:
+            self.log.append("quiet %d" % timeout_ms)
+            return b""
+        out, self.answer = self.answer[:n], self.answer[n:]
+        return out
+
+    def close(self):
+        pass
+
+
+def test_nmid30_2_asks_for_60_ms_of_bus_silence_before_each_request():
+    assert models.NMID30_2.gap_ms >= 60
+    port = _QuietPort()
+    link = RtuLink(port, models.NMID30_2.gap_ms, 300)
+
+    async def two_reads():
+        await link.read(1, 0, 2)
+        await link.read(1, 0x34, 2)
+
+    asyncio.run(two_reads())
+    assert port.log == ["quiet 60", "send", "quiet 60", "send"]
+
+
+def test_nmid30_2_registers_not_confirmed_say_so_in_their_desc():
+    for addr, desc, _ in models.NMID30_2.registers:
+        if addr in models.NMID30_2.confirmed:
+            assert "unconfirmed" not in desc
+        else:
+            assert desc.endswith(" (unconfirmed)"), desc
+    assert models.NMID30_2.registers[0][1] == "Phase1Voltage[V]"
+    # The Eastron meters' maps are their makers' own.
+    for m in (models.SDM72D_M, models.SDM72D_M_V2, models.SDM120M):
+        assert all("unconfirmed" not in r[1] for r in m.registers)
