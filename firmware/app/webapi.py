@@ -305,7 +305,7 @@ def create(charger):
             return err
         if k.connected and data.get("ChargerMode", config["ChargerMode"]) != config["ChargerMode"]:
             # The mode in force stays until the vehicle leaves (issue 20 item 3).
-            return _error(409, {"ChargerMode": "cannot change while a vehicle is connected; unplug it first"})
+            return _error(409, {"ChargerMode": "not while a vehicle is connected"})
         errors = config.update(data)
         if errors:
             return _error(400, errors)
