@@ -73,9 +73,13 @@ RECLOSE_MS = const(1000)
 _CYCLE_COST_MS = const(6000)
 _CYCLE_BUDGET_MS = const(60000)
 
+# The RCM self-test's phases: at boot, running, and when a vehicle connects
+# (each test phase is followed by its release phase, its value + 1).
 _TEST = const(0)
 _RELEASE = const(1)
 _RUN = const(2)
+_PLUG_TEST = const(3)
+_PLUG_RELEASE = const(4)
 
 
 class Params:
@@ -171,7 +175,6 @@ class Kernel:
         # Timers (tick values, held in step()) and their flags.
         self._phase = _TEST
         self._phase_since = 0
-        self._booted = False  # the boot self-test is done
         self._first = True
         self._last = 0
         self._blind = False
@@ -191,7 +194,6 @@ class Kernel:
         self._derate_c10 = _ROOM_C10  # the temperature the derating goes by
         self._over = False
         self._over_since = 0
-        self._opened_since = 0  # when the kernel last opened the contactor
         self._cycle_ms = 0  # the contactor's cycling budget spent (drains with time)
         self._cycling = False  # a close was refused: the budget is spent
 
@@ -200,7 +202,7 @@ class Kernel:
     @property
     def start_stop_allowed(self):
         # Also during the RCM test at plug-in: it is part of the vehicle's session.
-        return self._booted and self.connected and not self.latched and not self.fault
+        return self._phase >= _RUN and self.connected and not self.latched and not self.fault
 
     @property
     def boost_allowed(self):
@@ -235,7 +237,7 @@ class Kernel:
             self._fault_since = self._pwm_on_since = self._pwm_off_since = never
             self._offer_since = self._diode_bad_since = self._pp_since = never
             self._temp_since = self._trouble_since = self._over_since = never
-            self._opened_since = never
+            self.contactor.since = never  # no reclose to wait for at boot
         dt = ticks_diff(now, self._last)
         self._last = now
         if dt < 0:
@@ -251,7 +253,6 @@ class Kernel:
         self._temp_since = held(now, self._temp_since)
         self._trouble_since = held(now, self._trouble_since)
         self._over_since = held(now, self._over_since)
-        self._opened_since = held(now, self._opened_since)
         self._cycle_ms -= dt
         if self._cycle_ms < 0:
             self._cycle_ms = 0
@@ -397,21 +398,19 @@ class Kernel:
         and when a vehicle connects)."""
         i = self.inputs
         elapsed = ticks_diff(now, self._phase_since)
-        if self._phase == _TEST:
+        if self._phase == _TEST or self._phase == _PLUG_TEST:
             if not self.params.rcm_present:
                 self._phase = _RUN
-                self._booted = True
                 return
             self.rcm_test = True
             if elapsed >= self.params.rcm_test_ms:
                 self.rcm_test = False
-                self._phase = _RELEASE
+                self._phase += 1  # its release phase
                 self._phase_since = now
                 if not i.rcm_trip:
                     self._latch(now, S.GENERAL_ERR, S.CAUSE_RCM_SELFTEST)
         elif elapsed >= RCM_RELEASE_MS:
             self._phase = _RUN
-            self._booted = True
             if i.rcm_trip:
                 self._latch(now, S.GENERAL_ERR, S.CAUSE_RCM)
 
@@ -434,7 +433,7 @@ class Kernel:
         self._pp_since = now  # the PP is judged afresh (its pin mates last)
         self._cycle_ms = 0
         if self.params.rcm_present and self._phase == _RUN:
-            self._phase = _TEST  # contactor open, before the lock and the PWM
+            self._phase = _PLUG_TEST  # contactor open, before the lock and the PWM
             self._phase_since = now
             self.rcm_test = True
 
@@ -503,14 +502,9 @@ class Kernel:
             self._diode_bad = False
             self._cycling = False
 
-    def _open(self, now):
-        if self.contactor.closed:
-            self.contactor.command(False, now)
-            self._opened_since = now
-
     def _stop_all(self, now, hold_f):
         """Fault or self-test: contactor open at once, no offer, CP at F while held."""
-        self._open(now)
+        self.contactor.command(False, now)
         if self.offered_a:
             self.offered_a = 0
             self._offer_since = now  # a stop restarts the 5 s window
@@ -598,16 +592,16 @@ class Kernel:
         c = self.contactor
         if c.closed:
             if not demand or not lock_ok:
-                self._open(now)
+                self.contactor.command(False, now)
             elif not pwm_on and ticks_diff(now, self._pwm_off_since) >= OPEN_AFTER_PWM_OFF_MS:
-                self._open(now)  # the vehicle did not stop by itself
+                self.contactor.command(False, now)  # the vehicle did not stop by itself
         elif (
             demand
             and pwm_on
             and self.diode_ok
             and lock_ok
             and self.offered_a >= MIN_CURRENT_A
-            and ticks_diff(now, self._opened_since) >= RECLOSE_MS
+            and ticks_diff(now, c.since) >= RECLOSE_MS  # open that long
         ):
             if self._cycle_ms > _CYCLE_BUDGET_MS - _CYCLE_COST_MS:
                 self._cycling = True  # refused: a fault from the next step
@@ -670,7 +664,7 @@ class Kernel:
             and not (self._temp_trouble and not self.fault and not self.latched)
             and not self._over
             and not self._cycling
-            and (c.closed or ticks_diff(now, self._opened_since) >= RECLOSE_MS)
+            and (c.closed or ticks_diff(now, c.since) >= RECLOSE_MS)
             and (self.latched or not self.fault or ticks_diff(now, self._fault_since) >= FAULT_HOLD_MS)
             and (self.fault or self.latched or self._target == self.offered_a)
             and not (c.closed and self.pwm_permille == PWM_OFF)
