@@ -7,8 +7,8 @@ close (or drops out) is not closing. Either is latched by the kernel.
 
 A real weld or a contactor that will not close persists, a glitch on the
 feedback line does not: a disagreement latches only once it has lasted
-CONFIRM_MS, counted from when it began or when the settle window ended,
-whichever is later.
+CONFIRM_MS, counted from the last agreeing sample or from the end of the
+settle window, whichever is later.
 """
 
 from evse.compat import const, ticks_diff
@@ -28,7 +28,7 @@ class Contactor:
         self.settle_ms = settle_ms
         self.closed = False  # the command
         self.fault = OK
-        self.since = 0  # when the command last changed
+        self.since = 0  # when the command last changed (the kernel's reclose wait reads it)
         self._agreed = 0  # when the feedback last agreed with the command
 
     def command(self, close, now):
