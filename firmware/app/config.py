@@ -221,7 +221,7 @@ class ConfigStore:
                 if reason:
                     errors[key] = reason
                 elif key in self.fixed and value != self.fixed[key]:
-                    errors[key] = "must be %d: the board file decides it" % self.fixed[key]
+                    errors[key] = "fixed by the board file: %d" % self.fixed[key]
         for n in ("1", "2"):
             type_key = "Meter" + n + "Type"
             ip_key = "Meter" + n + "Ip"

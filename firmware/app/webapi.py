@@ -337,7 +337,7 @@ def create(charger):
             return _error(400, errors)
         if k.connected and changes.get("ChargerMode", config["ChargerMode"]) != config["ChargerMode"]:
             # The mode in force stays until the vehicle leaves (issue 20 item 3).
-            return _error(409, {"ChargerMode": "cannot change while a vehicle is connected; unplug it first"})
+            return _error(409, {"ChargerMode": "not while a vehicle is connected"})
         # Only what differs is applied: a client writing back the whole
         # object must not rebuild the meters (their readings would go stale).
         changed = [key for key in changes if key not in config.values or config.values[key] != changes[key]]

@@ -7,8 +7,8 @@ close (or drops out) is not closing. Either is latched by the kernel.
 
 A real weld or a contactor that will not close persists, a glitch on the
 feedback line does not: a disagreement latches only once it has lasted
-CONFIRM_MS, counted from when it began or when the settle window ended,
-whichever is later.
+CONFIRM_MS, counted from the last agreeing sample or from the end of the
+settle window, whichever is later.
 """
 
 from evse.compat import const, ticks_diff
@@ -28,22 +28,22 @@ class Contactor:
         self.settle_ms = settle_ms
         self.closed = False  # the command
         self.fault = OK
-        self._since = 0  # when the command last changed
+        self.since = 0  # when the command last changed (the kernel's reclose wait reads it)
         self._agreed = 0  # when the feedback last agreed with the command
 
     def command(self, close, now):
         if close != self.closed:
             self.closed = close
-            self._since = now
+            self.since = now
 
     def step(self, now, feedback_closed):
         """Compare feedback with the command; sets ``fault`` when they disagree."""
-        self._since = held(now, self._since)
+        self.since = held(now, self.since)
         self._agreed = held(now, self._agreed)
         if not self.has_feedback or feedback_closed == self.closed:
             self._agreed = now
             return
-        settled = ticks_diff(now, self._since) - self.settle_ms
+        settled = ticks_diff(now, self.since) - self.settle_ms
         if settled < 0:
             return
         disagreeing = ticks_diff(now, self._agreed)

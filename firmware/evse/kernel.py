@@ -40,7 +40,7 @@ from evse.pilot import (
     PWM_F,
 )
 from evse.proximity import cable_rating_a
-from evse.lock import PlugLock, SOLENOID
+from evse.lock import PlugLock
 from evse.contactor import Contactor, WELDED
 from evse.session import Session
 from evse.timer import held, HORIZON_MS
@@ -58,24 +58,28 @@ OVERCURRENT_MARGIN_A = const(2)
 # Temperature changes slowly: the stop point (or a sensor fault) must be read
 # for TEMP_DEBOUNCE_MS. The kernel's temperature (derating, recovery) takes a
 # reading once the readings stayed on one side of it that long, and derating
-# comes back up only DERATE_HYSTERESIS_C10 below where it derated most.
+# comes back up only _DERATE_HYSTERESIS_C10 below where it derated most.
 TEMP_DEBOUNCE_MS = const(1000)
-DERATE_HYSTERESIS_C10 = const(20)
-TEMP_HYSTERESIS_C10 = const(100)  # over-temperature clears this far below the stop point
-ROOM_C10 = const(250)  # assumed until the sensor has been read for TEMP_DEBOUNCE_MS
+_DERATE_HYSTERESIS_C10 = const(20)
+_TEMP_HYSTERESIS_C10 = const(100)  # over-temperature clears this far below the stop point
+_ROOM_C10 = const(250)  # assumed until the sensor has been read for TEMP_DEBOUNCE_MS
 RCM_TEST_MS = const(60)  # default: the RCM must trip within this of its test input
 RCM_RELEASE_MS = const(200)  # and release within this after it
 # Contactor wear: a reclose waits RECLOSE_MS after the last open, and each
-# close costs CYCLE_COST_MS of a budget that drains in real time; a vehicle
+# close costs _CYCLE_COST_MS of a budget that drains in real time; a vehicle
 # that wants a close with less than that left (more than 10 closes beyond
 # one per 6 s) gets a fault until it is unplugged.
 RECLOSE_MS = const(1000)
-CYCLE_COST_MS = const(6000)
-CYCLE_BUDGET_MS = const(60000)
+_CYCLE_COST_MS = const(6000)
+_CYCLE_BUDGET_MS = const(60000)
 
+# The RCM self-test's phases: at boot, running, and when a vehicle connects
+# (each test phase is followed by its release phase, its value + 1).
 _TEST = const(0)
 _RELEASE = const(1)
 _RUN = const(2)
+_PLUG_TEST = const(3)
+_PLUG_RELEASE = const(4)
 
 
 class Params:
@@ -88,7 +92,7 @@ class Params:
         self.pp_vref_mv = 3300
         self.relay_feedback = True
         self.relay_settle_ms = 200
-        self.lock_method = SOLENOID  # the board's lock.type decides; LockMethod must agree
+        self.lock_method = 0  # lock.SOLENOID or SERVO: the board's lock.type decides; LockMethod agrees
         self.lock_feedback = True
         self.rcm_present = True
         self.rcm_test_ms = RCM_TEST_MS
@@ -126,7 +130,7 @@ class Inputs:
         self.lock_locked = False  # lock feedback
         self.epo = False  # emergency power off input active
         self.rcm_trip = False  # residual current monitor tripped
-        self.temp_c10 = ROOM_C10  # board temperature, deci-degrees C
+        self.temp_c10 = _ROOM_C10  # board temperature, deci-degrees C
         self.temp_fault = False  # the sensor reads a rail: open or shorted
         self.current_a = -1  # highest phase current from the board's sensor, -1 none
         # From the charger's meter (meter 1), written between ticks by the
@@ -155,7 +159,7 @@ class Kernel:
         self.cp = S.CP_UNKNOWN
         self.case_b = settings.case_b  # the mode in force (fixed while a vehicle is connected)
         self.pp_a = 0
-        self.temp_c10 = ROOM_C10  # the debounced temperature
+        self.temp_c10 = _ROOM_C10  # the debounced temperature
         self.offered_a = 0
         self._target = 0  # what the offer is heading for (the 5 s rule may hold it back)
         self.current_a = 0
@@ -168,10 +172,9 @@ class Kernel:
         self.cause = S.CAUSE_NONE
         self.diode_ok = False
         self.quiet = False  # nothing pending: a simulator may take longer steps
-        # Timers (tick values, held by _hold_timers) and their flags.
+        # Timers (tick values, held in step()) and their flags.
         self._phase = _TEST
         self._phase_since = 0
-        self._booted = False  # the boot self-test is done
         self._first = True
         self._last = 0
         self._blind = False
@@ -186,13 +189,11 @@ class Kernel:
         self._pp_since = 0  # since when it reads that (or the vehicle connected)
         self._temp_trouble = False  # at or above the stop point, or the sensor broken
         self._trouble_since = 0
-        self._sensor_bad = False
         self._temp_side = 0  # the readings are above (1) or below (-1) temp_c10
         self._temp_since = 0
-        self._derate_c10 = ROOM_C10  # the temperature the derating goes by
+        self._derate_c10 = _ROOM_C10  # the temperature the derating goes by
         self._over = False
         self._over_since = 0
-        self._opened_since = 0  # when the kernel last opened the contactor
         self._cycle_ms = 0  # the contactor's cycling budget spent (drains with time)
         self._cycling = False  # a close was refused: the budget is spent
 
@@ -201,7 +202,7 @@ class Kernel:
     @property
     def start_stop_allowed(self):
         # Also during the RCM test at plug-in: it is part of the vehicle's session.
-        return self._booted and self.connected and not self.latched and not self.fault
+        return self._phase >= _RUN and self.connected and not self.latched and not self.fault
 
     @property
     def boost_allowed(self):
@@ -236,12 +237,22 @@ class Kernel:
             self._fault_since = self._pwm_on_since = self._pwm_off_since = never
             self._offer_since = self._diode_bad_since = self._pp_since = never
             self._temp_since = self._trouble_since = self._over_since = never
-            self._opened_since = never
+            self.contactor.since = never  # no reclose to wait for at boot
         dt = ticks_diff(now, self._last)
         self._last = now
         if dt < 0:
             dt = 0
-        self._hold_timers(now)
+        # Every stamp stays within timer.HORIZON_MS of now (see evse.timer).
+        self._phase_since = held(now, self._phase_since)
+        self._fault_since = held(now, self._fault_since)
+        self._pwm_on_since = held(now, self._pwm_on_since)
+        self._pwm_off_since = held(now, self._pwm_off_since)
+        self._offer_since = held(now, self._offer_since)
+        self._diode_bad_since = held(now, self._diode_bad_since)
+        self._pp_since = held(now, self._pp_since)
+        self._temp_since = held(now, self._temp_since)
+        self._trouble_since = held(now, self._trouble_since)
+        self._over_since = held(now, self._over_since)
         self._cycle_ms -= dt
         if self._cycle_ms < 0:
             self._cycle_ms = 0
@@ -304,20 +315,6 @@ class Kernel:
 
     # -- pieces of the step --------------------------------------------------
 
-    def _hold_timers(self, now):
-        """Keep every stamp within timer.HORIZON_MS of now (see evse.timer)."""
-        self._phase_since = held(now, self._phase_since)
-        self._fault_since = held(now, self._fault_since)
-        self._pwm_on_since = held(now, self._pwm_on_since)
-        self._pwm_off_since = held(now, self._pwm_off_since)
-        self._offer_since = held(now, self._offer_since)
-        self._diode_bad_since = held(now, self._diode_bad_since)
-        self._pp_since = held(now, self._pp_since)
-        self._temp_since = held(now, self._temp_since)
-        self._trouble_since = held(now, self._trouble_since)
-        self._over_since = held(now, self._over_since)
-        self._opened_since = held(now, self._opened_since)
-
     def _classify(self, now):
         """Classify the CP samples taken while the previous outputs were applied."""
         i = self.inputs
@@ -366,16 +363,6 @@ class Kernel:
         elif self.pp_a != rating and ticks_diff(now, self._pp_since) >= PP_DEBOUNCE_MS:
             self.pp_a = rating
 
-    def _pp_failed(self, now):
-        """Connected, and the PP has read open or invalid for the debounce."""
-        return (
-            self.case_b
-            and self.connected
-            and self.pp_a == 0
-            and self._pp_seen == 0
-            and ticks_diff(now, self._pp_since) >= PP_DEBOUNCE_MS
-        )
-
     def _read_temperature(self, now):
         i = self.inputs
         if not self.params.temp_present:
@@ -386,7 +373,6 @@ class Kernel:
         if trouble and not self._temp_trouble:
             self._trouble_since = now
         self._temp_trouble = trouble
-        self._sensor_bad = i.temp_fault
         if i.temp_fault:
             return  # the reading means nothing
         # The temperature the derating and the recovery go by: a reading is
@@ -404,7 +390,7 @@ class Kernel:
             self._temp_side = 0
         # Derating follows a rise at once, a fall only beyond the hysteresis.
         t = self.temp_c10
-        if t > self._derate_c10 or t <= self._derate_c10 - DERATE_HYSTERESIS_C10:
+        if t > self._derate_c10 or t <= self._derate_c10 - _DERATE_HYSTERESIS_C10:
             self._derate_c10 = t
 
     def _self_test(self, now):
@@ -412,21 +398,19 @@ class Kernel:
         and when a vehicle connects)."""
         i = self.inputs
         elapsed = ticks_diff(now, self._phase_since)
-        if self._phase == _TEST:
+        if self._phase == _TEST or self._phase == _PLUG_TEST:
             if not self.params.rcm_present:
                 self._phase = _RUN
-                self._booted = True
                 return
             self.rcm_test = True
             if elapsed >= self.params.rcm_test_ms:
                 self.rcm_test = False
-                self._phase = _RELEASE
+                self._phase += 1  # its release phase
                 self._phase_since = now
                 if not i.rcm_trip:
                     self._latch(now, S.GENERAL_ERR, S.CAUSE_RCM_SELFTEST)
         elif elapsed >= RCM_RELEASE_MS:
             self._phase = _RUN
-            self._booted = True
             if i.rcm_trip:
                 self._latch(now, S.GENERAL_ERR, S.CAUSE_RCM)
 
@@ -449,7 +433,7 @@ class Kernel:
         self._pp_since = now  # the PP is judged afresh (its pin mates last)
         self._cycle_ms = 0
         if self.params.rcm_present and self._phase == _RUN:
-            self._phase = _TEST  # contactor open, before the lock and the PWM
+            self._phase = _PLUG_TEST  # contactor open, before the lock and the PWM
             self._phase_since = now
             self.rcm_test = True
 
@@ -470,11 +454,17 @@ class Kernel:
             cause = S.CAUSE_CP_INVALID
         elif self._temp_trouble and ticks_diff(now, self._trouble_since) >= TEMP_DEBOUNCE_MS:
             fault = S.GENERAL_ERR
-            cause = S.CAUSE_TEMP_SENSOR if self._sensor_bad else S.CAUSE_OVERTEMP
+            cause = S.CAUSE_TEMP_SENSOR if self.inputs.temp_fault else S.CAUSE_OVERTEMP
         elif self._diode_bad and self.connected and ticks_diff(now, self._diode_bad_since) >= DIODE_DEBOUNCE_MS:
             fault = S.DIODE_ERR
-        elif self._pp_failed(now):
-            fault = S.PP_ERR_F
+        elif (
+            self.case_b
+            and self.connected
+            and self.pp_a == 0
+            and self._pp_seen == 0
+            and ticks_diff(now, self._pp_since) >= PP_DEBOUNCE_MS
+        ):
+            fault = S.PP_ERR_F  # the PP read open or invalid for the debounce
         elif self.case_b and self.lock.failed:
             fault = S.LOCK_ERR_F
         elif self._over and ticks_diff(now, self._over_since) >= OVERCURRENT_MS:
@@ -498,7 +488,7 @@ class Kernel:
         if fault == S.EV_ERR_E or (fault == S.GENERAL_ERR and cause == S.CAUSE_CP_INVALID):
             cleared = cp != S.CP_UNKNOWN and cp != S.CP_E and cp != S.CP_F
         elif fault == S.GENERAL_ERR and (cause == S.CAUSE_OVERTEMP or cause == S.CAUSE_TEMP_SENSOR):
-            cleared = not self._temp_trouble and self.temp_c10 < self.params.temp_stop_c10 - TEMP_HYSTERESIS_C10
+            cleared = not self._temp_trouble and self.temp_c10 < self.params.temp_stop_c10 - _TEMP_HYSTERESIS_C10
         elif fault == S.PP_ERR_F:
             cleared = cp == S.CP_A or self.pp_a > 0
         elif fault == S.LOCK_ERR_F:
@@ -512,14 +502,9 @@ class Kernel:
             self._diode_bad = False
             self._cycling = False
 
-    def _open(self, now):
-        if self.contactor.closed:
-            self.contactor.command(False, now)
-            self._opened_since = now
-
     def _stop_all(self, now, hold_f):
         """Fault or self-test: contactor open at once, no offer, CP at F while held."""
-        self._open(now)
+        self.contactor.command(False, now)
         if self.offered_a:
             self.offered_a = 0
             self._offer_since = now  # a stop restarts the 5 s window
@@ -607,22 +592,22 @@ class Kernel:
         c = self.contactor
         if c.closed:
             if not demand or not lock_ok:
-                self._open(now)
+                self.contactor.command(False, now)
             elif not pwm_on and ticks_diff(now, self._pwm_off_since) >= OPEN_AFTER_PWM_OFF_MS:
-                self._open(now)  # the vehicle did not stop by itself
+                self.contactor.command(False, now)  # the vehicle did not stop by itself
         elif (
             demand
             and pwm_on
             and self.diode_ok
             and lock_ok
             and self.offered_a >= MIN_CURRENT_A
-            and ticks_diff(now, self._opened_since) >= RECLOSE_MS
+            and ticks_diff(now, c.since) >= RECLOSE_MS  # open that long
         ):
-            if self._cycle_ms > CYCLE_BUDGET_MS - CYCLE_COST_MS:
+            if self._cycle_ms > _CYCLE_BUDGET_MS - _CYCLE_COST_MS:
                 self._cycling = True  # refused: a fault from the next step
             else:
                 c.command(True, now)
-                self._cycle_ms += CYCLE_COST_MS
+                self._cycle_ms += _CYCLE_COST_MS
 
         # A vehicle drawing clearly more than offered.
         measured = self._measured_a()
@@ -679,7 +664,7 @@ class Kernel:
             and not (self._temp_trouble and not self.fault and not self.latched)
             and not self._over
             and not self._cycling
-            and (c.closed or ticks_diff(now, self._opened_since) >= RECLOSE_MS)
+            and (c.closed or ticks_diff(now, c.since) >= RECLOSE_MS)
             and (self.latched or not self.fault or ticks_diff(now, self._fault_since) >= FAULT_HOLD_MS)
             and (self.fault or self.latched or self._target == self.offered_a)
             and not (c.closed and self.pwm_permille == PWM_OFF)

@@ -24,7 +24,6 @@ contactor is not read back, and so on.
 import json
 
 from evse.kernel import Params
-from evse.lock import SOLENOID, SERVO
 
 REQUIRED = ("name", "hal", "cp", "relay", "max_current_a")
 
@@ -48,7 +47,7 @@ def load(path):
             raise BoardError("board file %s: cp lacks %r" % (path, key))
     for section, low_key in (("epo", "active_low"), ("rcm", "trip_active_low")):
         if section in board and not fails_safe(board[section], low_key):
-            raise BoardError("board file %s: %s must read a broken wire as tripped (its pull resistor must pull to the active level)" % (path, section))
+            raise BoardError("board file %s: %s reads a broken wire as not tripped" % (path, section))
     return board
 
 
@@ -58,10 +57,6 @@ def fails_safe(section, low_key):
     pull = section.get("pull")
     return pull == ("down" if section.get(low_key, False) else "up")
 
-
-def lock_method(board):
-    """The lock actuator the board has: it decides LockMethod."""
-    return SERVO if board.get("lock", {}).get("type") == "servo" else SOLENOID
 
 
 def identity(board):
@@ -83,7 +78,8 @@ def params(board):
     relay = board["relay"]
     p.relay_feedback = "feedback_pin" in relay
     p.relay_settle_ms = relay.get("settle_ms", 200)
-    p.lock_method = lock_method(board)
+    # The lock actuator the board has decides LockMethod (lock.SERVO 1, SOLENOID 0).
+    p.lock_method = 1 if board.get("lock", {}).get("type") == "servo" else 0
     p.lock_feedback = "feedback_pin" in board.get("lock", {})
     p.rcm_present = "rcm" in board
     if p.rcm_present:
