@@ -21,6 +21,20 @@ def test_allowed_current_is_the_tightest_limit_and_nothing_below_6_a():
     assert bench_site.allowed_a([2, 2, 2]) == (11000 - 6 * 230) / 690
 
 
+def test_profile_alone_stays_within_the_limits():
+    for t in range(0, bench_site.DURATION_S, 10):
+        house = bench_site.household_a(t)
+        assert sum(house) * 230 < bench_site.LIMIT_W and max(house) < bench_site.PHASE_LIMIT_A - 0.3, t
+
+
+def test_only_the_chargers_part_of_an_excess_counts():
+    x = bench_site._charger_excess_w
+    assert x([26, 0, 0], [0, 0, 0]) == 0  # the household alone: nothing the charger can do
+    assert x([20, 0, 0], [10, 10, 10]) == 5 * 230  # L1 5 A over, all of it the charger's
+    assert x([24, 0, 0], [2, 0, 0]) == 1 * 230  # 1 A over: the charger's 2 A cover it
+    assert x([16, 16, 16], [0, 0, 0]) == 0 and x([10, 10, 10], [10, 10, 10]) > 0  # 13.8 kW > 11 kW
+
+
 def test_a_short_run_never_overloads_the_site(tmp_path):
     figures = bench_site.run(tmp_path, duration_s=40)
     assert figures["site_overload_ws"] == 0 and figures["site_overload_s"] == 0

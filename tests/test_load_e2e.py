@@ -10,6 +10,7 @@ lower offer (the simulated vehicle follows at once). Outside such a window
 the site is never over its limit, whatever the meters' state.
 """
 
+import json
 import struct
 
 import pytest
@@ -25,8 +26,6 @@ STEP_MS = 500
 
 
 def gateway(sim):
-    import json
-
     return json.loads((sim.device_dir / "sim.json").read_text())["modbus_gateway"]
 
 

@@ -18,7 +18,7 @@ class _QuietPort:
 
     async def send(self, data):
         self.log.append("send")
-        unit, _, _, count = data[0], data[1], data[2] << 8 | data[3], data[4] << 8 | data[5]
+        unit, count = data[0], data[4] << 8 | data[5]
         body = bytes([unit, 4, 2 * count]) + bytes(2 * count)
         self.answer = body + bytes([modbus.crc16(body) & 0xFF, modbus.crc16(body) >> 8])
 
