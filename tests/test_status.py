@@ -80,6 +80,6 @@ def test_meter_registers_are_listed_when_the_firmware_has_them():
 def test_an_unreachable_charger_is_a_one_line_error():
     done = subprocess.run([sys.executable, "-m", "evsectl", "status", "--host", "127.0.0.1:%d" % free_port()],
                           capture_output=True, text=True, timeout=30)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.startswith("evsectl status: cannot reach http://127.0.0.1:")
     assert done.stderr.count("\n") == 1

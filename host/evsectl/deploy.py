@@ -45,6 +45,7 @@ import tempfile
 from pathlib import Path
 
 from evsectl import build, paths, romfs
+from evsectl.errors import UserError
 from evsectl.ota import PUBLIC_KEY
 
 SLOT = "slot_a"
@@ -123,7 +124,7 @@ ROM_CHUNK = 2048
 ROM_HEADER = 16  # written last: an interrupted deploy leaves an image boot.py does not mount
 
 
-class DeployError(Exception):
+class DeployError(UserError):
     """Something the owner can fix; said in one line."""
 
 
@@ -322,10 +323,9 @@ def _run(args):
     try:
         settings = settings_from_options(args.wifi, args.admin_password)
         done = deploy(args.port, args.board, args.bundle, settings, args.ota_key)
-    except (DeployError, TransportError, OSError) as e:
+    except (TransportError, OSError) as e:
         # An error raised on the board arrives as its traceback: the last line says it.
-        print("evsectl deploy: %s" % str(e).strip().splitlines()[-1], file=sys.stderr)
-        return 1
+        raise DeployError(str(e).strip().splitlines()[-1])
     print("evsectl deploy: evse %s (%s) on %s: %s copied, %s removed; the board restarts"
           % (done["version"], args.board, args.port, _files(done["written"]), _files(done["removed"])))
     return 0

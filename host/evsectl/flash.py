@@ -19,17 +19,17 @@ esptool prints its own progress.
 
 import os
 import struct
-import sys
 from pathlib import Path
 
 from evsectl import partitions
+from evsectl.errors import UserError
 
 CHIP = "ESP32"
 OFFSET = 0x1000  # where ESP32 images start: the second-stage bootloader
 DEFAULT_BAUD = 460800  # what micropython.org suggests; the ROM loader starts at 115200
 
 
-class FlashError(Exception):
+class FlashError(UserError):
     """Something the owner can fix; said in one line."""
 
 
@@ -96,10 +96,6 @@ def add_parser(sub):
 
 
 def _run(args):
-    try:
-        flash(args.port, args.firmware, args.baud, romfs=not args.no_romfs)
-    except FlashError as e:
-        print("evsectl flash: %s" % e, file=sys.stderr)
-        return 1
+    flash(args.port, args.firmware, args.baud, romfs=not args.no_romfs)
     print("evsectl flash: MicroPython written to %s; next: evsectl deploy --port %s" % (args.port, args.port))
     return 0

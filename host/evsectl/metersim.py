@@ -35,6 +35,7 @@ import threading
 import time
 
 from evsectl import paths
+from evsectl.errors import UserError
 from evsectl.loopthread import LoopThread
 
 
@@ -284,11 +285,11 @@ def add_parser(sub):
 
 def _meter_sim(args):
     if args.serial is not None and args.rtu_over_tcp:
-        raise SystemExit("evsectl meter-sim: --rtu-over-tcp goes with --tcp")
+        raise UserError("--rtu-over-tcp goes with --tcp")
     try:
         model = models().by_name(args.model)
     except ValueError as e:
-        raise SystemExit("evsectl meter-sim: %s" % e)
+        raise UserError(str(e))
     power = 2300.0 if args.power is None and args.current is None else args.power
     load = SteadyLoad(model.phases, power_w=power, current_a=args.current, import_kwh=args.import_kwh)
     try:
@@ -300,7 +301,7 @@ def _meter_sim(args):
                                  stopbits=args.stopbits)
         server.start()
     except (ValueError, OSError) as e:
-        raise SystemExit("evsectl meter-sim: %s" % e)
+        raise UserError(str(e))
     print("Simulated %s meter, unit %d: %s" % (model.name, args.unit, server.where()))
     print("  %.0f W over %d phase%s at %.0f V, %.3f kWh imported at start" % (
         load.power_w, model.phases, "s" if model.phases > 1 else "", load.voltage, args.import_kwh))

@@ -1,8 +1,9 @@
 """``evsectl ota``: signing keys, an update server, and pushing an update to one charger.
 
     evsectl ota keygen --out DIR            RSA key pair: DIR/ota_signing_key.pem (private,
-                                            keep it off the device and out of the repo) and
+                                            keep it off the device and out of the repo),
                                             DIR/ota_pubkey.json (for the device's flash root)
+                                            and DIR/ota_pubkey.pem (for OpenSSL)
     evsectl ota sign BUNDLE --key KEY       write BUNDLE/manifest.sig
     evsectl ota serve DIR [--port 8000]     serve the signed bundles in DIR to chargers
     evsectl ota push BUNDLE --host H        update one charger now from this machine
@@ -13,7 +14,7 @@ The charger verifies with one modular exponentiation by 65537 on
 MicroPython's long integers (firmware/app/ota.py), which needs no crypto
 library on the device. The same signature checks with OpenSSL::
 
-    openssl dgst -sha256 -verify pub.pem -signature manifest.sig manifest.json
+    openssl dgst -sha256 -verify ota_pubkey.pem -signature manifest.sig manifest.json
 
 The update server's layout, which the firmware fetches (any static web
 server holding the same paths works too)::
@@ -44,42 +45,47 @@ import time
 from pathlib import Path
 
 from evsectl import build
+from evsectl.errors import UserError, tcp_port
 
 PRIVATE_KEY = "ota_signing_key.pem"
 PUBLIC_KEY = "ota_pubkey.json"
+PUBLIC_PEM = "ota_pubkey.pem"  # the same key for OpenSSL
 KEY_BITS = 3072
 PUBLIC_EXPONENT = 65537
 
 
-class OtaFailure(SystemExit):
-    """A clear error for the command line: exits with status 1."""
-
-    def __init__(self, message):
-        super().__init__("evsectl ota: " + message)
+class OtaFailure(UserError):
+    """Why an OTA command cannot do what was asked, in one line."""
 
 
 # -- keys and signatures ------------------------------------------------------------
 
 
 def keygen(out_dir, bits=KEY_BITS):
-    """Write a new key pair into ``out_dir``; refuses to overwrite a private key."""
+    """Write a new key pair into ``out_dir``; refuses to overwrite a private key.
+    Returns the private key's path and the device key file's."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     private_path = out_dir / PRIVATE_KEY
     if private_path.exists():
         raise OtaFailure("%s exists; move it away first (devices trust its public half)" % private_path)
     key = rsa.generate_private_key(public_exponent=PUBLIC_EXPONENT, key_size=bits)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    # Created readable by the owner only, never briefly world-readable.
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        # Created readable by the owner only, never briefly world-readable.
+        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as e:
+        raise OtaFailure("cannot write into %s (%s); --out takes a directory" % (out_dir, e.strerror))
     with os.fdopen(fd, "wb") as f:
         f.write(pem)
     public_path = out_dir / PUBLIC_KEY
     public_path.write_text(public_key_json(key.public_key()))
+    (out_dir / PUBLIC_PEM).write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     return private_path, public_path
 
 
@@ -286,7 +292,10 @@ def serve(root, port=8000, host="0.0.0.0"):
     root = Path(root)
     if not root.is_dir():
         raise OtaFailure("%s is not a directory" % root)
-    server = UpdateServer((host, port), root=root)
+    try:
+        server = UpdateServer((host, port), root=root)
+    except OSError as e:
+        raise OtaFailure("cannot listen on %s:%d (%s); choose another --port or --bind" % (host, port, e.strerror))
     for bundle in sorted(root.glob("*/" + build.MANIFEST)):
         if not (bundle.parent / build.SIGNATURE).is_file():
             print("evsectl ota serve: %s is not signed; not offered (evsectl ota sign)" % bundle.parent,
@@ -421,14 +430,14 @@ def add_parser(sub):
 
     v = ota.add_parser("serve", help="serve the signed bundles in DIR to chargers")
     v.add_argument("dir", help="directory of bundles (evsectl build --out DIR)")
-    v.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    v.add_argument("--port", type=tcp_port, default=8000, help="port (default 8000)")
     v.add_argument("--bind", default="0.0.0.0", help="address to listen on (default all)")
     v.set_defaults(func=_serve)
 
     u = ota.add_parser("push", help="update one charger now from a signed bundle")
     u.add_argument("bundle", help="signed bundle directory")
     u.add_argument("--host", required=True, help="the charger's address")
-    u.add_argument("--port", type=int, default=80, help="its WebAPI port (default 80)")
+    u.add_argument("--port", type=tcp_port, default=80, help="its WebAPI port (default 80)")
     u.add_argument("--password", default=os.environ.get("EVSE_ADMIN_PASSWORD"),
                    help="its admin password (default: $EVSE_ADMIN_PASSWORD)")
     u.add_argument("--advertise", help="this machine's address as the charger reaches it (default: found by route)")
@@ -439,7 +448,9 @@ def add_parser(sub):
 def _keygen(args):
     private_path, public_path = keygen(args.out, args.bits)
     print("evsectl ota keygen: private key %s (keep it secret, off the device)\n"
-          "evsectl ota keygen: public key %s (goes to each charger's flash root)" % (private_path, public_path))
+          "evsectl ota keygen: public key %s (goes to each charger's flash root)\n"
+          "evsectl ota keygen: public key %s (for openssl dgst -verify)"
+          % (private_path, public_path, public_path.with_name(PUBLIC_PEM)))
     return 0
 
 

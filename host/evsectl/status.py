@@ -15,6 +15,8 @@ import sys
 import time
 from urllib.parse import urlsplit
 
+from evsectl.errors import UserError
+
 # EvseState as the WebAPI numbers it, with the meaning the WebAPI guide gives.
 STATES = (
     ("EVSE_WAITING", "starting up, self test"),
@@ -33,7 +35,7 @@ STATES = (
 TIMEOUT_S = 5
 
 
-class StatusError(Exception):
+class StatusError(UserError):
     """The charger could not be read; said in one line."""
 
 
@@ -158,8 +160,4 @@ def add_parser(sub):
 
 
 def _run(args):
-    try:
-        return run(args.host, args.watch, args.count)
-    except StatusError as e:
-        print("evsectl status: %s" % e, file=sys.stderr)
-        return 1
+    return run(args.host, args.watch, args.count)

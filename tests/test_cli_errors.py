@@ -1,0 +1,118 @@
+"""What a new user runs into (issue 18): every user error is one line,
+``evsectl <command>: <what and what to do>``, exit code 2, no traceback; and
+nothing hangs."""
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from simclient import SimClient, free_port
+
+
+def evsectl(*args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "evsectl", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def assert_user_error(done, command, *says):
+    """``done`` failed with one line from ``evsectl <command>`` that says each of ``says``."""
+    assert "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert done.stderr.startswith("evsectl %s: " % command) and done.stderr.count("\n") == 1, done.stderr
+    for text in says:
+        assert text in done.stderr
+
+
+@pytest.fixture
+def taken_port():
+    """A port another program listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+# -- 1: ports -------------------------------------------------------------------------------
+
+
+def test_sim_on_a_taken_port_fails_at_once(taken_port, tmp_path):
+    done = evsectl("sim", "--port", str(taken_port), "--device-dir", str(tmp_path / "dev"), timeout=20)
+    assert_user_error(done, "sim", "port %d is taken" % taken_port, "--port")
+    assert "ready" not in done.stdout and not (tmp_path / "dev").exists()
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "http"])
+def test_sim_and_ota_refuse_what_is_not_a_port(port):
+    assert_user_error(evsectl("sim", "--port", port), "sim", "is not a TCP port (1 to 65535)")
+    assert_user_error(evsectl("ota", "serve", ".", "--port", port), "ota serve", "is not a TCP port")
+
+
+def test_ota_serve_on_a_taken_port_fails_at_once(taken_port, tmp_path):
+    done = evsectl("ota", "serve", str(tmp_path), "--port", str(taken_port), "--bind", "127.0.0.1", timeout=20)
+    assert_user_error(done, "ota serve", "cannot listen on 127.0.0.1:%d" % taken_port, "--port")
+
+
+# -- 3: bad paths and values ----------------------------------------------------------------
+
+
+def test_build_out_that_cannot_be_a_directory(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    assert_user_error(evsectl("build", "--board", "sim", "--out", str(afile)), "build", "choose another --out")
+    assert_user_error(evsectl("build", "--board", "sim", "--out", str(afile / "sub")), "build", "Not a directory")
+
+
+def test_ota_keygen_out_that_cannot_be_a_directory(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for out in (afile, afile / "sub"):
+        assert_user_error(evsectl("ota", "keygen", "--out", str(out), "--bits", "2048"), "ota keygen",
+                          "--out takes a directory")
+
+
+def test_sim_device_dir_on_a_file(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    assert_user_error(evsectl("sim", "--port", str(free_port()), "--device-dir", str(afile)), "sim",
+                      "--device-dir %s is a file" % afile)
+    done = evsectl("sim", "--port", str(free_port()), "--device-dir", str(afile / "sub"))
+    assert_user_error(done, "sim", "cannot write the simulated flash", "choose another --device-dir")
+
+
+def test_sim_heapsize_that_is_not_a_size_starts_nothing(tmp_path):
+    done = evsectl("sim", "--port", str(free_port()), "--device-dir", str(tmp_path / "dev"), "--heapsize", "lots")
+    assert_user_error(done, "sim", "--heapsize 'lots' is not a size", "96k")
+    assert "Simulated meters" not in done.stdout
+
+
+def test_a_bad_command_line_is_one_line_too():
+    assert_user_error(evsectl("status"), "status", "--host", "evsectl status --help")
+    assert_user_error(evsectl("build", "--board", "nonesuch"), "build", "no board 'nonesuch'; known boards:")
+
+
+# -- 5: stopping the simulator --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("interpreter", ["micropython", "cpython"])
+def test_ctrl_c_stops_the_simulator_quietly_and_at_once(tmp_path, interpreter):
+    port = free_port()
+    log = tmp_path / "sim.log"
+    with open(log, "w") as out:
+        # Ctrl-C's SIGINT, whatever this test's own parent ignores.
+        proc = subprocess.Popen([sys.executable, "-m", "evsectl", "sim", "--port", str(port), "--device-dir",
+                                 str(tmp_path / "dev"), "--interpreter", interpreter], stdout=out, stderr=out,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        try:
+            SimClient("http://127.0.0.1:%d" % port).wait_ready(30, proc)
+            start = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=10) == 0
+            assert time.monotonic() - start < 2
+        finally:
+            proc.kill()
+            proc.wait()
+    text = log.read_text()
+    assert "Simulated charger ready" in text and "Traceback" not in text and "KeyboardInterrupt" not in text, text
