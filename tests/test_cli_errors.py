@@ -2,6 +2,7 @@
 ``evsectl <command>: <what and what to do>``, exit code 2, no traceback; and
 nothing hangs."""
 
+import shutil
 import signal
 import socket
 import subprocess
@@ -10,6 +11,8 @@ import time
 
 import pytest
 
+from evsectl import ota
+from ota_support import built, charger, keys, make_bundle  # noqa: F401
 from simclient import SimClient, free_port
 
 
@@ -17,13 +20,16 @@ def evsectl(*args, timeout=60):
     return subprocess.run([sys.executable, "-m", "evsectl", *args], capture_output=True, text=True, timeout=timeout)
 
 
-def assert_user_error(done, command, *says):
-    """``done`` failed with one line from ``evsectl <command>`` that says each of ``says``."""
+def assert_user_error(done, command, *says, progress=False):
+    """``done`` failed with one line from ``evsectl <command>`` that says each
+    of ``says``; with ``progress``, after lines that said how it went."""
     assert "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
     assert done.returncode == 2, (done.returncode, done.stderr)
-    assert done.stderr.startswith("evsectl %s: " % command) and done.stderr.count("\n") == 1, done.stderr
+    lines = done.stderr.splitlines()
+    assert done.stderr.endswith("\n") and (progress or len(lines) == 1), done.stderr
+    assert lines[-1].startswith("evsectl %s: " % command), done.stderr
     for text in says:
-        assert text in done.stderr
+        assert text in lines[-1] and text not in "".join(lines[:-1]), done.stderr
 
 
 @pytest.fixture
@@ -116,3 +122,64 @@ def test_ctrl_c_stops_the_simulator_quietly_and_at_once(tmp_path, interpreter):
             proc.wait()
     text = log.read_text()
     assert "Simulated charger ready" in text and "Traceback" not in text and "KeyboardInterrupt" not in text, text
+
+
+# -- 2: ota push ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pushed_to(tmp_path_factory, built, keys):
+    """A simulated charger (0.1.0, admin password "s3cret") and signed bundles to push to it."""
+    tmp = tmp_path_factory.mktemp("push")
+    sim = charger(tmp, keys[1])
+    sim.start()
+    sim.client.config(AdminPassword="s3cret")
+    bundles = {v: make_bundle(built, tmp / "dist", v, keys[0]) for v in ("0.0.9", "0.1.0")}
+    bundles["other board"] = make_bundle(built, tmp / "dist", "0.2.0", keys[0], board="esp32-devkit")
+    yield sim, bundles
+    sim.stop()
+
+
+def push(sim, bundle, *args):
+    start = time.monotonic()
+    done = evsectl("ota", "push", str(bundle), "--host", "127.0.0.1", "--port", str(sim.port), "--timeout", "60", *args)
+    assert time.monotonic() - start < 20, "push waited for what could not come"
+    return done
+
+
+def test_push_of_the_running_version_says_so_at_once(pushed_to):
+    sim, bundles = pushed_to
+    done = push(sim, bundles["0.1.0"], "--password", "s3cret")
+    assert (done.returncode, done.stderr) == (0, "evsectl ota push: 127.0.0.1 already runs 0.1.0; nothing to do\n")
+    done = push(sim, bundles["0.0.9"], "--password", "s3cret")
+    assert_user_error(done, "ota push", "runs 0.1.0, newer than 0.0.9")
+
+
+def test_push_of_a_bundle_for_another_board_names_the_board(pushed_to):
+    sim, bundles = pushed_to
+    done = push(sim, bundles["other board"], "--password", "s3cret")
+    assert_user_error(done, "ota push", "127.0.0.1 is a sim board; the bundle is for esp32-devkit",
+                      "evsectl build --board sim", progress=True)
+    assert "404" not in done.stderr
+    assert sim.client.status()["SystemVersion"] == "0.1.0"
+
+
+def test_push_tells_a_wrong_password_from_a_missing_one(pushed_to):
+    sim, bundles = pushed_to
+    assert_user_error(push(sim, bundles["other board"]), "ota push", "needs its admin password", progress=True)
+    done = push(sim, bundles["other board"], "--password", "wrong")
+    assert_user_error(done, "ota push", "refused the admin password: wrong password", progress=True)
+
+
+# -- 9: ota keygen's key for OpenSSL ----------------------------------------------------------
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="needs openssl")
+def test_openssl_checks_a_signature_with_the_pem_key_keygen_writes(tmp_path, built):
+    keydir = tmp_path / "keys"
+    done = evsectl("ota", "keygen", "--out", str(keydir), "--bits", "2048")
+    assert done.returncode == 0 and "ota_pubkey.pem" in done.stdout
+    bundle = make_bundle(built, tmp_path / "dist", "0.2.0", keydir / ota.PRIVATE_KEY)
+    check = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(keydir / "ota_pubkey.pem"), "-signature",
+                            str(bundle / "manifest.sig"), str(bundle / "manifest.json")], capture_output=True, text=True)
+    assert check.returncode == 0 and "Verified OK" in check.stdout

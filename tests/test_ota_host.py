@@ -138,7 +138,7 @@ def test_push_updates_one_charger_with_its_admin_password(tmp_path, keys, bundle
     try:
         c = sim.client
         c.config(AdminPassword="s3cret")
-        with pytest.raises(ota.OtaFailure, match="needs the admin password"):
+        with pytest.raises(ota.OtaFailure, match="needs its admin password"):
             ota.push(bundle, "127.0.0.1", sim.port, out=io.StringIO())
         assert c.status()["SystemVersion"] == "0.1.0"
         out = io.StringIO()

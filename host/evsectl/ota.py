@@ -217,6 +217,7 @@ class UpdateServer(http.server.ThreadingHTTPServer):
         self.out = out
         self.progress = {}  # (client, version) -> Progress
         self.served = []  # paths answered 200, in order
+        self.unknown_boards = set()  # boards asked for that no bundle is for
 
     def bundles(self):
         if self.bundle is not None:
@@ -250,7 +251,10 @@ class BundleHandler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         parts = self.path.split("?")[0].strip("/").split("/")
         bundles = self.server.bundles().get(parts[0], {}) if parts else {}
-        if len(parts) == 2 and parts[1] == build.MANIFEST and bundles:
+        if len(parts) == 2 and parts[1] == build.MANIFEST:
+            if not bundles:  # push tells the user which board the charger is
+                self.server.unknown_boards.add(parts[0])
+                return self.send_error(404, "no bundle for this board")
             newest = bundles[max(bundles, key=_version_key)]
             return self._file(newest / build.MANIFEST)
         if len(parts) >= 3 and parts[1] in bundles:
@@ -365,9 +369,15 @@ def push(bundle, host, port=80, password=None, advertise=None, timeout=300, out=
     version = manifest["version"]
     device = Device(host, port, password)
     try:
-        before = device.info()["SystemVersion"]
+        info = device.info()
+        before = info["SystemVersion"]
     except (OSError, http.client.HTTPException) as e:
         raise OtaFailure("cannot reach %s:%d: %s" % (host, port, e))
+    if before == version:
+        print("evsectl ota push: %s already runs %s; nothing to do" % (host, version), file=out, flush=True)
+        return 0
+    if _version_key(before) > _version_key(version):
+        raise OtaFailure("%s runs %s, newer than %s: a charger installs only newer versions" % (host, before, version))
     advertise = advertise or local_address_for(host, port)
     server = UpdateServer(("0.0.0.0", 0), bundle=bundle, quiet=True, out=out)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -375,11 +385,13 @@ def push(bundle, host, port=80, password=None, advertise=None, timeout=300, out=
         url = "http://%s:%d" % (advertise, server.server_address[1])
         print("evsectl ota push: %s runs %s; offering %s from %s" % (host, before, version, url), file=out, flush=True)
         status, body = device.request("POST", "/ota/v1/Update", {"Server": url})
+        if status == 401 and password:
+            raise OtaFailure("%s refused the admin password: wrong password (--password or $EVSE_ADMIN_PASSWORD)" % host)
         if status == 401:
-            raise OtaFailure("%s needs the admin password (--password)" % host)
+            raise OtaFailure("%s needs its admin password (--password or $EVSE_ADMIN_PASSWORD)" % host)
         if status != 200:
             raise OtaFailure("%s refused: %s" % (host, _reason(body)))
-        return _wait(device, version, time.monotonic() + timeout, out)
+        return _wait(device, server, manifest, info.get("OTAMsg"), time.monotonic() + timeout, out)
     finally:
         server.shutdown()
         server.server_close()
@@ -390,23 +402,33 @@ def _reason(body):
     return "; ".join("%s" % v for v in errors.values()) if isinstance(errors, dict) else json.dumps(body)
 
 
-def _wait(device, version, deadline, out):
-    """Follow OTAMsg until the new version confirms itself, or the update fails."""
-    last = None
+def _wait(device, server, manifest, stale, deadline, out):
+    """Follow OTAMsg until the new version confirms itself, or the update
+    fails. ``stale``: OTAMsg before the push, which says nothing about it."""
+    version = manifest["version"]
+    last = stale
     while time.monotonic() < deadline:
+        if server.unknown_boards:
+            raise OtaFailure("%s is a %s board; the bundle is for %s (evsectl build --board %s)"
+                             % (device.host, ", ".join(sorted(server.unknown_boards)), manifest["board"],
+                                sorted(server.unknown_boards)[0]))
         try:
             info = device.info()
         except (OSError, http.client.HTTPException):
             info = None  # restarting
         if info:
             msg = info.get("OTAMsg", "")
+            if info.get("SystemVersion") == version and msg == "Updated to " + version:
+                print("evsectl ota push: %s" % msg, file=out, flush=True)
+                return 0
+            # The charger's verdict ends the wait at once (and is said once).
+            verdict = (msg.startswith(("Update failed", "Up to date")) or "rolled back" in msg
+                or "did not come up healthy" in msg)
+            if verdict and msg != stale:
+                raise OtaFailure(msg)
             if msg != last and not msg.startswith("Downloading"):
                 print("evsectl ota push: %s" % msg, file=out, flush=True)
                 last = msg
-            if info.get("SystemVersion") == version and msg == "Updated to " + version:
-                return 0
-            if msg.startswith("Update failed") or "rolled back" in msg or "did not come up healthy" in msg:
-                raise OtaFailure(msg)
         time.sleep(0.5)
     raise OtaFailure("%s did not confirm %s in time; see its OTAMsg" % (device.host, version))
 
