@@ -5,6 +5,7 @@ nothing hangs."""
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -183,3 +184,34 @@ def test_openssl_checks_a_signature_with_the_pem_key_keygen_writes(tmp_path, bui
     check = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(keydir / "ota_pubkey.pem"), "-signature",
                             str(bundle / "manifest.sig"), str(bundle / "manifest.json")], capture_output=True, text=True)
     assert check.returncode == 0 and "Verified OK" in check.stdout
+
+
+# -- 4: meter-sim ---------------------------------------------------------------------------
+
+
+def test_meter_sim_is_quiet_and_says_when_asked_for_another_unit(tmp_path):
+    port = free_port()
+    log = tmp_path / "meter-sim.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "evsectl", "meter-sim", "--model", "SDM120M", "--tcp", str(port)],
+                                stdout=out, stderr=out, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        try:
+            deadline = time.monotonic() + 20
+            while "Ctrl-C stops it" not in log.read_text():
+                assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
+                time.sleep(0.1)
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                for transaction, unit in ((1, 1), (2, 2), (3, 2)):  # Modbus TCP: read 2 input registers at 0
+                    s.sendall(struct.pack(">HHHBBHH", transaction, 0, 6, unit, 4, 0, 2))
+                    answer = s.recv(64)
+                    assert answer[7] == (4 if unit == 1 else 0x84)
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=10) == 0
+        finally:
+            proc.kill()
+            proc.wait()
+    text = log.read_text()
+    hint = ("evsectl meter-sim: a request for unit 2, but this meter is unit 1: start it with --unit 2, or set the "
+            "firmware's Meter1Unit/Meter2Unit to 1\n")
+    assert text.count(hint) == 1, text
+    assert ">>>>>" not in text and "recv:" not in text and "Traceback" not in text, text

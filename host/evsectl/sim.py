@@ -17,7 +17,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from evsectl import device, paths, romfs, simmeters
+from evsectl import device, metersim, paths, romfs, simmeters
 from evsectl.errors import UserError
 
 RESTART_EXIT_CODE = 75
@@ -107,6 +107,7 @@ def run(port=8080, board="sim", interpreter="micropython", virtual_time=False, d
     cmd = command(interpreter, heapsize, rom)
     # Terminated like interrupted: the firmware must not outlive its simulator.
     signal.signal(signal.SIGTERM, _interrupt)
+    metersim.log_frames(verbose=False)
     try:
         sim_meters = simmeters.SimMeters(port, *meters).start()  # first: a bad model changes nothing
     except (ValueError, OSError) as e:
@@ -140,11 +141,13 @@ def _supervise(dev, cmd, url, out, stop=signal.SIGINT):
     interrupted, stop it with the signal ``stop``."""
     while True:
         proc = subprocess.Popen(cmd, cwd=dev, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        pump = threading.Thread(target=_pump, args=(proc, out, url), daemon=True)
+        stopping = threading.Event()
+        pump = threading.Thread(target=_pump, args=(proc, out, url, stopping), daemon=True)
         pump.start()
         try:
             code = proc.wait()
         except KeyboardInterrupt:
+            stopping.set()
             proc.send_signal(stop)
             try:
                 proc.wait(timeout=3)
@@ -158,14 +161,17 @@ def _supervise(dev, cmd, url, out, stop=signal.SIGINT):
         print("evsectl sim: firmware restarting", file=out, flush=True)
 
 
-def _pump(proc, out, url):
-    held = []  # a traceback, held until its last line says whether Ctrl-C caused it
+def _pump(proc, out, url, stopping):
+    """Copy the firmware's output to ``out``, but not the traceback of its
+    being stopped: a KeyboardInterrupt, or whatever the signal interrupted
+    (MicroPython says MemoryError if the heap was locked at that instant)."""
+    held = []  # a traceback, held until its last line says whether the stop caused it
     for line in proc.stdout:
         if held or line.startswith("Traceback (most recent call last)"):
             held.append(line)
             if len(held) == 1 or line.startswith(" "):
                 continue
-            if not line.startswith("KeyboardInterrupt"):  # Ctrl-C's is no news to whoever pressed it
+            if not (line.startswith("KeyboardInterrupt") or stopping.is_set()):
                 out.writelines(held)
             held = []
         else:
