@@ -15,7 +15,7 @@ import tty
 
 import pytest
 
-from app.config import hash_password
+from app import password
 from evsectl import build, console, device, romfs, sim
 from pty_repl import ReplDevice
 from simclient import SimClient, free_port
@@ -140,7 +140,7 @@ def test_settings_are_stored_as_the_firmware_stores_them(board, bundle, tmp_path
 
     stored = json.loads((flash / "config.json").read_text())
     assert (stored["WiFiSSID"], stored["WiFiPassword"]) == ("Home Net", "secret123")
-    assert stored["AdminPasswordHash"] == hash_password("hunter22")
+    assert password.check("hunter22", stored["AdminPasswordHash"])
     assert not [rel for rel, data in files(flash).items() if b"hunter22" in data]
     with app(flash, tmp_path) as charger:
         config = charger.ok(charger.get("/webapi/v1/SystemConfig"))

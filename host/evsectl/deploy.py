@@ -150,19 +150,37 @@ def merge_config(current, changes):
         if current is not None:
             path.write_text(current)
         with contextlib.redirect_stdout(io.StringIO()):  # the store's log lines are for the board's console
-            errors = _config_store()(str(path)).update(changes)
+            store = _config_store()(str(path))
+            if _holds(store["AdminPasswordHash"], changes.get("AdminPassword")):
+                # Set again, it would get a new salt: config.json rewritten at every deploy.
+                changes = {k: v for k, v in changes.items() if k != "AdminPassword"}
+            errors = store.update(changes)
         if errors:
             raise DeployError("; ".join("%s %s" % item for item in sorted(errors.items())))
         return path.read_text()
 
 
 def _config_store():
-    firmware = str(paths.firmware_dir())
-    if firmware not in sys.path:
-        sys.path.insert(0, firmware)
+    _firmware_on_path()
     from app.config import ConfigStore
 
     return ConfigStore
+
+
+def _holds(stored, password):
+    """Whether ``stored`` is ``password``'s hash in the current format (app.password)."""
+    if not (stored and password):
+        return False
+    _firmware_on_path()
+    from app import password as admin_password
+
+    return stored.startswith(admin_password.SCHEME + "$") and admin_password.check(password, stored)
+
+
+def _firmware_on_path():
+    firmware = str(paths.firmware_dir())
+    if firmware not in sys.path:
+        sys.path.insert(0, firmware)
 
 
 def read_ota_key(path):
