@@ -2,6 +2,7 @@
 ``evsectl <command>: <what and what to do>``, exit code 2, no traceback; and
 nothing hangs."""
 
+import re
 import shutil
 import signal
 import socket
@@ -123,6 +124,9 @@ def test_ctrl_c_stops_the_simulator_quietly_and_at_once(tmp_path, interpreter):
             proc.wait()
     text = log.read_text()
     assert "Simulated charger ready" in text and "Traceback" not in text and "KeyboardInterrupt" not in text, text
+    # 9: the log's milliseconds count from the start, like TimeStamp, not from the host's boot.
+    stamps = [int(ms) for ms in re.findall(r"^\[ *(\d+)\] ", text, re.M)]
+    assert stamps and max(stamps) < 30000, text
 
 
 # -- 2: ota push ----------------------------------------------------------------------------

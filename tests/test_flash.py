@@ -153,6 +153,7 @@ def test_the_written_table_has_a_romfs_partition_cut_from_the_filesystem(mock_es
     firmware = firmware_with_table(tmp_path, GENERIC_TABLE)
     done = evsectl_flash(mock_esp32.url, firmware)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "evsectl flash: the image's partition table was rewritten: a 512 KiB romfs partition" in done.stdout
     table = mock_esp32.read(tmp_path, 0x8000, partitions.TABLE_SIZE)
     assert partitions.read(table) == GENERIC_TABLE[:3] + [
         (1, 0x81, 0x200000, 0x180000, "vfs", 0),
@@ -171,6 +172,7 @@ def test_no_romfs_writes_the_image_as_it_is(mock_esp32, tmp_path):
     done = subprocess.run([sys.executable, "-m", "evsectl", "flash", "--port", mock_esp32.url, "--firmware",
                            str(firmware), "--no-romfs"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "partition table" not in done.stdout
     data = firmware.read_bytes()
     assert mock_esp32.read(tmp_path, 0x1000, len(data)) == data
 
