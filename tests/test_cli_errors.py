@@ -219,3 +219,15 @@ def test_meter_sim_is_quiet_and_says_when_asked_for_another_unit(tmp_path):
             "firmware's Meter1Unit/Meter2Unit to 1\n")
     assert text.count(hint) == 1, text
     assert ">>>>>" not in text and "recv:" not in text and "Traceback" not in text, text
+
+
+def test_the_quick_starts_meter_settings_read_the_simulated_meters(sim):
+    """README quick start: a fresh simulator has no meters configured until this."""
+    assert sim.meter(1)["ModbusData"] == {} or all(
+        r["DataStatus"] == "Not available" for r in sim.meter(1)["ModbusData"].values())
+    sim.config(Meter1Type=1, Meter2Type=1)
+    sim.advance(3000)
+    for n in (1, 2):
+        registers = sim.meter(n)["ModbusData"]
+        assert registers and all(r["DataStatus"] == "Valid" for r in registers.values()), registers
+    assert sim.status()["Meter1Status"] == sim.status()["Meter2Status"] == 0
