@@ -28,13 +28,14 @@ except ImportError:  # CPython
         return a - b
 
 
-# One login should cost an ESP32 about half a second. 4000 iterations take
-# 6 ms on the MicroPython unix port of a laptop (tests/test_password.py
-# prints it), some 1.5 us each; an ESP32 at 240 MHz runs such bytecode 50 to
-# 100 times slower: 0.3 to 0.6 s, an estimate until measured on a board.
+# One login should cost an ESP32 well under a second. 4000 iterations take
+# 9 ms on the MicroPython unix port of a shared 2-core Xeon
+# (tests/test_password.py prints it), some 2 us each; an ESP32 at 240 MHz
+# runs such bytecode 50 to 100 times slower: 0.5 to 1 s, an estimate until
+# measured on a board.
 ITERATIONS = 4000
 SALT_BYTES = 16
-CHUNK = 100  # iterations between two turns of the other tasks: some 10 ms on an ESP32
+CHUNK = 50  # iterations between two turns of the other tasks: 5 to 10 ms on an ESP32
 SCHEME = "pbkdf2-sha256"
 _LEGACY_SALT = "evse-admin:"
 FREE_FAILURES = 5  # typos cost nothing; then each failure doubles the wait

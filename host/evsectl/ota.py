@@ -386,7 +386,8 @@ def push(bundle, host, port=80, password=None, advertise=None, timeout=300, out=
         print("evsectl ota push: %s runs %s; offering %s from %s" % (host, before, version, url), file=out, flush=True)
         status, body = device.request("POST", "/ota/v1/Update", {"Server": url})
         if status == 401 and password:
-            raise OtaFailure("%s refused the admin password: wrong password (--password or $EVSE_ADMIN_PASSWORD)" % host)
+            raise OtaFailure("%s refused the admin password: wrong password (--password or $EVSE_ADMIN_PASSWORD)"
+                             % host)
         if status == 401:
             raise OtaFailure("%s needs its admin password (--password or $EVSE_ADMIN_PASSWORD)" % host)
         if status != 200:

