@@ -231,3 +231,15 @@ def test_the_quick_starts_meter_settings_read_the_simulated_meters(sim):
         registers = sim.meter(n)["ModbusData"]
         assert registers and all(r["DataStatus"] == "Valid" for r in registers.values()), registers
     assert sim.status()["Meter1Status"] == sim.status()["Meter2Status"] == 0
+
+
+def test_ctrl_c_ends_any_command_without_a_traceback(taken_port, tmp_path, built, keys):
+    """ota push waiting for a charger that never answers (a port that listens, never accepts)."""
+    bundle = make_bundle(built, tmp_path, "0.2.0", keys[0])
+    proc = subprocess.Popen([sys.executable, "-m", "evsectl", "ota", "push", str(bundle), "--host", "127.0.0.1",
+                             "--port", str(taken_port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(3)  # well into its first request
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130 and "Traceback" not in out + err, err

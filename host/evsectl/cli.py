@@ -1,6 +1,7 @@
 """The ``evsectl`` command line."""
 
 import argparse
+import signal
 import sys
 
 from evsectl import __version__, paths
@@ -88,4 +89,7 @@ def main(argv=None):
     except UserError as e:
         print("%s: %s" % (command_name(args), e), file=sys.stderr)
         code = EXIT_CODE
+    except KeyboardInterrupt:  # Ctrl-C ends any command: its traceback would be no news
+        print(file=sys.stderr)
+        code = 128 + signal.SIGINT
     sys.exit(code or 0)
