@@ -409,14 +409,16 @@ def _wait(device, server, manifest, stale, deadline, out):
     version = manifest["version"]
     last = stale
     while time.monotonic() < deadline:
-        if server.unknown_boards:
-            raise OtaFailure("%s is a %s board; the bundle is for %s (evsectl build --board %s)"
-                             % (device.host, ", ".join(sorted(server.unknown_boards)), manifest["board"],
-                                sorted(server.unknown_boards)[0]))
         try:
             info = device.info()
         except (OSError, http.client.HTTPException):
             info = None  # restarting
+        # Looked at after OTAMsg: our server saw the charger ask for its own
+        # board's manifest before the charger could report the 404.
+        if server.unknown_boards:
+            board = sorted(server.unknown_boards)[0]
+            raise OtaFailure("%s is a %s board; the bundle is for %s (evsectl build --board %s)"
+                             % (device.host, board, manifest["board"], board))
         if info:
             msg = info.get("OTAMsg", "")
             if info.get("SystemVersion") == version and msg == "Updated to " + version:
