@@ -99,5 +99,4 @@ def test_the_charger_salts_rate_limits_and_keeps_an_old_hash_until_the_next_set(
         assert c.post(api, {"ChargeCurrent": 12}, auth=("admin", "guess")).status == 401
     r = c.post(api, {"ChargeCurrent": 12}, auth=("admin", "new-one"))  # even the right one waits now
     assert r.status == 429 and r.headers["Retry-After"] == "1" and "try again in 1 s" in r.json["Errors"]["Authorization"]
-    assert c.post(api, {"ChargeCurrent": 12}).status == 429
     assert c.get("/webapi/v1/Status").status == 200  # reading stays open
