@@ -15,7 +15,7 @@ import tty
 
 import pytest
 
-from app.config import hash_password
+from app import password
 from evsectl import build, console, device, romfs, sim
 from pty_repl import ReplDevice
 from simclient import SimClient, free_port
@@ -140,7 +140,7 @@ def test_settings_are_stored_as_the_firmware_stores_them(board, bundle, tmp_path
 
     stored = json.loads((flash / "config.json").read_text())
     assert (stored["WiFiSSID"], stored["WiFiPassword"]) == ("Home Net", "secret123")
-    assert stored["AdminPasswordHash"] == hash_password("hunter22")
+    assert password.check("hunter22", stored["AdminPasswordHash"])
     assert not [rel for rel, data in files(flash).items() if b"hunter22" in data]
     with app(flash, tmp_path) as charger:
         config = charger.ok(charger.get("/webapi/v1/SystemConfig"))
@@ -165,7 +165,7 @@ def test_the_ota_key_goes_to_the_flash_root_and_stays(board, bundle, tmp_path):
     private.write_text("-----BEGIN PRIVATE KEY-----\n")
     done = evsectl("deploy", "--port", board.port, "--board", "sim", "--bundle", str(bundle), "--ota-key", str(private))
     assert (done.returncode, done.stderr) == (
-        1, "evsectl deploy: %s is not an OTA public key (ota_pubkey.json, from evsectl ota keygen)\n" % private)
+        2, "evsectl deploy: %s is not an OTA public key (ota_pubkey.json, from evsectl ota keygen)\n" % private)
     assert board.soft_reboots == 2  # the two deploys above, not this one
 
 
@@ -176,7 +176,7 @@ def test_the_ota_key_goes_to_the_flash_root_and_stays(board, bundle, tmp_path):
 ])
 def test_bad_settings_are_refused_before_the_board_is_touched(board, tmp_path, options, message):
     done = evsectl("deploy", "--port", board.port, "--board", "sim", *options)
-    assert (done.returncode, done.stderr) == (1, "evsectl deploy: %s\n" % message)
+    assert (done.returncode, done.stderr) == (2, "evsectl deploy: %s\n" % message)
     assert board.soft_reboots == 0 and files(tmp_path / "flash") == {}
 
 
@@ -193,11 +193,11 @@ def test_a_bundle_that_does_not_fit_is_refused(board, bundle, tmp_path):
 
 def test_a_port_that_is_not_there_is_a_one_line_error(bundle):
     done = evsectl("deploy", "--port", NO_PORT, "--board", "sim")
-    assert (done.returncode, done.stderr) == (1, "evsectl deploy: no serial port %s (is the board plugged in?)\n" % NO_PORT)
+    assert (done.returncode, done.stderr) == (2, "evsectl deploy: no serial port %s (is the board plugged in?)\n" % NO_PORT)
     port = "socket://127.0.0.1:%d" % free_port()  # pyserial's network port, with nothing listening
     done = evsectl("deploy", "--port", port, "--board", "sim", "--bundle", str(bundle))
     assert (done.returncode, done.stderr) == (
-        1, "evsectl deploy: cannot open %s (is the board plugged in, and no other program using the port?)\n" % port)
+        2, "evsectl deploy: cannot open %s (is the board plugged in, and no other program using the port?)\n" % port)
 
 
 def test_console_is_the_mpremote_repl(board):
@@ -231,6 +231,6 @@ def read_until(fd, text, timeout=20):
 
 def test_console_needs_a_port_that_is_there():
     done = evsectl("console", "--port", NO_PORT)
-    assert (done.returncode, done.stderr) == (1, "evsectl console: no serial port %s (is the board plugged in?)\n" % NO_PORT)
+    assert (done.returncode, done.stderr) == (2, "evsectl console: no serial port %s (is the board plugged in?)\n" % NO_PORT)
     done = evsectl("console")
     assert done.returncode == 2 and "--port" in done.stderr

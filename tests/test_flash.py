@@ -96,7 +96,7 @@ def test_a_chip_other_than_the_esp32_is_refused_untouched(tmp_path):
     try:
         mock.write(tmp_path, MARKER_AT, MARKER)
         done = evsectl_flash(mock.url, image(tmp_path / "micropython.bin"))
-        assert done.returncode == 1
+        assert done.returncode == 2
         assert done.stderr == "evsectl flash: the chip on %s is an ESP32-S3, not an ESP32\n" % mock.url
         assert mock.read(tmp_path, MARKER_AT, len(MARKER)) == MARKER
     finally:
@@ -115,7 +115,7 @@ def test_a_wrong_file_is_refused_before_anything_is_erased(mock_esp32, tmp_path)
         (s3, "%s is an image for the ESP32-S3, not the ESP32" % s3),
     ]:
         done = evsectl_flash(mock_esp32.url, firmware)
-        assert (done.returncode, done.stderr) == (1, "evsectl flash: %s\n" % message)
+        assert (done.returncode, done.stderr) == (2, "evsectl flash: %s\n" % message)
     assert mock_esp32.read(tmp_path, MARKER_AT, len(MARKER)) == MARKER
 
 
@@ -123,7 +123,7 @@ def test_a_wrong_file_is_refused_before_anything_is_erased(mock_esp32, tmp_path)
 def test_a_port_that_is_not_there_is_a_one_line_error(tmp_path, port):
     port = port.format(free=free_port())
     done = evsectl_flash(port, image(tmp_path / "micropython.bin"))
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.startswith("evsectl flash: ") and done.stderr.count("\n") == 1, done.stderr
     assert port in done.stderr
 
@@ -153,6 +153,7 @@ def test_the_written_table_has_a_romfs_partition_cut_from_the_filesystem(mock_es
     firmware = firmware_with_table(tmp_path, GENERIC_TABLE)
     done = evsectl_flash(mock_esp32.url, firmware)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "evsectl flash: the image's partition table was rewritten: a 512 KiB romfs partition" in done.stdout
     table = mock_esp32.read(tmp_path, 0x8000, partitions.TABLE_SIZE)
     assert partitions.read(table) == GENERIC_TABLE[:3] + [
         (1, 0x81, 0x200000, 0x180000, "vfs", 0),
@@ -171,6 +172,7 @@ def test_no_romfs_writes_the_image_as_it_is(mock_esp32, tmp_path):
     done = subprocess.run([sys.executable, "-m", "evsectl", "flash", "--port", mock_esp32.url, "--firmware",
                            str(firmware), "--no-romfs"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "partition table" not in done.stdout
     data = firmware.read_bytes()
     assert mock_esp32.read(tmp_path, 0x1000, len(data)) == data
 
@@ -184,7 +186,7 @@ def test_a_table_with_romfs_already_is_kept_and_one_without_room_is_refused_unto
     small = GENERIC_TABLE[:3] + [(1, 0x81, 0x200000, 0x100000, "vfs", 0)]
     firmware = firmware_with_table(tmp_path, small)
     done = evsectl_flash(mock_esp32.url, firmware)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr == ("evsectl flash: %s: the vfs partition (1024 KiB) is too small to give 512 KiB to romfs "
                            "(--no-romfs writes it unchanged)\n" % firmware)
     assert mock_esp32.read(tmp_path, MARKER_AT, len(MARKER)) == MARKER

@@ -7,6 +7,7 @@ import pytest
 
 import micropython32
 from evsectl import bench, romheap, sim as simtool
+from evsectl.errors import UserError
 
 
 @pytest.mark.parametrize("layout", [("--mpy",), ("--romfs",)], ids=["files", "romfs"])
@@ -38,5 +39,5 @@ def test_the_environment_variable_chooses_the_binary_and_the_option_wins(monkeyp
 
 def test_a_missing_binary_is_an_error_not_the_default(monkeypatch):
     monkeypatch.setenv(simtool.ENV_MICROPYTHON, "/nonexistent/micropython")
-    with pytest.raises(SystemExit, match="EVSECTL_MICROPYTHON"):
+    with pytest.raises(UserError, match="EVSECTL_MICROPYTHON"):
         simtool.command("micropython")

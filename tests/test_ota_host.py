@@ -29,7 +29,7 @@ def test_keygen_writes_a_private_key_for_the_owner_only_and_the_device_key_file(
     assert private.read_text().startswith("-----BEGIN PRIVATE KEY-----")
     device_key = json.loads(public.read_text())
     assert device_key["e"] == 65537 and len(device_key["n"]) == 512  # two hex digits per byte of 2048 bits
-    with pytest.raises(SystemExit, match="exists"):
+    with pytest.raises(ota.OtaFailure, match="exists"):
         ota.keygen(tmp_path / "keys")  # never overwrites the key devices trust
 
 
@@ -65,7 +65,7 @@ def test_sign_refuses_a_bundle_whose_files_do_not_match_its_manifest(tmp_path, k
     shutil.copytree(bundle, b)
     (b / build.SIGNATURE).unlink()
     (b / "app" / "ota.mpy").write_bytes(b"changed")
-    with pytest.raises(SystemExit, match="app/ota.mpy does not match the manifest"):
+    with pytest.raises(ota.OtaFailure, match="app/ota.mpy does not match the manifest"):
         ota.sign(b, keys[0])
     assert not (b / build.SIGNATURE).exists()
 
@@ -112,7 +112,7 @@ def test_evsectl_ota_commands_from_the_command_line(tmp_path, built):
     b = make_bundle(built, tmp_path / "dist", "0.2.0")
     assert "0.2.0 for sim" in evsectl("sign", str(b), "--key", str(tmp_path / "k" / ota.PRIVATE_KEY)).stdout
     bad = evsectl("sign", str(b), "--key", str(tmp_path / "missing.pem"), check=False)
-    assert bad.returncode == 1 and "cannot read the signing key" in bad.stderr
+    assert bad.returncode == 2 and "cannot read the signing key" in bad.stderr
 
     port = free_port()
     serve = subprocess.Popen([sys.executable, "-m", "evsectl", "ota", "serve", str(tmp_path / "dist"), "--port",
@@ -138,7 +138,7 @@ def test_push_updates_one_charger_with_its_admin_password(tmp_path, keys, bundle
     try:
         c = sim.client
         c.config(AdminPassword="s3cret")
-        with pytest.raises(SystemExit, match="needs the admin password"):
+        with pytest.raises(ota.OtaFailure, match="needs its admin password"):
             ota.push(bundle, "127.0.0.1", sim.port, out=io.StringIO())
         assert c.status()["SystemVersion"] == "0.1.0"
         out = io.StringIO()
@@ -154,7 +154,7 @@ def test_push_refuses_an_unsigned_bundle_before_contacting_anyone(tmp_path, bund
     b = tmp_path / bundle.name
     shutil.copytree(bundle, b)
     (b / build.SIGNATURE).unlink()
-    with pytest.raises(SystemExit, match="is not signed"):
+    with pytest.raises(ota.OtaFailure, match="is not signed"):
         ota.push(b, "127.0.0.1", free_port(), out=io.StringIO())
 
 

@@ -2,6 +2,7 @@
 state, current, power, energy and session as a table."""
 
 import io
+import json
 import subprocess
 import sys
 
@@ -35,7 +36,7 @@ def test_shows_a_charging_session(sim):
     assert table["energy"] == "%.3f kWh (estimated)" % (s["ActualEnergy"] / 3600000)
     assert 0.18 <= s["ActualEnergy"] / 3600000 <= 0.19  # 11.04 kW for about a minute
     assert table["session"] == s["ActualDuration"] != "00h:00m:00s"
-    assert table["meters"] == "meter 1: 0 errors, meter 2: 0 errors"
+    assert table["meters"] == "meter 1: none (Meter1Type 0)"
     assert table["health"] == "System: no faults"
 
 
@@ -70,7 +71,8 @@ def test_meter_registers_are_listed_when_the_firmware_has_them():
     lines = status.render("http://evse:80", reading).splitlines()
     assert "current    0 A offered, single-phase; cable rated 20 A" in lines
     assert "power      0.00 kW (available 22.08 kW)" in lines
-    assert "meters     meter 1: 2 errors, meter 2: 0 errors" in lines
+    assert "meters     meter 1: 2 failed requests" in lines
+    assert "           meter 2: 0 failed requests" in lines
     assert lines[-2:] == [
         "meter 1    TotalSystemPower[W]                       475.204  Not available",
         "           TotalImport[kWh]                            0.331  Valid",
@@ -80,6 +82,26 @@ def test_meter_registers_are_listed_when_the_firmware_has_them():
 def test_an_unreachable_charger_is_a_one_line_error():
     done = subprocess.run([sys.executable, "-m", "evsectl", "status", "--host", "127.0.0.1:%d" % free_port()],
                           capture_output=True, text=True, timeout=30)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.startswith("evsectl status: cannot reach http://127.0.0.1:")
     assert done.stderr.count("\n") == 1
+
+
+def test_a_dead_meter_says_where_to_look(sim_factory):
+    """Meter 1 asked at a unit no simulated meter has: every request fails."""
+    s = sim_factory()
+    gateway = json.loads((s.device_dir / "sim.json").read_text())["modbus_gateway"]
+    s.client.config(Meter1Type=4, Meter1Ip=gateway, Meter1Unit=7, Meter2Type=4, Meter2Ip=gateway)
+    s.client.advance(5000)
+    table = evsectl_status(s.client).stdout.splitlines()
+    errors = s.client.status()["Meter1Status"]
+    assert errors > 0
+    assert ("meters     meter 1: %d failed requests, nothing read: no answer, wrong Meter1Unit or CRC errors "
+            "(check Meter1Ip)" % errors) in table
+    assert "           meter 2: 0 failed requests" in table
+
+
+def test_count_without_watch_is_refused():
+    done = subprocess.run([sys.executable, "-m", "evsectl", "status", "--host", "127.0.0.1:%d" % free_port(), "--count",
+                           "3"], capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stderr) == (2, "evsectl status: --count goes with --watch (--watch --count 3)\n")

@@ -14,11 +14,6 @@ from app import log
 from app.atomic import write_atomic
 from app.jsonstream import pieces
 
-try:
-    import hashlib
-except ImportError:  # a MicroPython build without hashlib cannot hold a password
-    hashlib = None
-
 # key: (kind, lowest, highest, factory default). Kinds: "int", "bool",
 # "addr" (dotted quad with an optional :port, or ""), "enum" (one of the
 # tuple in "lowest"), "str" (length bounds), "secret" (write-only), "url"
@@ -70,17 +65,6 @@ SCHEMA = dict(
 
 # Meter types that are reached over IP (4-6) or steer remotely (7).
 _NEEDS_IP = (4, 5, 6, 7)
-
-_SALT = "evse-admin:"
-
-
-def hash_password(password):
-    return _hex(hashlib.sha256((_SALT + password).encode()).digest())
-
-
-def _hex(data):
-    return "".join("%02x" % b for b in data)
-
 
 def parse_address(text, default_port=502):
     """``"a.b.c.d"`` or ``"a.b.c.d:port"`` → (host, port), or None if malformed."""
@@ -252,11 +236,12 @@ class ConfigStore:
                 )
         return errors
 
-    def update(self, changes):
+    def update(self, changes, password_hash=None):
         """Validate, apply and persist ``changes``; returns the errors (empty: done).
 
         Nothing changes unless every key is valid and the new file is safely
-        on flash.
+        on flash. ``password_hash``: what app.password made of the new
+        AdminPassword, if the caller has derived it already.
         """
         errors = self.validate(changes)
         if errors:
@@ -266,7 +251,11 @@ class ConfigStore:
         values = dict(self.values)
         for key, value in changes.items():
             if key == "AdminPassword":
-                values["AdminPasswordHash"] = hash_password(value) if value else ""
+                if value and not password_hash:
+                    from app.password import hash_password  # only when a password is set
+
+                    password_hash = hash_password(value)
+                values["AdminPasswordHash"] = password_hash if value else ""
             else:
                 values[key] = int(value) if SCHEMA[key][0] == "int" else value
         self._save(values.items())
@@ -279,10 +268,6 @@ class ConfigStore:
         values.update(self.fixed)
         self._save(values.items())
         self.values = values
-
-    def check_password(self, password):
-        stored = self.values["AdminPasswordHash"]
-        return not stored or hash_password(password) == stored
 
     def _save(self, members):
         write_atomic(self.path, pieces(members))

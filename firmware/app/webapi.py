@@ -150,17 +150,23 @@ def client_ip(req):
     return addr[0]
 
 
-def _authorized(req, config):
-    if not config["AdminPasswordHash"]:
-        return True
+async def _authorized(req, stored, guesses):
+    """Whether the request carries the admin password ``stored`` hashes; a
+    wrong one counts against ``guesses`` (app.password.Limiter)."""
     header = req.headers.get("Authorization", "")
     if not header.startswith("Basic "):
         return False
     try:
-        user, _, password = binascii.a2b_base64(header[6:]).decode().partition(":")
+        user, _, given = binascii.a2b_base64(header[6:]).decode().partition(":")
     except (ValueError, UnicodeError):
         return False
-    return user == "admin" and config.check_password(password)
+    from app.password import check_async
+
+    if user == "admin" and await check_async(given, stored):
+        guesses.succeeded()
+        return True
+    guesses.failed()
+    return False
 
 
 class Server(Microdot):
@@ -229,10 +235,19 @@ def create(charger):
 
     @app.before_request
     async def require_auth(req):
-        if req.method == "POST" and (req.path.startswith(API) or req.path.startswith(OTA)) and not _authorized(req, config):
-            return {"Errors": {"Authorization": "admin password required"}}, 401, {
-                "WWW-Authenticate": 'Basic realm="EVSE"'
-            }
+        stored = config["AdminPasswordHash"]
+        if req.method == "POST" and stored and (req.path.startswith(API) or req.path.startswith(OTA)):
+            from app.password import guesses  # loaded only once a password is set
+
+            wait = guesses.wait_s()
+            if wait:
+                return {"Errors": {"Authorization": "too many wrong passwords; try again in %d s" % wait}}, 429, {
+                    "Retry-After": str(wait)
+                }
+            if not await _authorized(req, stored, guesses):
+                return {"Errors": {"Authorization": "admin password required"}}, 401, {
+                    "WWW-Authenticate": 'Basic realm="EVSE"'
+                }
 
     api = Endpoints(app, API)
 
@@ -338,10 +353,15 @@ def create(charger):
         if k.connected and changes.get("ChargerMode", config["ChargerMode"]) != config["ChargerMode"]:
             # The mode in force stays until the vehicle leaves (issue 20 item 3).
             return _error(409, {"ChargerMode": "not while a vehicle is connected"})
+        password_hash = None
+        if changes.get("AdminPassword") and not config.validate(changes):
+            from app.password import hash_async  # derived between turns of the control loop
+
+            password_hash = await hash_async(changes["AdminPassword"])
         # Only what differs is applied: a client writing back the whole
         # object must not rebuild the meters (their readings would go stale).
         changed = [key for key in changes if key not in config.values or config.values[key] != changes[key]]
-        errors = config.update(changes)
+        errors = config.update(changes, password_hash)
         if errors:
             return _error(400, errors)
         charger.apply_config(changed)

@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 
 from evsectl import bench_site, device, paths, romheap, sim
+from evsectl.errors import UserError
 
 MICROPYTHON32 = paths.source_tree().parent / "shared" / "micropython32" / "micropython32"
 
@@ -279,7 +280,7 @@ def measure(micropython=None, micropython32=MICROPYTHON32):
 def main(args):
     micropython32 = Path(args.micropython32 or MICROPYTHON32)
     if not micropython32.is_file():
-        raise SystemExit("evsectl bench: no 32-bit MicroPython at %s (--micropython32)" % micropython32)
+        raise UserError("no 32-bit MicroPython at %s; give one with --micropython32" % micropython32)
     figures = measure(args.micropython, micropython32)
     if args.json:
         print(json.dumps(figures))

@@ -30,6 +30,7 @@ from pathlib import Path
 import microdot
 
 from evsectl import device, paths, romfs
+from evsectl.errors import UserError
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
@@ -44,7 +45,7 @@ def firmware_version():
     for node in tree.body:
         if isinstance(node, ast.Assign) and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["VERSION"]:
             return ast.literal_eval(node.value)
-    raise SystemExit("evsectl build: firmware/version.py has no VERSION")
+    raise UserError("firmware/version.py has no VERSION")
 
 
 def mpy_cross_version():
@@ -68,11 +69,14 @@ def build(board, out_dir, version=None):
     paths.board_file(board)  # an unknown board fails here, before any work
     version = version or firmware_version()
     if not _VERSION_FORMAT.match(version):
-        raise SystemExit("evsectl build: version %r is not Major.Minor.Build, e.g. 0.2.0" % version)
+        raise UserError("version %r is not Major.Minor.Build, e.g. 0.2.0" % version)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     dest = out_dir / bundle_name(version, board)
-    work = Path(tempfile.mkdtemp(prefix="." + dest.name + ".", dir=out_dir))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="." + dest.name + ".", dir=out_dir))
+    except OSError as e:
+        raise UserError("cannot write into %s (%s); choose another --out" % (out_dir, e.strerror))
     try:
         _write_files(work, board, version)
         write_manifest(work, version, board)
@@ -123,7 +127,7 @@ def _compile(src, rel, dst):
     done = subprocess.run([device.mpy_cross_exe(), "-s", rel, "-o", str(dst), str(src)],
                           capture_output=True, text=True)
     if done.returncode:
-        raise SystemExit("evsectl build: mpy-cross failed on %s:\n%s" % (rel, done.stderr.strip()))
+        raise UserError("mpy-cross failed on %s: %s" % (rel, " ".join(done.stderr.split())))
 
 
 def file_entries(bundle):
@@ -154,9 +158,9 @@ def load_manifest(bundle_dir):
     try:
         return json.loads(path.read_text())
     except OSError as e:
-        raise SystemExit("evsectl: %s is not a bundle (%s)" % (bundle_dir, e.strerror))
+        raise UserError("%s is not a bundle (%s); make one with evsectl build" % (bundle_dir, e.strerror))
     except ValueError as e:
-        raise SystemExit("evsectl: %s is unreadable: %s" % (path, e))
+        raise UserError("%s is unreadable: %s; build the bundle again" % (path, e))
 
 
 def add_parser(sub):

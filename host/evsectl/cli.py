@@ -1,9 +1,11 @@
 """The ``evsectl`` command line."""
 
 import argparse
+import signal
 import sys
 
 from evsectl import __version__, paths
+from evsectl.errors import EXIT_CODE, UserError, tcp_port
 
 
 def _sim(args):
@@ -41,12 +43,12 @@ def _micropython_option(p, more=""):
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="evsectl", description=__doc__)
+    p = Parser(prog="evsectl", description=__doc__)
     p.add_argument("--version", action="version", version="evsectl " + __version__)
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("sim", help="run the firmware on a simulated board (WebAPI on localhost)")
-    s.add_argument("--port", type=int, default=8080, help="WebAPI port (default 8080)")
+    s.add_argument("--port", type=tcp_port, default=8080, help="WebAPI port (default 8080)")
     s.add_argument("--board", default="sim", choices=paths.board_names(), help="board file (default sim)")
     s.add_argument("--interpreter", default="micropython", choices=("micropython", "cpython"))
     s.add_argument("--virtual-time", action="store_true", help="time moves only by POST /sim/v1/Time")
@@ -81,6 +83,27 @@ def parser():
     return p
 
 
+class Parser(argparse.ArgumentParser):
+    """A bad command line is a user error like any other: one line, not the usage.
+    (Subcommands' parsers are of this class too: argparse makes them so.)"""
+
+    def error(self, message):
+        self.exit(EXIT_CODE, "%s: %s (see %s --help)\n" % (self.prog, message, self.prog))
+
+
+def command_name(args):
+    """``evsectl sim``, ``evsectl ota push``: who says a user error."""
+    return " ".join(["evsectl", args.command] + [v for v in [getattr(args, "ota_command", None)] if v])
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
-    sys.exit(args.func(args) or 0)
+    try:
+        code = args.func(args)
+    except UserError as e:
+        print("%s: %s" % (command_name(args), e), file=sys.stderr)
+        code = EXIT_CODE
+    except KeyboardInterrupt:  # Ctrl-C ends any command: its traceback would be no news
+        print(file=sys.stderr)
+        code = 128 + signal.SIGINT
+    sys.exit(code or 0)

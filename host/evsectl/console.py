@@ -11,6 +11,8 @@ import importlib.util
 import os
 import sys
 
+from evsectl.errors import UserError
+
 
 def command(port):
     """The mpremote command line for ``port``, run by this Python."""
@@ -25,10 +27,8 @@ def add_parser(sub):
 
 def _run(args):
     if importlib.util.find_spec("mpremote") is None:
-        print("evsectl console: mpremote is not installed (pip install mpremote)", file=sys.stderr)
-        return 1
+        raise UserError("mpremote is not installed (pip install mpremote)")
     if args.port.startswith("/dev/") and not os.path.exists(args.port):
-        print("evsectl console: no serial port %s (is the board plugged in?)" % args.port, file=sys.stderr)
-        return 1
+        raise UserError("no serial port %s (is the board plugged in?)" % args.port)
     cmd = command(args.port)
     os.execv(cmd[0], cmd)

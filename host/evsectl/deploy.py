@@ -45,6 +45,7 @@ import tempfile
 from pathlib import Path
 
 from evsectl import build, paths, romfs
+from evsectl.errors import UserError
 from evsectl.ota import PUBLIC_KEY
 
 SLOT = "slot_a"
@@ -123,7 +124,7 @@ ROM_CHUNK = 2048
 ROM_HEADER = 16  # written last: an interrupted deploy leaves an image boot.py does not mount
 
 
-class DeployError(Exception):
+class DeployError(UserError):
     """Something the owner can fix; said in one line."""
 
 
@@ -149,19 +150,37 @@ def merge_config(current, changes):
         if current is not None:
             path.write_text(current)
         with contextlib.redirect_stdout(io.StringIO()):  # the store's log lines are for the board's console
-            errors = _config_store()(str(path)).update(changes)
+            store = _config_store()(str(path))
+            if _holds(store["AdminPasswordHash"], changes.get("AdminPassword")):
+                # Set again, it would get a new salt: config.json rewritten at every deploy.
+                changes = {k: v for k, v in changes.items() if k != "AdminPassword"}
+            errors = store.update(changes)
         if errors:
             raise DeployError("; ".join("%s %s" % item for item in sorted(errors.items())))
         return path.read_text()
 
 
 def _config_store():
-    firmware = str(paths.firmware_dir())
-    if firmware not in sys.path:
-        sys.path.insert(0, firmware)
+    _firmware_on_path()
     from app.config import ConfigStore
 
     return ConfigStore
+
+
+def _holds(stored, password):
+    """Whether ``stored`` is ``password``'s hash in the current format (app.password)."""
+    if not (stored and password):
+        return False
+    _firmware_on_path()
+    from app import password as admin_password
+
+    return stored.startswith(admin_password.SCHEME + "$") and admin_password.check(password, stored)
+
+
+def _firmware_on_path():
+    firmware = str(paths.firmware_dir())
+    if firmware not in sys.path:
+        sys.path.insert(0, firmware)
 
 
 def read_ota_key(path):
@@ -322,10 +341,9 @@ def _run(args):
     try:
         settings = settings_from_options(args.wifi, args.admin_password)
         done = deploy(args.port, args.board, args.bundle, settings, args.ota_key)
-    except (DeployError, TransportError, OSError) as e:
+    except (TransportError, OSError) as e:
         # An error raised on the board arrives as its traceback: the last line says it.
-        print("evsectl deploy: %s" % str(e).strip().splitlines()[-1], file=sys.stderr)
-        return 1
+        raise DeployError(str(e).strip().splitlines()[-1])
     print("evsectl deploy: evse %s (%s) on %s: %s copied, %s removed; the board restarts"
           % (done["version"], args.board, args.port, _files(done["written"]), _files(done["removed"])))
     return 0

@@ -19,17 +19,17 @@ esptool prints its own progress.
 
 import os
 import struct
-import sys
 from pathlib import Path
 
-from evsectl import partitions
+from evsectl import partitions, romfs
+from evsectl.errors import UserError
 
 CHIP = "ESP32"
 OFFSET = 0x1000  # where ESP32 images start: the second-stage bootloader
 DEFAULT_BAUD = 460800  # what micropython.org suggests; the ROM loader starts at 115200
 
 
-class FlashError(Exception):
+class FlashError(UserError):
     """Something the owner can fix; said in one line."""
 
 
@@ -56,12 +56,13 @@ def check_image(path):
 
 def flash(port, firmware, baud=DEFAULT_BAUD, romfs=True):
     """Erase the ESP32 on ``port``, write ``firmware`` at 0x1000 (with a romfs
-    partition, unless ``romfs`` is false), verify, reset."""
+    partition, unless ``romfs`` is false), verify, reset. Returns whether the
+    image's partition table was rewritten to make room for romfs."""
     import serial
     from esptool.cmds import attach_flash, detect_chip, erase_flash, reset_chip, run_stub, verify_flash, write_flash
     from esptool.util import FatalError
 
-    data = check_image(firmware)
+    data = original = check_image(firmware)
     if romfs:
         try:
             data = partitions.with_romfs(data)
@@ -83,6 +84,7 @@ def flash(port, firmware, baud=DEFAULT_BAUD, romfs=True):
             reset_chip(esp, "hard-reset")
     except (FatalError, serial.SerialException, OSError) as e:
         raise FlashError(str(e).strip().splitlines()[0])
+    return data != original
 
 
 def add_parser(sub):
@@ -96,10 +98,8 @@ def add_parser(sub):
 
 
 def _run(args):
-    try:
-        flash(args.port, args.firmware, args.baud, romfs=not args.no_romfs)
-    except FlashError as e:
-        print("evsectl flash: %s" % e, file=sys.stderr)
-        return 1
+    if flash(args.port, args.firmware, args.baud, romfs=not args.no_romfs):
+        print("evsectl flash: the image's partition table was rewritten: a %d KiB romfs partition cut from the end "
+              "of vfs, for the app slots (--no-romfs writes the image unchanged)" % (romfs.PARTITION_SIZE // 1024))
     print("evsectl flash: MicroPython written to %s; next: evsectl deploy --port %s" % (args.port, args.port))
     return 0

@@ -35,6 +35,7 @@ import threading
 import time
 
 from evsectl import paths
+from evsectl.errors import UserError
 from evsectl.loopthread import LoopThread
 
 
@@ -145,13 +146,16 @@ class _Units:
     a bus) or exception 0x0B (Modbus TCP, as a gateway).
     """
 
-    def __init__(self, core):
+    def __init__(self, core, absent=None):
         self.core = core
+        self.absent = absent
 
     def _check(self, unit):
         from pymodbus.exceptions import NoSuchIdException
 
         if unit not in self.core.devices:
+            if self.absent:
+                self.absent(unit)
             raise NoSuchIdException("no meter at unit %d" % unit)
 
     async def async_getValues(self, unit, func_code, address, count=1):
@@ -171,11 +175,12 @@ class MeterServer:
 
     ``transport``: "tcp" (Modbus TCP), "rtu-over-tcp", or "serial" (RTU on
     ``device`` with ``baud``/``parity``/``stopbits``). ``port`` 0 picks a
-    free port; after ``start`` it is the port listened on.
+    free port; after ``start`` it is the port listened on. ``absent(unit)``
+    is called on each request for a unit no meter here has.
     """
 
     def __init__(self, meters, transport="tcp", port=0, host="127.0.0.1", device=None, baud=9600,
-                 parity="N", stopbits=1):
+                 parity="N", stopbits=1, absent=None):
         if transport not in ("tcp", "rtu-over-tcp", "serial"):
             raise ValueError("transport must be tcp, rtu-over-tcp or serial, not %r" % transport)
         units = [m.unit for m in meters]
@@ -187,6 +192,7 @@ class MeterServer:
         self.host = host
         self.device = device
         self.serial = dict(baudrate=baud, parity=parity, stopbits=stopbits)
+        self.absent = absent
         self._loop = None
         self._server = None
 
@@ -211,7 +217,7 @@ class MeterServer:
         else:
             server = ModbusTcpServer(devices, framer=FramerType.RTU if rtu else FramerType.SOCKET,
                                      address=(self.host, self.port), ignore_missing_devices=rtu)
-        server.context = _Units(server.context)
+        server.context = _Units(server.context, self.absent)
         try:
             await server.serve_forever(background=True)
         except Exception as e:  # pymodbus says RuntimeError (having logged why); termios says termios.error
@@ -281,28 +287,61 @@ def add_parser(sub):
     load.add_argument("--power", type=float, help="total power in W, split over the phases (default 2300)")
     load.add_argument("--current", type=float, help="current per phase in A")
     p.add_argument("--import-kwh", type=float, default=0.0, help="import energy at start, kWh (default 0)")
+    p.add_argument("--verbose", action="store_true", help="log every Modbus frame (pymodbus's debug log)")
     p.set_defaults(func=_meter_sim)
+
+
+def log_frames(verbose):
+    """pymodbus logs each error with the frames before it, on stderr (as when
+    a client hangs up): only with ``verbose``, and then every frame."""
+    import logging
+
+    if verbose:
+        from pymodbus import pymodbus_apply_logging_config
+
+        pymodbus_apply_logging_config(logging.DEBUG)
+    else:
+        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+
+
+class _WrongUnit:
+    """Says once per unit that a client asks for a unit this meter is not:
+    the usual reason a firmware reads "Not available" from a live meter."""
+
+    def __init__(self, unit):
+        self.unit = unit
+        self.told = set()
+
+    def __call__(self, unit):
+        if unit not in self.told:
+            self.told.add(unit)
+            print("evsectl meter-sim: a request for unit %d, but this meter is unit %d: start it with --unit %d, or set the "
+                  "firmware's Meter1Unit/Meter2Unit to %d" % (unit, self.unit, unit, self.unit), file=sys.stderr,
+                  flush=True)
 
 
 def _meter_sim(args):
     if args.serial is not None and args.rtu_over_tcp:
-        raise SystemExit("evsectl meter-sim: --rtu-over-tcp goes with --tcp")
+        raise UserError("--rtu-over-tcp goes with --tcp")
     try:
         model = models().by_name(args.model)
     except ValueError as e:
-        raise SystemExit("evsectl meter-sim: %s" % e)
+        raise UserError(str(e))
     power = 2300.0 if args.power is None and args.current is None else args.power
     load = SteadyLoad(model.phases, power_w=power, current_a=args.current, import_kwh=args.import_kwh)
+    log_frames(args.verbose)
     try:
         meters = [Meter(model, load, args.unit)]
+        absent = _WrongUnit(args.unit)
         if args.tcp is not None:
-            server = MeterServer(meters, "rtu-over-tcp" if args.rtu_over_tcp else "tcp", port=args.tcp, host=args.bind)
+            server = MeterServer(meters, "rtu-over-tcp" if args.rtu_over_tcp else "tcp", port=args.tcp, host=args.bind,
+                                 absent=absent)
         else:
             server = MeterServer(meters, "serial", device=args.serial, baud=args.baud, parity=args.parity,
-                                 stopbits=args.stopbits)
+                                 stopbits=args.stopbits, absent=absent)
         server.start()
     except (ValueError, OSError) as e:
-        raise SystemExit("evsectl meter-sim: %s" % e)
+        raise UserError(str(e))
     print("Simulated %s meter, unit %d: %s" % (model.name, args.unit, server.where()))
     print("  %.0f W over %d phase%s at %.0f V, %.3f kWh imported at start" % (
         load.power_w, model.phases, "s" if model.phases > 1 else "", load.voltage, args.import_kwh))

@@ -1,8 +1,9 @@
 """``evsectl ota``: signing keys, an update server, and pushing an update to one charger.
 
     evsectl ota keygen --out DIR            RSA key pair: DIR/ota_signing_key.pem (private,
-                                            keep it off the device and out of the repo) and
+                                            keep it off the device and out of the repo),
                                             DIR/ota_pubkey.json (for the device's flash root)
+                                            and DIR/ota_pubkey.pem (for OpenSSL)
     evsectl ota sign BUNDLE --key KEY       write BUNDLE/manifest.sig
     evsectl ota serve DIR [--port 8000]     serve the signed bundles in DIR to chargers
     evsectl ota push BUNDLE --host H        update one charger now from this machine
@@ -13,7 +14,7 @@ The charger verifies with one modular exponentiation by 65537 on
 MicroPython's long integers (firmware/app/ota.py), which needs no crypto
 library on the device. The same signature checks with OpenSSL::
 
-    openssl dgst -sha256 -verify pub.pem -signature manifest.sig manifest.json
+    openssl dgst -sha256 -verify ota_pubkey.pem -signature manifest.sig manifest.json
 
 The update server's layout, which the firmware fetches (any static web
 server holding the same paths works too)::
@@ -44,42 +45,47 @@ import time
 from pathlib import Path
 
 from evsectl import build
+from evsectl.errors import UserError, tcp_port
 
 PRIVATE_KEY = "ota_signing_key.pem"
 PUBLIC_KEY = "ota_pubkey.json"
+PUBLIC_PEM = "ota_pubkey.pem"  # the same key for OpenSSL
 KEY_BITS = 3072
 PUBLIC_EXPONENT = 65537
 
 
-class OtaFailure(SystemExit):
-    """A clear error for the command line: exits with status 1."""
-
-    def __init__(self, message):
-        super().__init__("evsectl ota: " + message)
+class OtaFailure(UserError):
+    """Why an OTA command cannot do what was asked, in one line."""
 
 
 # -- keys and signatures ------------------------------------------------------------
 
 
 def keygen(out_dir, bits=KEY_BITS):
-    """Write a new key pair into ``out_dir``; refuses to overwrite a private key."""
+    """Write a new key pair into ``out_dir``; refuses to overwrite a private key.
+    Returns the private key's path and the device key file's."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     private_path = out_dir / PRIVATE_KEY
     if private_path.exists():
         raise OtaFailure("%s exists; move it away first (devices trust its public half)" % private_path)
     key = rsa.generate_private_key(public_exponent=PUBLIC_EXPONENT, key_size=bits)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    # Created readable by the owner only, never briefly world-readable.
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        # Created readable by the owner only, never briefly world-readable.
+        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as e:
+        raise OtaFailure("cannot write into %s (%s); --out takes a directory" % (out_dir, e.strerror))
     with os.fdopen(fd, "wb") as f:
         f.write(pem)
     public_path = out_dir / PUBLIC_KEY
     public_path.write_text(public_key_json(key.public_key()))
+    (out_dir / PUBLIC_PEM).write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     return private_path, public_path
 
 
@@ -211,6 +217,7 @@ class UpdateServer(http.server.ThreadingHTTPServer):
         self.out = out
         self.progress = {}  # (client, version) -> Progress
         self.served = []  # paths answered 200, in order
+        self.unknown_boards = set()  # boards asked for that no bundle is for
 
     def bundles(self):
         if self.bundle is not None:
@@ -244,7 +251,10 @@ class BundleHandler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         parts = self.path.split("?")[0].strip("/").split("/")
         bundles = self.server.bundles().get(parts[0], {}) if parts else {}
-        if len(parts) == 2 and parts[1] == build.MANIFEST and bundles:
+        if len(parts) == 2 and parts[1] == build.MANIFEST:
+            if not bundles:  # push tells the user which board the charger is
+                self.server.unknown_boards.add(parts[0])
+                return self.send_error(404, "no bundle for this board")
             newest = bundles[max(bundles, key=_version_key)]
             return self._file(newest / build.MANIFEST)
         if len(parts) >= 3 and parts[1] in bundles:
@@ -286,7 +296,10 @@ def serve(root, port=8000, host="0.0.0.0"):
     root = Path(root)
     if not root.is_dir():
         raise OtaFailure("%s is not a directory" % root)
-    server = UpdateServer((host, port), root=root)
+    try:
+        server = UpdateServer((host, port), root=root)
+    except OSError as e:
+        raise OtaFailure("cannot listen on %s:%d (%s); choose another --port or --bind" % (host, port, e.strerror))
     for bundle in sorted(root.glob("*/" + build.MANIFEST)):
         if not (bundle.parent / build.SIGNATURE).is_file():
             print("evsectl ota serve: %s is not signed; not offered (evsectl ota sign)" % bundle.parent,
@@ -356,9 +369,15 @@ def push(bundle, host, port=80, password=None, advertise=None, timeout=300, out=
     version = manifest["version"]
     device = Device(host, port, password)
     try:
-        before = device.info()["SystemVersion"]
+        info = device.info()
+        before = info["SystemVersion"]
     except (OSError, http.client.HTTPException) as e:
         raise OtaFailure("cannot reach %s:%d: %s" % (host, port, e))
+    if before == version:
+        print("evsectl ota push: %s already runs %s; nothing to do" % (host, version), file=out, flush=True)
+        return 0
+    if _version_key(before) > _version_key(version):
+        raise OtaFailure("%s runs %s, newer than %s: a charger installs only newer versions" % (host, before, version))
     advertise = advertise or local_address_for(host, port)
     server = UpdateServer(("0.0.0.0", 0), bundle=bundle, quiet=True, out=out)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -366,11 +385,14 @@ def push(bundle, host, port=80, password=None, advertise=None, timeout=300, out=
         url = "http://%s:%d" % (advertise, server.server_address[1])
         print("evsectl ota push: %s runs %s; offering %s from %s" % (host, before, version, url), file=out, flush=True)
         status, body = device.request("POST", "/ota/v1/Update", {"Server": url})
+        if status == 401 and password:
+            raise OtaFailure("%s refused the admin password: wrong password (--password or $EVSE_ADMIN_PASSWORD)"
+                             % host)
         if status == 401:
-            raise OtaFailure("%s needs the admin password (--password)" % host)
+            raise OtaFailure("%s needs its admin password (--password or $EVSE_ADMIN_PASSWORD)" % host)
         if status != 200:
             raise OtaFailure("%s refused: %s" % (host, _reason(body)))
-        return _wait(device, version, time.monotonic() + timeout, out)
+        return _wait(device, server, manifest, info.get("OTAMsg"), time.monotonic() + timeout, out)
     finally:
         server.shutdown()
         server.server_close()
@@ -381,23 +403,35 @@ def _reason(body):
     return "; ".join("%s" % v for v in errors.values()) if isinstance(errors, dict) else json.dumps(body)
 
 
-def _wait(device, version, deadline, out):
-    """Follow OTAMsg until the new version confirms itself, or the update fails."""
-    last = None
+def _wait(device, server, manifest, stale, deadline, out):
+    """Follow OTAMsg until the new version confirms itself, or the update
+    fails. ``stale``: OTAMsg before the push, which says nothing about it."""
+    version = manifest["version"]
+    last = stale
     while time.monotonic() < deadline:
         try:
             info = device.info()
         except (OSError, http.client.HTTPException):
             info = None  # restarting
+        # Looked at after OTAMsg: our server saw the charger ask for its own
+        # board's manifest before the charger could report the 404.
+        if server.unknown_boards:
+            board = sorted(server.unknown_boards)[0]
+            raise OtaFailure("%s is a %s board; the bundle is for %s (evsectl build --board %s)"
+                             % (device.host, board, manifest["board"], board))
         if info:
             msg = info.get("OTAMsg", "")
+            if info.get("SystemVersion") == version and msg == "Updated to " + version:
+                print("evsectl ota push: %s" % msg, file=out, flush=True)
+                return 0
+            # The charger's verdict ends the wait at once (and is said once).
+            verdict = (msg.startswith(("Update failed", "Up to date")) or "rolled back" in msg
+                or "did not come up healthy" in msg)
+            if verdict and msg != stale:
+                raise OtaFailure(msg)
             if msg != last and not msg.startswith("Downloading"):
                 print("evsectl ota push: %s" % msg, file=out, flush=True)
                 last = msg
-            if info.get("SystemVersion") == version and msg == "Updated to " + version:
-                return 0
-            if msg.startswith("Update failed") or "rolled back" in msg or "did not come up healthy" in msg:
-                raise OtaFailure(msg)
         time.sleep(0.5)
     raise OtaFailure("%s did not confirm %s in time; see its OTAMsg" % (device.host, version))
 
@@ -421,14 +455,14 @@ def add_parser(sub):
 
     v = ota.add_parser("serve", help="serve the signed bundles in DIR to chargers")
     v.add_argument("dir", help="directory of bundles (evsectl build --out DIR)")
-    v.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    v.add_argument("--port", type=tcp_port, default=8000, help="port (default 8000)")
     v.add_argument("--bind", default="0.0.0.0", help="address to listen on (default all)")
     v.set_defaults(func=_serve)
 
     u = ota.add_parser("push", help="update one charger now from a signed bundle")
     u.add_argument("bundle", help="signed bundle directory")
     u.add_argument("--host", required=True, help="the charger's address")
-    u.add_argument("--port", type=int, default=80, help="its WebAPI port (default 80)")
+    u.add_argument("--port", type=tcp_port, default=80, help="its WebAPI port (default 80)")
     u.add_argument("--password", default=os.environ.get("EVSE_ADMIN_PASSWORD"),
                    help="its admin password (default: $EVSE_ADMIN_PASSWORD)")
     u.add_argument("--advertise", help="this machine's address as the charger reaches it (default: found by route)")
@@ -439,7 +473,9 @@ def add_parser(sub):
 def _keygen(args):
     private_path, public_path = keygen(args.out, args.bits)
     print("evsectl ota keygen: private key %s (keep it secret, off the device)\n"
-          "evsectl ota keygen: public key %s (goes to each charger's flash root)" % (private_path, public_path))
+          "evsectl ota keygen: public key %s (goes to each charger's flash root)\n"
+          "evsectl ota keygen: public key %s (for openssl dgst -verify)"
+          % (private_path, public_path, public_path.with_name(PUBLIC_PEM)))
     return 0
 
 

@@ -12,6 +12,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from evsectl.errors import UserError
+
 _SOURCE_TREE = Path(__file__).resolve().parents[2]
 
 
@@ -48,7 +50,7 @@ def board_names():
 def board_file(name):
     path = boards_dir() / (name + ".json")
     if not path.is_file():
-        raise SystemExit("evsectl: no board %r; known boards: %s" % (name, ", ".join(board_names())))
+        raise UserError("no board %r; known boards: %s" % (name, ", ".join(board_names())))
     return path
 
 
@@ -63,5 +65,5 @@ def tool(name, package):
     near = Path(sys.executable).with_name(name)
     found = str(near) if near.exists() else shutil.which(name)
     if not found:
-        raise SystemExit("evsectl: %s is not installed (pip install %s)" % (name, package))
+        raise UserError("%s is not installed (pip install %s)" % (name, package))
     return found

