@@ -85,3 +85,28 @@ def test_the_vehicle_stays_plugged_in_across_a_charger_restart(sim):
     sim.advance(1000)
     assert sim.board()["RelayClosed"]  # and the session resumes on its own (auto start)
     assert sim.ok(sim.get("/sim/v1/Vehicle"))["DrawA"] == 10
+
+
+def test_a_restart_while_charging_with_a_welded_contactor_keeps_the_plug_locked(sim):
+    """Issue 20 item 1: a reset in the middle of a session whose contactor has
+    welded. The simulated lock keeps its position through the restart, as a
+    bistable lock does, and the firmware must never release it."""
+    sim.config(ChargerMode=1, ChargeCurrent=16)
+    sim.vehicle(State="B", CableA=32)
+    sim.advance(1000)
+    sim.vehicle(State="C")
+    sim.advance(1000)
+    assert sim.board()["RelayClosed"] and sim.board()["Locked"]
+    sim.faults(RelayWeld=True)
+    before = sim.status()["TimeStamp"]
+    assert sim.ok(sim.post(API + "SystemInfo", {"SCode": "Reset", "SCodeData": ""})) == {"Reset": "Performing"}
+    wait_restart(sim, before)
+    for _ in range(30):  # 3 s after the restart, 100 ms at a time
+        b = sim.board()
+        assert b["Locked"], "the plug was released from a live socket"
+        sim.advance(100)
+    s = sim.status()
+    assert s["EvseState"] == 2  # EVSE_RELAY_ERR_F, latched
+    sim.vehicle(State="A")  # the driver tries to leave
+    sim.advance(10000)
+    assert sim.board()["Locked"] and sim.board()["RelayClosed"]

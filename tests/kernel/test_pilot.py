@@ -2,7 +2,6 @@
 
 from evse import pilot
 from evse.pilot import level_of, PilotClassifier, duty_permille, current_of_duty, adc_to_cp_mv, cp_mv_to_adc
-from evse.compat import TICKS_PERIOD, ticks_add
 from evse.states import CP_UNKNOWN, CP_A, CP_B, CP_C, CP_D, CP_E, CP_F, CP_LETTERS
 
 P12 = 2900  # boards/sim.json calibration
