@@ -1,10 +1,13 @@
-"""The asyncio and tick calls the firmware needs, spelt the same under
-MicroPython and CPython (which lacks the millisecond variants)."""
+"""The asyncio, socket and tick calls the firmware needs, spelt the same
+under MicroPython and CPython (which lacks the millisecond variants and
+names the socket calls differently)."""
 
 import asyncio
+import socket
 
 try:
     from time import ticks_ms, ticks_diff, ticks_add
+    from asyncio import core
 
     sleep_ms = asyncio.sleep_ms
 
@@ -12,6 +15,32 @@ try:
         # Looked up when first called: asyncio's submodule that holds it
         # (0.7 KB of heap) loads with the first meter, not at boot.
         return asyncio.wait_for_ms(aw, ms)
+
+    def accept(listener):
+        """Wait for the next connection on ``listener`` (a non-blocking
+        listening socket) and accept it: (socket, address). A generator
+        awaited like a coroutine, as asyncio's own stream methods are: it
+        waits in asyncio's poller, so no task or stream object is made for
+        a connection before it is accepted."""
+        yield core._io_queue.queue_read(listener)
+        return listener.accept()
+
+    async def streams(sock, addr):
+        """The (reader, writer) pair of an accepted socket; one object
+        under MicroPython."""
+        sock.setblocking(False)
+        stream = asyncio.StreamReader(sock, {"peername": addr})
+        return stream, stream
+
+    async def send(writer, *data):
+        """Write ``data`` (bytes, or memoryviews of a buffer the caller
+        reuses) and wait until it is all gone. The writes come before the
+        first ``await``: what the socket does not take at once is copied,
+        so the caller's buffer is free again as soon as this yields."""
+        for part in data:
+            writer.write(part)
+        await writer.drain()
+
 except (ImportError, AttributeError):  # CPython
     from evse.compat import ticks_diff, ticks_add
     from app.clock import _hw_ticks as ticks_ms
@@ -21,3 +50,31 @@ except (ImportError, AttributeError):  # CPython
 
     def wait_for_ms(aw, ms):
         return asyncio.wait_for(aw, ms / 1000)
+
+    async def accept(listener):
+        return await asyncio.get_running_loop().sock_accept(listener)
+
+    async def streams(sock, addr):
+        return await asyncio.open_connection(sock=sock)
+
+    async def send(writer, *data):
+        # The transport may keep what it has not sent as given, and drain
+        # returns below its high-water mark: a reused buffer is copied.
+        for part in data:
+            writer.write(bytes(part))
+        await writer.drain()
+
+
+def listen(host, port, backlog):
+    """A non-blocking TCP socket listening on ``host``:``port``."""
+    family, _, _, _, addr = socket.getaddrinfo(host, port)[0]
+    sock = socket.socket(family)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock

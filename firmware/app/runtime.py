@@ -37,6 +37,7 @@ class Charger:
         self.hal, self.wifi = open_board(board)
         self.hal.safe()  # before anything else can go wrong
         self.board = boardfile.identity(board)
+        self.web_limits = board.get("web", {})  # connections, buffer: app.webapi.Server
         self.kernel = Kernel(boardfile.params(board), Settings())
         self.version = VERSION
         self.sim = read_json(sim_path) if self.board["hal"] == "sim" else {}
@@ -219,7 +220,7 @@ class Charger:
     async def run(self):
         from app import webapi
 
-        self.web = webapi.create(self)
+        self.web = webapi.create(self, **self.web_limits)
         if self.board["hal"] == "sim":
             from app import simapi
 
