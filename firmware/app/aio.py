@@ -32,6 +32,11 @@ try:
         stream = asyncio.StreamReader(sock, {"peername": addr})
         return stream, stream
 
+    def read_into(reader, buf):
+        """Read what has come, at most len(buf) bytes, into ``buf``; 0 at
+        the end of the stream."""
+        return reader.readinto(buf)
+
     async def send(writer, *data):
         """Write ``data`` (bytes, or memoryviews of a buffer the caller
         reuses) and wait until it is all gone. The writes come before the
@@ -56,6 +61,11 @@ except (ImportError, AttributeError):  # CPython
 
     async def streams(sock, addr):
         return await asyncio.open_connection(sock=sock)
+
+    async def read_into(reader, buf):
+        data = await reader.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
 
     async def send(writer, *data):
         # The transport may keep what it has not sent as given, and drain
