@@ -316,10 +316,11 @@ class Server(Microdot):
             else:
                 res = await self.dispatch_request(req)
             first, rest = self._fill(res)
+            sending = aio.send(writer, *first)  # made before any byte goes: it takes heap too
             sent = True  # from here a failure cuts the answer short
-            await aio.send(writer, *first)
+            await sending
             if rest is not None:
-                await _stream(writer, memoryview(self.buf), *rest)
+                await _stream(writer, memoryview(self.buf), rest)
         except MemoryError:
             if not sent:
                 _refuse(sock)
@@ -391,21 +392,20 @@ class Server(Microdot):
 
     def _fill(self, res):
         """Make ``res`` ready to send: (first, rest). ``first`` is what to
-        write first (a tuple of bytes or memoryviews of the buffer),
-        ``rest`` None or (pieces, skip): the body's pieces, of which the
-        first ``skip`` bytes went out with ``first``. All the heap the
-        first write needs is taken here, before any byte is sent: a
-        MemoryError here can still be answered 503.
+        write at once (a tuple of bytes or memoryviews of the buffer);
+        ``rest`` None, or the pieces of a generator's body still to come.
+        All the heap an answer needs is taken here, before any of it is
+        sent: a MemoryError here is still answered a clean 503, and what
+        ``first`` holds is handed to the socket whole (app.aio.send).
 
         The body is copied into the buffer behind _HEAD_ROOM bytes kept
-        for the status line and headers. A body that fits is measured by
-        the copying and leaves with its headers in one write. A longer one
-        is measured by going on through its pieces without keeping them;
-        the headers and the buffer go out first, then the body is gone
-        through again from where the buffer ended, the buffer filled and
-        written in turn (_stream). A longer body that cannot be gone
-        through twice (a generator) is sent on without a Content-Length,
-        ended by the close, as HTTP/1.0 allows.
+        for the status line and headers, and measured by the copying: a
+        body that fits leaves with its headers in one write. The pieces of
+        a longer one that do not fit are kept as they come (a few hundred
+        bytes, in pieces of a member each) and follow in the same go. A
+        longer body that cannot be gone through twice (a generator) is
+        sent on as it comes, without a Content-Length, ended by the close,
+        as HTTP/1.0 allows.
         """
         res.complete()
         buf = self.buf
@@ -423,30 +423,27 @@ class Server(Microdot):
             return (out[: n + len(body)],), None
         n = _HEAD_ROOM
         pieces = iter(body)
-        once = pieces is body  # a generator: its pieces cannot be had again
-        length = None
+        tail = []  # the pieces beyond the buffer
+        length = 0
         for piece in pieces:
             data = piece.encode()
-            if n + len(data) > len(buf):
-                if once:
-                    head = _head(res)
-                    return ((head,), None) if res.is_head else ((head, out[_HEAD_ROOM:n], data), (pieces, 0))
-                length = n - _HEAD_ROOM + len(data)
-                for piece in pieces:
-                    length += len(piece.encode())
-                break
-            buf[n : n + len(data)] = data
-            n += len(data)
-        buffered = n - _HEAD_ROOM
-        res.headers["Content-Length"] = str(buffered if length is None else length)
+            length += len(data)
+            if not tail and n + len(data) <= len(buf):
+                buf[n : n + len(data)] = data
+                n += len(data)
+            elif pieces is body:  # a generator: sent on as it comes
+                head = _head(res)
+                return ((head,), None) if res.is_head else ((head, out[_HEAD_ROOM:n], data), pieces)
+            else:
+                tail.append(data)
+        res.headers["Content-Length"] = str(length)
         head = _head(res)
-        rest = None if length is None else (iter(body), buffered)
         if res.is_head:
             return (head,), None
         if len(head) > _HEAD_ROOM:
-            return (head, out[_HEAD_ROOM:n]), rest
+            return (head, out[_HEAD_ROOM:n]) + tuple(tail), None
         buf[_HEAD_ROOM - len(head) : _HEAD_ROOM] = head
-        return (out[_HEAD_ROOM - len(head) : n],), rest
+        return (out[_HEAD_ROOM - len(head) : n],) + tuple(tail), None
 
 
 def _head(res):
@@ -460,18 +457,12 @@ def _head(res):
     return "".join(lines).encode()
 
 
-async def _stream(writer, out, pieces, skip):
-    """Write the text of ``pieces`` less its first ``skip`` bytes through
-    the buffer ``out``, written each time it is full."""
+async def _stream(writer, out, pieces):
+    """Write the text of ``pieces`` through the buffer ``out``, written
+    each time it is full."""
     n = 0
     for piece in pieces:
         data = piece.encode()
-        if skip >= len(data):
-            skip -= len(data)
-            continue
-        if skip:
-            data = data[skip:]
-            skip = 0
         if n + len(data) > len(out):
             if n:
                 await aio.send(writer, out[:n])
