@@ -1,18 +1,19 @@
 """Issue 2's heap budget: with the app in ROM, as ``evsectl flash`` lays a
-board out, the firmware boots and serves every endpoint within a 98 KiB
-MicroPython heap (``-X heapsize=98k``), each answer whole. ``evsectl bench``
+board out, the firmware boots and serves every endpoint within a 100 KiB
+MicroPython heap (``-X heapsize=100k``), each answer whole. ``evsectl bench``
 prints how close it comes (min_heapsize_kib); this test holds the line.
 It was 96 KiB until the web server bounded its connections (issue 19): its
-write buffer (512 bytes on the simulated board), the connection table, the
-deadline task and the code that does it take some 2 KiB more."""
+write and text buffers (512 bytes each on the simulated board), the
+connection table, the deadline task and the code that does it take some
+3 KiB more (the least it needs is 98-99 KiB)."""
 
 import json
 
 from evsectl import bench
 
 
-def test_the_charger_boots_and_serves_every_endpoint_within_98_kib_of_heap(sim_factory):
-    sim = sim_factory(extra=("--heapsize", "98k", "--romfs"))
+def test_the_charger_boots_and_serves_every_endpoint_within_100_kib_of_heap(sim_factory):
+    sim = sim_factory(extra=("--heapsize", "100k", "--romfs"))
     c = sim.client
     answers = [c.get("/webapi/v1/" + name) for name in bench.ENDPOINTS_GET]
     answers += [c.post(path, body) for path, body in bench.ENDPOINTS_POST]

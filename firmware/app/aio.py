@@ -3,6 +3,7 @@ under MicroPython and CPython (which lacks the millisecond variants and
 names the socket calls differently)."""
 
 import asyncio
+import io
 import socket
 
 try:
@@ -37,14 +38,17 @@ try:
         the end of the stream."""
         return reader.readinto(buf)
 
-    async def send(writer, *data):
-        """Write ``data`` (bytes, or memoryviews of a buffer the caller
-        reuses) and wait until it is all gone. The writes come before the
-        first ``await``: what the socket does not take at once is copied,
-        so the caller's buffer is free again as soon as this yields."""
-        for part in data:
-            writer.write(part)
-        await writer.drain()
+    def put(writer, data):
+        """Hand ``data`` (bytes, or a memoryview of a buffer the caller
+        reuses) to ``writer``: what the socket does not take at once is
+        copied, to go with the next ``drain``."""
+        writer.write(data)
+
+    def text_buffer(size):
+        """A reused in-memory file that JSON is written into (json.dump,
+        app.jsonstream), ``size`` bytes made at once; its str writes are
+        stored as UTF-8, ``tell()`` is the length in bytes."""
+        return io.BytesIO(size)
 
 except (ImportError, AttributeError):  # CPython
     from evse.compat import ticks_diff, ticks_add
@@ -67,12 +71,17 @@ except (ImportError, AttributeError):  # CPython
         buf[: len(data)] = data
         return len(data)
 
-    async def send(writer, *data):
-        # The transport may keep what it has not sent as given, and drain
-        # returns below its high-water mark: a reused buffer is copied.
-        for part in data:
-            writer.write(bytes(part))
-        await writer.drain()
+    def put(writer, data):
+        # The transport may keep what it has not sent as given: a reused
+        # buffer is copied.
+        writer.write(bytes(data))
+
+    class _TextBuffer(io.BytesIO):
+        def write(self, data):
+            return super().write(data.encode() if isinstance(data, str) else data)
+
+    def text_buffer(size):
+        return _TextBuffer()
 
 
 def listen(host, port, backlog):

@@ -7,11 +7,10 @@ held by the firmware, such pieces are often not to be found even when the
 bytes are. Written member by member, an object needs a few dozen bytes at a
 time, and small free blocks serve it as well as a fresh heap would.
 
-The web server (app.webapi.Server) copies the pieces into its write buffer
-and learns the answer's length as it goes: an answer that fits the buffer
-is serialised once, and only the part of a longer one that overflows the
-buffer is gone through a second time, to be sent after its
-Content-Length.
+The web server (app.webapi.Server) has json.dump write an answer's
+members straight into a buffer it made once (``write``), which takes no
+heap at all and measures the answer's length; ``pieces`` gives the text in
+small strings, for a file being saved (app.config).
 """
 
 import json
@@ -27,13 +26,30 @@ def pieces(members):
     yield "{}" if sep == "{" else "}"
 
 
+def write(members, stream):
+    """Write the JSON object holding ``members`` into ``stream`` (a file,
+    such as an io.BytesIO made once and reused), a member at a time:
+    json.dump writes into the stream as it goes, so that no text of a
+    member, or of the whole, is made in the heap."""
+    stream.write("{")
+    sep = ""
+    for key, value in members:
+        stream.write(sep)
+        json.dump(key, stream)
+        stream.write(": ")
+        json.dump(value, stream)
+        sep = ", "
+    stream.write("}")
+
+
 class Object:
-    """The pieces of the JSON object of ``members``, as often as they are
-    iterated: ``members`` must give the same pairs each time (a dict's
-    items, a tuple, or an object whose ``__iter__`` reads one snapshot)."""
+    """An answer's body: the JSON object of ``members``, which the web
+    server writes into its buffer (``write``) when it sends the answer.
+    ``members`` is gone through once, then: a dict's items, or an object
+    whose ``__iter__`` reads one snapshot."""
 
     def __init__(self, members):
         self.members = members
 
-    def __iter__(self):
-        return pieces(self.members)
+    def write(self, stream):
+        write(self.members, stream)

@@ -28,6 +28,7 @@ from version import VERSION
 
 RESTART_DELAY_MS = 300  # lets the answer to Reset reach the client first
 WATCHDOG_MS = 2000  # a control loop stuck this long resets the board
+GC_MIN_BYTES = 2048  # the collector's threshold after boot, at the least (run())
 MAINTENANCE_MS = 1800000  # stopped at the REPL: the board restarts by itself after 30 min
 
 
@@ -240,6 +241,16 @@ class Charger:
             asyncio.create_task(ota.confirm(self))
         gc.collect()
         self.heap_min_free = self.heap_free()
+        try:
+            # boot.py had the collector run every 2 KiB allocated, to pack
+            # what the imports leave. From here a collection runs when a
+            # quarter of the heap left free has been allocated: as often
+            # on a tight heap, far less often on a roomy one, where each
+            # request's few KB of garbage cost a full collection of the
+            # heap (issue 19: most of the CPU of an answer).
+            gc.threshold(max(GC_MIN_BYTES, self.heap_min_free // 4))
+        except AttributeError:  # CPython
+            pass
         log.info(
             "boot: EVSE %s on board %s ready, heap free %d used %d"
             % (self.version, self.board["name"], self.heap_min_free, self._heap_used())

@@ -65,17 +65,15 @@ def _error(status, errors):
 
 def _answer(members):
     """A 200 answer holding the JSON object of ``members`` ((key, value)
-    pairs, any iterable that can be gone through twice and gives the same
-    pairs each time), written member by member (app.jsonstream) through
-    the server's buffer: no answer needs its whole text in the heap, in one
-    piece, let alone twice (as text and as bytes)."""
+    pairs), written member by member into the server's buffer
+    (app.jsonstream): no answer needs its text in the heap, whole or in
+    pieces."""
     return Object(members), 200, {"Content-Type": _JSON}
 
 
 class _SystemConfig:
-    """SystemConfig's members at one instant, to be gone through twice (see
-    _answer): the settings are one dict, which a write replaces rather than
-    changes."""
+    """SystemConfig's members at one instant (see _answer): the settings are
+    one dict, which a write replaces rather than changes."""
 
     def __init__(self, charger):
         self.now = charger.clock.uptime_ms()
@@ -213,9 +211,9 @@ _HEADERS_MS = const(3000)
 _BODY_MS = const(3000)
 _ANSWER_MS = const(5000)
 _EXPIRY_CHECK_MS = const(250)  # how often deadlines are looked at
+_PLACE_WAIT_MS = const(50)  # how long a connection beyond the limit waits for a place
 _MAX_HEAD = const(1024)  # request line and headers, bytes
 _READ = const(256)  # bytes asked for at a time: a read takes that much heap before it knows
-_HEAD_ROOM = const(128)  # of the write buffer, kept in front of a body for its status line and headers
 
 _JSON = "application/json; charset=UTF-8"
 
@@ -237,8 +235,9 @@ class Server(Microdot):
     """Microdot's routing, handlers and error handlers, behind a server
     whose every resource is bounded (the design's "Bounded everything").
 
-    * At most ``connections`` connections at a time: one beyond them is
-      answered 503 with ``Retry-After`` at once and closed.
+    * At most ``connections`` connections at a time: one beyond them
+      waits _PLACE_WAIT_MS for a place, then is answered 503 with
+      ``Retry-After`` and closed.
     * Each stage of a connection has a deadline (_LINE_MS, _HEADERS_MS,
       _BODY_MS, _ANSWER_MS): a client that stalls is dropped. Answers are
       HTTP/1.0 and the connection closes after each, so no idle
@@ -250,18 +249,23 @@ class Server(Microdot):
       request or in accepting one (MemoryError included), it is neither
       lost nor bound again; ``start_server`` called again after a failure
       goes on with the same socket.
-    * Every answer is written through one buffer of ``buffer`` bytes,
-      made once: one that fits leaves in one write, its Content-Length
-      counted as it is copied in (see _fill). The connections share it
-      safely because it is filled and handed to the socket with no
-      ``await`` in between: the stream's ``write`` either sends it or
-      copies what the socket did not take (app.aio.send), so the buffer
-      is free again whenever another task runs.
+    * An answer is made whole before any of it is sent: a JSON body is
+      written into one reused text buffer (json.dump into an
+      ``io.BytesIO`` made at start, ``buffer`` bytes, grown only by an
+      answer larger than that), which measures its Content-Length and
+      takes no heap (json.dumps of every member made some 7 KB of garbage
+      per Status answer, three full collections of the heap). It is then
+      written through one reused buffer of ``buffer`` bytes: an answer
+      that fits leaves in one write. The connections share both buffers
+      safely because an answer is rendered, copied and handed to the
+      socket with no ``await`` in between: the stream's ``write`` sends
+      what it is given or copies what the socket did not take.
     """
 
     def __init__(self, connections=4, buffer=768):
         super().__init__()
         self.buf = bytearray(buffer)
+        self.text = aio.text_buffer(buffer)  # where a JSON answer is written before it is sent
         self.tasks = [None] * connections  # a connection's task, None: a free place
         self.deadlines = [0] * connections  # the ticks_ms its current stage ends
         self.listener = None
@@ -281,7 +285,13 @@ class Server(Microdot):
                 await aio.sleep_ms(_EXPIRY_CHECK_MS)
                 continue
             try:
-                i = self.tasks.index(None)  # ValueError: no place
+                if None not in self.tasks:
+                    # No place: a moment for one to free, or at least for the
+                    # client's whole request to come in, which is read before
+                    # the 503 (_refuse). Meanwhile no other connection is
+                    # accepted; they wait in the listening socket's backlog.
+                    await aio.sleep_ms(_PLACE_WAIT_MS)
+                i = self.tasks.index(None)  # ValueError: still no place
                 self._due(i, _LINE_MS)
                 self.tasks[i] = asyncio.create_task(self._connection(i, sock, addr))
             except Exception:  # no place, or no heap for a task
@@ -315,12 +325,11 @@ class Server(Microdot):
                 res = Response(*_error(400, {"request": req}))
             else:
                 res = await self.dispatch_request(req)
-            first, rest = self._fill(res)
-            sending = aio.send(writer, *first)  # made before any byte goes: it takes heap too
+            self._render(res)
+            draining = writer.drain()  # made before any byte goes: it takes heap too
             sent = True  # from here a failure cuts the answer short
-            await sending
-            if rest is not None:
-                await _stream(writer, memoryview(self.buf), rest)
+            self._write(res, writer)
+            await draining
         except MemoryError:
             if not sent:
                 _refuse(sock)
@@ -390,60 +399,57 @@ class Server(Microdot):
             req._body = body
         return req
 
-    def _fill(self, res):
-        """Make ``res`` ready to send: (first, rest). ``first`` is what to
-        write at once (a tuple of bytes or memoryviews of the buffer);
-        ``rest`` None, or the pieces of a generator's body still to come.
-        All the heap an answer needs is taken here, before any of it is
-        sent: a MemoryError here is still answered a clean 503, and what
-        ``first`` holds is handed to the socket whole (app.aio.send).
-
-        The body is copied into the buffer behind _HEAD_ROOM bytes kept
-        for the status line and headers, and measured by the copying: a
-        body that fits leaves with its headers in one write. The pieces of
-        a longer one that do not fit are kept as they come (a few hundred
-        bytes, in pieces of a member each) and follow in the same go. A
-        longer body that cannot be gone through twice (a generator) is
-        sent on as it comes, without a Content-Length, ended by the close,
-        as HTTP/1.0 allows.
-        """
+    def _render(self, res):
+        """Make the whole of ``res`` before any of it is sent, so that a
+        failure here (MemoryError included) can still be answered cleanly:
+        the body, unless microdot made it bytes already, is written into
+        the text buffer, which is measured for its Content-Length."""
         res.complete()
-        buf = self.buf
-        out = memoryview(buf)
         body = res.body
-        if isinstance(body, (bytes, bytearray)):  # microdot made it: its length is known
-            head = _head(res)
-            if res.is_head:
-                return (head,), None
-            if len(head) + len(body) > len(buf):
-                return (head, body), None
-            n = len(head)
-            buf[:n] = head
-            buf[n : n + len(body)] = body
-            return (out[: n + len(body)],), None
-        n = _HEAD_ROOM
-        pieces = iter(body)
-        tail = []  # the pieces beyond the buffer
-        length = 0
-        for piece in pieces:
-            data = piece.encode()
-            length += len(data)
-            if not tail and n + len(data) <= len(buf):
-                buf[n : n + len(data)] = data
-                n += len(data)
-            elif pieces is body:  # a generator: sent on as it comes
-                head = _head(res)
-                return ((head,), None) if res.is_head else ((head, out[_HEAD_ROOM:n], data), pieces)
-            else:
-                tail.append(data)
-        res.headers["Content-Length"] = str(length)
+        if isinstance(body, (bytes, bytearray)):
+            return
+        text = self.text
+        text.seek(0)
+        if isinstance(body, Object):
+            body.write(text)
+        else:  # any other iterable of strings, as microdot takes them
+            for piece in body:
+                text.write(piece)
+        res.headers["Content-Length"] = str(text.tell())
+
+    def _write(self, res, writer):
+        """Hand the answer ``res`` (made by _render) to ``writer``, through
+        the buffer: status line and headers first, then the body, the
+        buffer written each time it is full. An answer that fits the buffer
+        is one write. No ``await``: other connections share the buffers,
+        and the writer sends or copies what it is given at once."""
+        out = memoryview(self.buf)
         head = _head(res)
+        n = len(head)
+        out[:n] = head
         if res.is_head:
-            return (head,), None
-        if len(head) > _HEAD_ROOM:
-            return (head, out[_HEAD_ROOM:n]) + tuple(tail), None
-        buf[_HEAD_ROOM - len(head) : _HEAD_ROOM] = head
-        return (out[_HEAD_ROOM - len(head) : n],) + tuple(tail), None
+            aio.put(writer, out[:n])
+            return
+        body = res.body
+        if isinstance(body, (bytes, bytearray)):
+            if n + len(body) > len(out):
+                aio.put(writer, out[:n])
+                aio.put(writer, body)
+                return
+            out[n : n + len(body)] = body
+            aio.put(writer, out[: n + len(body)])
+            return
+        text = self.text
+        left = text.tell()
+        text.seek(0)
+        while True:
+            got = text.readinto(out[n : n + left])
+            n += got
+            left -= got
+            aio.put(writer, out[:n])
+            if not left:
+                return
+            n = 0
 
 
 def _head(res):
@@ -455,25 +461,6 @@ def _head(res):
             lines.append("%s: %s\r\n" % (name, value))
     lines.append("\r\n")
     return "".join(lines).encode()
-
-
-async def _stream(writer, out, pieces):
-    """Write the text of ``pieces`` through the buffer ``out``, written
-    each time it is full."""
-    n = 0
-    for piece in pieces:
-        data = piece.encode()
-        if n + len(data) > len(out):
-            if n:
-                await aio.send(writer, out[:n])
-                n = 0
-            if len(data) > len(out):
-                await aio.send(writer, data)
-                continue
-        out[n : n + len(data)] = data
-        n += len(data)
-    if n:
-        await aio.send(writer, out[:n])
 
 
 def _refuse(sock, answer=BUSY):

@@ -1,8 +1,9 @@
-"""app.jsonstream: a JSON object written a member at a time reads back as
-the object, no piece of it is large, and an Object gives its pieces again
-each time it is gone through."""
+"""app.jsonstream: a JSON object written a member at a time, as pieces or
+into a file, reads back as the object, and no piece of it is large."""
 
 import json
+
+import io
 
 from app.jsonstream import Object, pieces
 
@@ -37,7 +38,9 @@ def test_each_piece_holds_one_member():
     assert max(len(c) for c in chunks) < 40
 
 
-def test_an_object_gives_the_same_pieces_each_time():
-    members = {"DeviceName": "Garage \u00e9\u00e9", "ChargeCurrent": 16}.items()
-    obj = Object(members)
-    assert list(obj) == list(obj) == list(pieces(members))
+def test_an_object_written_into_a_file_is_the_same_text():
+    members = {"DeviceName": "Garage \u00e9\u00e9", "ChargeCurrent": 16, "Meter1": {"ModbusData": [1, 2.5]}}.items()
+    text = io.StringIO()
+    Object(members).write(text)
+    assert json.loads(text.getvalue()) == dict(members)
+    assert text.getvalue() == _text(members)
