@@ -16,6 +16,10 @@
                              the wire (both ways) against the registers' own bytes, and
                              the cycle time at 9600 baud 8N1 those bytes take
 
+    web_load, webapi_cost_ratio, settings_write_ms_max
+                             the WebAPI under load and against the bare framework
+                             (evsectl.bench_web)
+
 The figures are printed, never asserted: targets are 0 B/tick, booting and
 serving within 96 KiB, and 10 h in at most 5 s.
 """
@@ -29,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from evsectl import device, sim
+from evsectl import bench_web, device, sim
 
 ENDPOINTS_GET = ("Status", "Meter1", "Meter2", "SystemConfig", "SystemInfo")
 ENDPOINTS_POST = (
@@ -239,6 +243,7 @@ def measure():
         finally:
             bus.stop()
         figures["meter_models"] = meter_models()
+        figures.update(bench_web.measure(workdir))
         return figures
 
 

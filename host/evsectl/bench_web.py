@@ -12,8 +12,9 @@ at the budget heap, and what an answer costs against the bare framework.
                              against a bare microdot app serving the same bytes on
                              the same interpreter, measured side by side
     settings_write_ms_max    the longest a settings write (SystemConfig POST:
-                             validate, write the file, replace it) held the event
-                             loop, so the control tick, on this machine
+                             check, write config.json.tmp, rename it over
+                             config.json) held the event loop, so delayed the
+                             control tick, on this machine's disk
 
 The interpreter is ``EVSECTL_MICROPYTHON`` when set, else the MicroPython
 unix port evsectl ships with.
@@ -299,5 +300,37 @@ def _wait(port, proc):
             time.sleep(0.05)
 
 
+SETTINGS_WRITES = """
+import sys, time
+sys.path[:0] = [%r]
+from app.config import ConfigStore
+store = ConfigStore("config.json")
+worst = 0
+for i in range(%d):
+    t = time.ticks_us()
+    errors = store.update({"ChargeCurrent": 6 + i %% 20, "DeviceName": "Charger %%d" %% i})
+    worst = max(worst, time.ticks_diff(time.ticks_us(), t))
+    assert not errors, errors
+print(worst / 1000)
+"""
+
+
+def settings_write_ms_max(workdir, writes=200):
+    """The longest one settings write (what POST SystemConfig does: check,
+    write config.json.tmp, rename it over config.json) held the event loop
+    on ``interpreter()``, the firmware's files on this machine's disk."""
+    d = Path(workdir) / "settings"
+    d.mkdir(exist_ok=True)
+    firmware = Path(sim.__file__).resolve().parents[2] / "firmware"
+    script = d / "writes.py"
+    script.write_text(SETTINGS_WRITES % (str(firmware), writes))
+    out = subprocess.run([interpreter(), str(script)], cwd=d, capture_output=True, text=True, check=True)
+    return float(out.stdout.split()[-1])
+
+
 def measure(workdir):
-    return {"web_load": web_load(workdir), "webapi_cost_ratio": webapi_cost_ratio(workdir)}
+    return {
+        "web_load": web_load(workdir),
+        "webapi_cost_ratio": webapi_cost_ratio(workdir),
+        "settings_write_ms_max": settings_write_ms_max(workdir),
+    }
