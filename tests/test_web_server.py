@@ -164,7 +164,7 @@ def _stalled(port, data=b""):
     return s
 
 
-def test_connections_beyond_the_limit_are_refused_503_at_once_and_stalled_ones_dropped(server):
+def test_connections_beyond_the_limit_are_refused_503_quickly_and_stalled_ones_dropped(server):
     port, proc = server
     # Two clients hold the two places: one never finishes its request line,
     # one never sends its body.
@@ -179,7 +179,7 @@ def test_connections_beyond_the_limit_are_refused_503_at_once_and_stalled_ones_d
     assert _get(port, "/fine")[:2] == (200, b'{"ok": true}')
 
 
-def test_malformed_and_oversized_requests_are_answered_400_431_413(server):
+def test_malformed_and_oversized_requests_are_answered_400_and_413(server):
     port, proc = server
 
     def raw(data):

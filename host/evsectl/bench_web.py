@@ -105,7 +105,7 @@ def start_sim(device_dir, heapsize=BUDGET_HEAP, rom=True, log=None):
 
 
 def request(port, method, path, body=None):
-    """(status, headers, body bytes); raises on an answer cut short."""
+    """(status, its Retry-After, body bytes); raises on an answer cut short."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         conn.request(method, path, body=json.dumps(body).encode() if body is not None else None,
