@@ -16,6 +16,7 @@ import pytest
 from evsectl import build, device, ota, romfs
 from ota_support import (built, charger, compiled, info, keys, make_bundle, make_keys, rewrite, settled,  # noqa: F401
                          slots, update_server)
+from simclient import DOWN
 
 SYSINFO = "/webapi/v1/SystemInfo"
 
@@ -338,3 +339,48 @@ def test_the_flash_filling_up_during_the_download_leaves_the_old_version(tmp_pat
         assert not os.path.exists(inside + "/slot_b")  # the partial slot was removed
         with open(inside + "/slots.json") as f:
             assert json.load(f) == {"active": "slot_a"}
+
+
+def test_an_answer_is_never_cut_short_unnoticed_by_a_restart(sim_factory):
+    """Why test_check_then_run_... once saw an empty body: the firmware
+    restarts (after an update, a Reset) while answering the test's polling.
+    Its answers were then written member by member with no Content-Length,
+    so an answer cut short after its headers read as a whole, empty 200.
+    Now every answer is made whole and handed to the socket in one go with
+    its Content-Length (app.webapi.Server): a poll across restarts gets a
+    whole answer, or fails as the device being down (simclient.DOWN),
+    never a 200 that is not whole."""
+    import threading
+
+    proc = sim_factory()
+    c = proc.client
+    stop = threading.Event()
+    seen = {"whole": 0, "down": 0, "bad": []}
+
+    def poll():
+        while not stop.is_set():
+            try:
+                r = c.get(SYSINFO)
+            except DOWN:
+                seen["down"] += 1
+                continue
+            try:
+                assert r.status == 200 and "OTAMsg" in json.loads(r.body)
+                seen["whole"] += 1
+            except (AssertionError, ValueError):
+                seen["bad"].append(r)
+
+    pollers = [threading.Thread(target=poll) for _ in range(2)]
+    for t in pollers:
+        t.start()
+    try:
+        for _ in range(4):
+            c.ok(c.post(SYSINFO, {"SCode": "Reset"}))
+            time.sleep(0.5)
+            c.wait_ready(20)
+    finally:
+        stop.set()
+        for t in pollers:
+            t.join()
+    assert not seen["bad"], seen["bad"][:3]
+    assert seen["whole"] > 0 and seen["down"] > 0, seen  # polled across the restarts

@@ -28,6 +28,7 @@ from version import VERSION
 
 RESTART_DELAY_MS = 300  # lets the answer to Reset reach the client first
 WATCHDOG_MS = 2000  # a control loop stuck this long resets the board
+GC_MIN_BYTES = 2048  # the collector's threshold after boot, at the least (run())
 MAINTENANCE_MS = 1800000  # stopped at the REPL: the board restarts by itself after 30 min
 
 
@@ -37,6 +38,7 @@ class Charger:
         self.hal, self.wifi = open_board(board)
         self.hal.safe()  # before anything else can go wrong
         self.board = boardfile.identity(board)
+        self.web_limits = board.get("web", {})  # connections, buffer: app.webapi.Server
         self.kernel = Kernel(boardfile.params(board), Settings())
         self.version = VERSION
         self.sim = read_json(sim_path) if self.board["hal"] == "sim" else {}
@@ -218,7 +220,7 @@ class Charger:
     async def run(self):
         from app import webapi
 
-        self.web = webapi.create(self)
+        self.web = webapi.create(self, **self.web_limits)
         if self.board["hal"] == "sim":
             from app import simapi
 
@@ -238,6 +240,16 @@ class Charger:
             asyncio.create_task(ota.confirm(self))
         gc.collect()
         self.heap_min_free = self.heap_free()
+        try:
+            # boot.py had the collector run every 2 KiB allocated, to pack
+            # what the imports leave. From here a collection runs when a
+            # quarter of the heap left free has been allocated: as often
+            # on a tight heap, far less often on a roomy one, where each
+            # request's few KB of garbage cost a full collection of the
+            # heap (issue 19: most of the CPU of an answer).
+            gc.threshold(max(GC_MIN_BYTES, self.heap_min_free // 4))
+        except AttributeError:  # CPython
+            pass
         log.info(
             "boot: EVSE %s on board %s ready, heap free %d used %d"
             % (self.version, self.board["name"], self.heap_min_free, self._heap_used())

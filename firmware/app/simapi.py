@@ -1,7 +1,8 @@
 """The simulator's control API (simulated board only): drive the virtual
 vehicle, inject faults, read the board's lines, advance virtual time.
 
-    GET  /sim/v1/Board     relay, PWM, CP levels, lock, virtual time
+    GET  /sim/v1/Board     relay, PWM, CP levels, lock, virtual time, the worst
+                           real time from C/D to A/B until the relay opened
     GET  /sim/v1/Vehicle   POST {"State": "A".."D", "CableA": 13|20|32|63|null,
                                  "DrawA": number|null, "Phases": 1|3}
     GET  /sim/v1/Faults    POST {"RelayWeld": bool, ... , "TempC": number}
@@ -89,6 +90,7 @@ def install(app, charger):
             Locked=sim.locked,
             VirtualTimeMs=clock.uptime_ms() if clock.virtual else 0,
             CurrentA=sim.current_a(),
+            RelayOpenMs=sim.relay_open_ms,  # worst, real time, since boot
         )
 
     @api.get("Vehicle")

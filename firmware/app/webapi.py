@@ -14,6 +14,7 @@ nothing. With an admin password set, every POST needs HTTP Basic auth (user
 ``admin``); GETs stay open, as in the original.
 """
 
+import asyncio
 import json
 
 try:
@@ -21,11 +22,13 @@ try:
 except ImportError:  # pragma: no cover
     binascii = None
 
-from microdot import Microdot, Request
+from microdot import Microdot, Request, Response
+from microdot.microdot import NoCaseDict
 
-from app import log
+from app import aio, log
 from app.config import parse_http_url, public
-from app.jsonstream import pieces, size
+from app.jsonstream import Object
+from evse.compat import const
 
 API = "/webapi/v1/"
 OTA = "/ota/v1/"
@@ -64,18 +67,15 @@ def _error(status, errors):
 
 def _answer(members):
     """A 200 answer holding the JSON object of ``members`` ((key, value)
-    pairs, any iterable that can be gone through twice and gives the same
-    pairs each time), written member by member (app.jsonstream): no answer
-    needs its whole text in the heap, in one piece, let alone twice (as
-    text and as bytes)."""
-    headers = {"Content-Type": "application/json; charset=UTF-8", "Content-Length": str(size(members))}
-    return pieces(members), 200, headers
+    pairs), written member by member into the server's buffer
+    (app.jsonstream): no answer needs its text in the heap, whole or in
+    pieces."""
+    return Object(members), 200, {"Content-Type": _JSON}
 
 
 class _SystemConfig:
-    """SystemConfig's members at one instant, to be gone through twice (see
-    _answer): the settings are one dict, which a write replaces rather than
-    changes."""
+    """SystemConfig's members at one instant (see _answer): the settings are
+    one dict, which a write replaces rather than changes."""
 
     def __init__(self, charger):
         self.now = charger.clock.uptime_ms()
@@ -114,14 +114,82 @@ def _writable(data, shown):
 _READ_ONLY = ("SystemVersion", "AdminPasswordSet", "WiFiPasswordSet")
 
 
+# Input limits, checked before json.loads spends heap on a body (README
+# "WebAPI limits"). No endpoint takes a value nested deeper than a list in
+# the object; SystemConfig has 29 keys.
+_MAX_DEPTH = const(3)
+_MAX_VALUES = const(64)
+_MAX_NUMBER = const(24)  # characters of one number: no long int is made of 400 digits
+_NUMBER_CHARS = b"+-.0123456789eE"
+
+
+def _limits(body):
+    """The first input limit the JSON text ``body`` (bytes) breaks, as
+    (key, reason) with the object's key whose value breaks it ("body" for
+    the object itself), or None.
+
+    Read byte by byte, knowing only where strings are: json.loads itself
+    would build every level of ``[[[[...`` or every member of a wide
+    object before it could be refused."""
+    depth = values = number = 0
+    in_string = escaped = False
+    string = key = None  # (start, end) of the last string at depth 1; of the current key
+    for i in range(len(body)):
+        c = body[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == 92:  # backslash
+                escaped = True
+            elif c == 34:  # closing quote
+                in_string = False
+                string = (string, i) if depth == 1 else None
+            continue
+        if c in _NUMBER_CHARS:
+            number += 1
+            if number > _MAX_NUMBER:
+                return key, "number longer than %d characters" % _MAX_NUMBER
+            continue
+        number = 0
+        if c == 78 or c == 73:  # N, I: NaN, Infinity, which JSON lacks (CPython's json takes them)
+            return key, "must be a finite number"
+        if c == 34:
+            in_string = True
+            string = i + 1
+        elif c == 58 and depth == 1:  # colon: the string before it is the key
+            key = string
+        elif c == 91 or c == 123:  # [ {
+            depth += 1
+            values += 1
+            if depth > _MAX_DEPTH:
+                return key, "nested deeper than %d levels" % _MAX_DEPTH
+        elif c == 93 or c == 125:  # ] }
+            depth -= 1
+        elif c == 44:  # comma
+            values += 1
+        if values > _MAX_VALUES:
+            return key, "more than %d values" % _MAX_VALUES
+    return None
+
+
 def _body(req):
     """The request's JSON object, or an error response."""
+    broken = _limits(req.body)
+    if broken:
+        key, reason = broken
+        return None, _error(400, {req.body[key[0] : key[1]].decode() if key else "body": reason})
     try:
         data = json.loads(req.body.decode() if req.body else "")
     except (ValueError, UnicodeError):
         return None, _error(400, {"body": "malformed JSON"})
     if not isinstance(data, dict):
         return None, _error(400, {"body": "must be a JSON object"})
+    errors = {}
+    for key, value in data.items():
+        if isinstance(value, float) and value - value != 0:  # inf - inf and nan - nan are nan
+            errors[key] = "must be a finite number"
+    if errors:
+        return None, _error(400, errors)
     return data, None
 
 
@@ -169,23 +237,288 @@ async def _authorized(req, stored, guesses):
     return False
 
 
+# A connection's deadlines, each from the end of the stage before (README
+# "WebAPI limits"): its request line, its headers, its body; then the
+# answer, handler and writing together.
+_LINE_MS = const(3000)
+_HEADERS_MS = const(3000)
+_BODY_MS = const(3000)
+_ANSWER_MS = const(5000)
+_EXPIRY_CHECK_MS = const(250)  # how often deadlines are looked at
+_PLACE_WAIT_MS = const(50)  # how long a connection beyond the limit waits for a place
+_MAX_HEAD = const(1024)  # request line and headers, bytes
+_READ = const(256)  # bytes asked for at a time: a read takes that much heap before it knows
+
+_JSON = "application/json; charset=UTF-8"
+
+
+# The answers to a connection there is no place or no heap for, and to
+# one whose answer failed before any of it was sent: literals, which stay
+# in ROM with the bytecode (no heap is needed to send them).
+BUSY = (
+    b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json; charset=UTF-8\r\n"
+    b'Content-Length: 53\r\n\r\n{"Errors": {"server": "busy, try again in a second"}}'
+)
+FAILED = (
+    b"HTTP/1.0 500 Internal Server Error\r\nContent-Type: application/json; charset=UTF-8\r\n"
+    b'Content-Length: 62\r\n\r\n{"Errors": {"server": "internal error in writing the answer"}}'
+)
+
+
 class Server(Microdot):
-    """Microdot, closing the connection whatever goes wrong while answering.
+    """Microdot's routing, handlers and error handlers, behind a server
+    whose every resource is bounded (the design's "Bounded everything").
 
-    Microdot catches what a handler raises, but not what writing the answer
-    raises: a MemoryError there would end the connection's task with the
-    socket still open, and the client would wait until the collector
-    finalised it."""
+    * At most ``connections`` connections at a time: one beyond them
+      waits _PLACE_WAIT_MS for a place, then is answered 503 with
+      ``Retry-After`` and closed.
+    * Each stage of a connection has a deadline (_LINE_MS, _HEADERS_MS,
+      _BODY_MS, _ANSWER_MS): a client that stalls is dropped. Answers are
+      HTTP/1.0 and the connection closes after each, so no idle
+      keep-alive connection holds a place.
+    * The request line and headers are read _READ bytes at a time, at
+      most _MAX_HEAD bytes; the body only when its Content-Length is
+      within ``Request.max_content_length`` (else 413, unread).
+    * The listening socket is made once and kept: whatever fails, in a
+      request or in accepting one (MemoryError included), it is neither
+      lost nor bound again; ``start_server`` called again after a failure
+      goes on with the same socket.
+    * An answer is made whole before any of it is sent: a JSON body is
+      written into one reused text buffer (json.dump into an
+      ``io.BytesIO`` made at start, ``buffer`` bytes, grown only by an
+      answer larger than that), which measures its Content-Length and
+      takes no heap (json.dumps of every member made some 7 KB of garbage
+      per Status answer, three full collections of the heap). It is then
+      written through one reused buffer of ``buffer`` bytes: an answer
+      that fits leaves in one write. The connections share both buffers
+      safely because an answer is rendered, copied and handed to the
+      socket with no ``await`` in between: the stream's ``write`` sends
+      what it is given or copies what the socket did not take.
+    """
 
-    async def handle_request(self, reader, writer):
-        try:
-            await super().handle_request(reader, writer)
-        except Exception as e:  # MemoryError included
+    def __init__(self, connections=4, buffer=768):
+        super().__init__()
+        self.buf = bytearray(buffer)
+        self.text = aio.text_buffer(buffer)  # where a JSON answer is written before it is sent
+        self.tasks = [None] * connections  # a connection's task, None: a free place
+        self.deadlines = [0] * connections  # the ticks_ms its current stage ends
+        self.listener = None
+        self.expiry = None  # the task that drops connections past their deadline
+
+    async def start_server(self, host="0.0.0.0", port=80):
+        """Serve for ever; returns only by an exception (the caller may
+        call again: the listening socket is kept)."""
+        if self.listener is None:
+            self.listener = aio.listen(host, port, len(self.tasks))
+        if self.expiry is None or self.expiry.done():
+            self.expiry = asyncio.create_task(self._expire())
+        while True:
             try:
-                await writer.aclose()
+                sock, addr = await aio.accept(self.listener)
+            except Exception:  # the client gave up, no file descriptor, no heap: shortly again
+                await aio.sleep_ms(_EXPIRY_CHECK_MS)
+                continue
+            try:
+                if None not in self.tasks:
+                    # No place: a moment for one to free, or at least for the
+                    # client's whole request to come in, which is read before
+                    # the 503 (_refuse). Meanwhile no other connection is
+                    # accepted; they wait in the listening socket's backlog.
+                    await aio.sleep_ms(_PLACE_WAIT_MS)
+                i = self.tasks.index(None)  # ValueError: still no place
+                self._due(i, _LINE_MS)
+                self.tasks[i] = asyncio.create_task(self._connection(i, sock, addr))
+            except Exception:  # no place, or no heap for a task
+                _refuse(sock)
+                sock.close()
+
+    def _due(self, i, ms):
+        self.deadlines[i] = aio.ticks_add(aio.ticks_ms(), ms)
+
+    async def _expire(self):
+        while True:
+            await aio.sleep_ms(_EXPIRY_CHECK_MS)
+            now = aio.ticks_ms()
+            for i, task in enumerate(self.tasks):
+                if task is not None and aio.ticks_diff(now, self.deadlines[i]) > 0:
+                    self.deadlines[i] = aio.ticks_add(now, _ANSWER_MS)  # cancelled once, not every check
+                    task.cancel()
+
+    async def _connection(self, i, sock, addr):
+        """Read one request, answer it, close. Nothing raised here reaches
+        the accept loop; a cancel (a deadline passed) ends it too."""
+        writer = req = None
+        sent = False
+        try:
+            reader, writer = await aio.streams(sock, addr)
+            req = await self._read(i, reader, writer, addr)
+            if req is None:  # the client closed first
+                return
+            self._due(i, _ANSWER_MS)
+            if isinstance(req, str):  # malformed: why
+                res = Response(*_error(400, {"request": req}))
+            else:
+                res = await self.dispatch_request(req)
+            self._render(res)
+            draining = writer.drain()  # made before any byte goes: it takes heap too
+            sent = True  # from here a failure cuts the answer short
+            self._write(res, writer)
+            await draining
+        except MemoryError:
+            if not sent:
+                _refuse(sock)
+        except Exception as e:  # the client went away, or a failure in making or writing the answer
+            if not isinstance(e, OSError):
+                if not sent:
+                    _refuse(sock, FAILED)
                 log.error("web: answering a request failed", e)
-            except Exception:  # out of memory even for that: the socket is closed or will be
+        finally:
+            self.tasks[i] = None
+            if not isinstance(req, Request) or req.content_length > Request.max_content_length:
+                _drain(sock)  # malformed, too large, or never read
+            try:
+                if writer is None:
+                    sock.close()
+                else:
+                    writer.close()
+                    await writer.wait_closed()
+            except Exception:  # closed already
                 pass
+
+    async def _read(self, i, reader, writer, addr):
+        """The request, its body read; None if the client closed first; a
+        string saying why if it is malformed."""
+        head = b""
+        end = -1
+        while end < 0:
+            if len(head) >= _MAX_HEAD:
+                return "request line and headers over %d bytes" % _MAX_HEAD
+            part = await reader.read(min(_READ, _MAX_HEAD - len(head)))
+            if not part:
+                return None
+            if b"\n" not in head and b"\n" in part:
+                self._due(i, _HEADERS_MS)  # the request line is in
+            head += part
+            end = head.find(b"\r\n\r\n")
+        try:
+            lines = head[:end].decode().split("\r\n")
+            method, url, version = lines[0].split()
+            headers = NoCaseDict()
+            for line in lines[1:]:
+                name, value = line.split(":", 1)
+                headers[name.strip()] = value.strip()
+            length = int(headers.get("Content-Length", 0))
+            version = version.split("/", 1)[1]
+        except (ValueError, IndexError):
+            length = -1
+        if length < 0:
+            return "malformed request line or headers"
+        # The request first, the body then: the request's two dozen
+        # attributes take one block of some 400 bytes, found more easily
+        # before the body takes its own.
+        req = Request(self, addr, method, url, version, headers, body=b"", sock=(reader, writer))
+        if 0 < length <= Request.max_content_length:  # larger: answered 413 unread (Microdot.dispatch_request)
+            # Read in place: a body of 2 KB takes 2 KB of heap, not the
+            # copies that joining its pieces would make.
+            self._due(i, _BODY_MS)
+            body = bytearray(length)
+            got = min(len(head) - end - 4, length)
+            body[:got] = head[end + 4 : end + 4 + got]
+            head = None
+            while got < length:
+                n = await aio.read_into(reader, memoryview(body)[got:])
+                if not n:
+                    return None
+                got += n
+            req._body = body
+        return req
+
+    def _render(self, res):
+        """Make the whole of ``res`` before any of it is sent, so that a
+        failure here (MemoryError included) can still be answered cleanly:
+        the body, unless microdot made it bytes already, is written into
+        the text buffer, which is measured for its Content-Length."""
+        res.complete()
+        body = res.body
+        if isinstance(body, (bytes, bytearray)):
+            return
+        text = self.text
+        text.seek(0)
+        if isinstance(body, Object):
+            body.write(text)
+        else:  # any other iterable of strings, as microdot takes them
+            for piece in body:
+                text.write(piece)
+        res.headers["Content-Length"] = str(text.tell())
+
+    def _write(self, res, writer):
+        """Hand the answer ``res`` (made by _render) to ``writer``, through
+        the buffer: status line and headers first, then the body, the
+        buffer written each time it is full. An answer that fits the buffer
+        is one write. No ``await``: other connections share the buffers,
+        and the writer sends or copies what it is given at once."""
+        out = memoryview(self.buf)
+        head = _head(res)
+        n = len(head)
+        out[:n] = head
+        if res.is_head:
+            aio.put(writer, out[:n])
+            return
+        body = res.body
+        if isinstance(body, (bytes, bytearray)):
+            if n + len(body) > len(out):
+                aio.put(writer, out[:n])
+                aio.put(writer, body)
+                return
+            out[n : n + len(body)] = body
+            aio.put(writer, out[: n + len(body)])
+            return
+        text = self.text
+        left = text.tell()
+        text.seek(0)
+        while True:
+            got = text.readinto(out[n : n + left])
+            n += got
+            left -= got
+            aio.put(writer, out[:n])
+            if not left:
+                return
+            n = 0
+
+
+def _head(res):
+    """The status line and headers of ``res``, as bytes."""
+    reason = res.reason if res.reason is not None else ("OK" if res.status_code == 200 else "N/A")
+    lines = ["HTTP/1.0 %d %s\r\n" % (res.status_code, reason)]
+    for name, value in res.headers.items():
+        for value in value if isinstance(value, list) else (value,):
+            lines.append("%s: %s\r\n" % (name, value))
+    lines.append("\r\n")
+    return "".join(lines).encode()
+
+
+def _refuse(sock, answer=BUSY):
+    """Answer a connection there is no place or heap for 503 (or the canned
+    ``answer``), waiting for nothing: it fits the socket's send buffer,
+    empty on a fresh connection."""
+    _drain(sock)
+    try:
+        sock.send(answer)
+    except Exception:  # the client is gone
+        pass
+
+
+def _drain(sock):
+    """Read and forget what the client has sent and the server has not
+    read, as far as it is there already: closed with unread data, a socket
+    sends a reset, which can overtake the answer at the client."""
+    try:
+        sock.setblocking(False)
+        for _ in range(8):
+            if not sock.recv(256):
+                break
+    except Exception:  # nothing (more) to read
+        pass
 
 
 class Endpoints:
@@ -227,9 +560,10 @@ class Endpoints:
         return _error(404, {"path": "no such endpoint"})
 
 
-def create(charger):
-    """The Microdot application serving ``charger`` (an app.runtime.Charger)."""
-    app = Server()
+def create(charger, connections=4, buffer=768):
+    """The Microdot application serving ``charger`` (an app.runtime.Charger),
+    with the board file's limits (Server)."""
+    app = Server(connections, buffer)
     k = charger.kernel
     config = charger.config
 
@@ -262,6 +596,10 @@ def create(charger):
     @app.errorhandler(413)
     async def too_large(req):
         return _error(413, {"body": "larger than %d bytes" % MAX_BODY})
+
+    @app.errorhandler(MemoryError)
+    async def out_of_memory(req, exc):
+        return _error(503, {"server": "out of memory, try again in a second"}) + ({"Retry-After": "1"},)
 
     @app.errorhandler(Exception)
     async def internal(req, exc):

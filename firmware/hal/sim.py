@@ -14,6 +14,11 @@ from evse.proximity import pp_mv_for
 from evse.lock import DRIVE_OFF
 from evse.compat import ticks_diff
 
+try:
+    from time import ticks_ms
+except ImportError:  # CPython
+    from app.clock import _hw_ticks as ticks_ms
+
 # CP high level each vehicle state presents (mV), as in IEC 61851-1 Table A.4.
 _VEHICLE_MV = {"A": 12000, "B": 9000, "C": 6000, "D": 3000}
 _CABLE_OHM = {13: 1500, 20: 680, 32: 220, 63: 100}
@@ -89,6 +94,10 @@ class SimBoard:
         self._energy_wh = [0, 0]
         self._energy_mws = [0, 0]
         self._last_now = None
+        # The worst real time from a vehicle stopping its charge (C or D to
+        # A or B) to the contactor opening (control API Board RelayOpenMs).
+        self.relay_open_ms = 0
+        self._stopped_at = None
         self.refresh()
 
     # -- changes from the control API (not in the tick: may allocate) ----------
@@ -106,6 +115,8 @@ class SimBoard:
             self.temp_c10 = OVERHEATED_C10
         elif not f["OverTemp"] and self.temp_c10 >= OVERHEATED_C10:
             self.temp_c10 = AMBIENT_C10
+        if self.relay_closed and self.vehicle.state in ("A", "B") and self._stopped_at is None:
+            self._stopped_at = ticks_ms()
 
     def charger_phase_a(self):
         """The vehicle's draw per phase (a single-phase vehicle uses L1)."""
@@ -191,6 +202,9 @@ class SimBoard:
             self.relay_closed = False
         else:
             self.relay_closed = k.relay
+        if self._stopped_at is not None and not self.relay_closed:
+            self.relay_open_ms = max(self.relay_open_ms, ticks_diff(ticks_ms(), self._stopped_at))
+            self._stopped_at = None
         self.pwm_permille = k.pwm_permille
         self.offered_a = k.offered_a
         self.rcm_test = k.rcm_test

@@ -26,6 +26,10 @@ ESP32, so these are the figures that stand for a board. (There the ROM
 image sits at the bottom of the heap, outside the figures: evsectl.romheap.)
 ``--micropython`` runs the other figures on a binary of one's own.
 
+    web_load, webapi_cost_ratio, settings_write_ms_max
+                             the WebAPI under load and against the bare framework
+                             (evsectl.bench_web)
+
 The figures are printed, never asserted: targets are 0 B/tick, booting and
 serving within 96 KiB, and 10 h in at most 5 s.
 """
@@ -39,7 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from evsectl import bench_site, device, paths, romheap, sim
+from evsectl import bench_site, bench_web, device, paths, romheap, sim
 from evsectl.errors import UserError
 
 MICROPYTHON32 = paths.source_tree().parent / "shared" / "micropython32" / "micropython32"
@@ -274,6 +278,7 @@ def measure(micropython=None, micropython32=MICROPYTHON32):
         figures["sim_10h_session_s"] = sim_10h_session_s(workdir)
         figures["meter_models"] = meter_models()
         figures.update(bench_site.run(workdir))
+        figures.update(bench_web.measure(workdir))
         return figures
 
 

@@ -1,9 +1,11 @@
-"""app.jsonstream: a JSON object written a member at a time reads back as
-the object, no piece of it is large, and its size is known beforehand."""
+"""app.jsonstream: a JSON object written a member at a time, as pieces or
+into a file, reads back as the object, and no piece of it is large."""
 
 import json
 
-from app.jsonstream import pieces, size
+import io
+
+from app.jsonstream import Object, pieces
 
 
 def _text(members):
@@ -36,7 +38,9 @@ def test_each_piece_holds_one_member():
     assert max(len(c) for c in chunks) < 40
 
 
-def test_the_size_is_that_of_the_text_in_utf8_bytes():
-    members = (("DeviceName", "Garage \u00e9\u00e9"), ("ChargeCurrent", 16))
-    assert size(members) == len(_text(members).encode())
-    assert size(()) == 2
+def test_an_object_written_into_a_file_is_the_same_text():
+    members = {"DeviceName": "Garage \u00e9\u00e9", "ChargeCurrent": 16, "Meter1": {"ModbusData": [1, 2.5]}}.items()
+    text = io.StringIO()
+    Object(members).write(text)
+    assert json.loads(text.getvalue()) == dict(members)
+    assert text.getvalue() == _text(members)
