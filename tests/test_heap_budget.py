@@ -1,13 +1,15 @@
 """Issue 2's heap budget: with the app in ROM, as ``evsectl flash`` lays a
-board out, the firmware boots and serves every endpoint within a 100 KiB
-MicroPython heap (``-X heapsize=100k``) on the 64-bit unix port, and within
+board out, the firmware boots and serves every endpoint within a 104 KiB
+MicroPython heap (``-X heapsize=104k``) on the 64-bit unix port, and within
 64 KiB on the 32-bit one, whose objects are an ESP32's size (the figure a
 board's README quotes). Each answer whole. ``evsectl bench`` prints how
 close it comes (min_heapsize_kib, min_heapsize_kib_32); this test holds the line.
 The 64-bit figure was 96 KiB until the web server bounded its connections
-(issue 19): its write and text buffers (512 bytes each on the simulated
-board), the connection table, the deadline task and the code that does it
-take some 3 KiB more."""
+(issue 19: its write and text buffers, 512 bytes each on the simulated
+board, the connection table, the deadline task and the code that does it,
+some 3 KiB) and the kernel's safety review (issue 20) and the admin
+password's key derivation (issue 18) took some more: the least is 101 KiB
+on 64-bit, 59 KiB on 32-bit (evsectl bench)."""
 
 import json
 
@@ -17,7 +19,7 @@ import micropython32
 from evsectl import bench
 
 
-@pytest.mark.parametrize("port, heapsize", [("64-bit", "100k"), ("32-bit", "64k")])
+@pytest.mark.parametrize("port, heapsize", [("64-bit", "104k"), ("32-bit", "64k")])
 def test_the_charger_boots_and_serves_every_endpoint_within_its_heap_budget(sim_factory, port, heapsize):
     binary = ("--micropython", micropython32.exe()) if port == "32-bit" else ()
     sim = sim_factory(extra=("--heapsize", heapsize, "--romfs", *binary))

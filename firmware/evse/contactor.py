@@ -12,7 +12,7 @@ settle window, whichever is later.
 """
 
 from evse.compat import const, ticks_diff
-from evse.timer import held
+from evse.compat import held
 
 OK = const(0)
 WELDED = const(1)

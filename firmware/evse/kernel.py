@@ -43,7 +43,7 @@ from evse.proximity import cable_rating_a
 from evse.lock import PlugLock
 from evse.contactor import Contactor, WELDED
 from evse.session import Session
-from evse.timer import held, HORIZON_MS
+from evse.compat import held, HORIZON_MS
 
 FAULT_HOLD_MS = const(300)  # state F is held at least this long after a fault
 OPEN_AFTER_PWM_OFF_MS = const(6000)  # vehicle keeps charging after PWM off
@@ -242,7 +242,7 @@ class Kernel:
         self._last = now
         if dt < 0:
             dt = 0
-        # Every stamp stays within timer.HORIZON_MS of now (see evse.timer).
+        # Every stamp stays within compat.HORIZON_MS of now (see evse.compat.held).
         self._phase_since = held(now, self._phase_since)
         self._fault_since = held(now, self._fault_since)
         self._pwm_on_since = held(now, self._pwm_on_since)

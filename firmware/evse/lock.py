@@ -17,7 +17,7 @@ one bad sample of the switch does not open the contactor under load.
 """
 
 from evse.compat import const, ticks_diff
-from evse.timer import held
+from evse.compat import held
 
 SOLENOID = const(0)
 SERVO = const(1)
