@@ -278,7 +278,7 @@ def measure(micropython=None, micropython32=MICROPYTHON32):
         figures["sim_10h_session_s"] = sim_10h_session_s(workdir)
         figures["meter_models"] = meter_models()
         figures.update(bench_site.run(workdir))
-        figures.update(bench_web.measure(workdir))
+        figures.update(bench_web.measure(workdir, str(micropython32)))
         return figures
 
 
