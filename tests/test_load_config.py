@@ -44,7 +44,7 @@ def test_read_only_and_invalid_settings_are_named_together(sim):
 
 def test_control_limit_without_a_site_meter_is_refused(sim):
     r = sim.post(API + "SystemConfig", {"ControlStrategy": 1, "ControlLimit": 11000})
-    assert r.status == 400 and "Meter2Type" in r.json["Errors"]["ControlLimit"]
+    assert r.status == 400 and "Meter2Type 1..6" in r.json["Errors"]["ControlLimit"]
     assert config_of(sim)["ControlLimit"] == 0 and config_of(sim)["ControlStrategy"] == 0
     # Remote control (type 7) measures nothing on the site either.
     r = sim.post(API + "SystemConfig", {"Meter2Type": 7, "Meter2Ip": "10.0.0.2", "ControlLimit": 11000})

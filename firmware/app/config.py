@@ -224,10 +224,8 @@ class ConfigStore:
 
             if merged("ControlLimit") > 0 and not 1 <= merged("Meter2Type") <= 6:
                 # A limit nothing measures would be silently ignored: say so instead.
-                if "ControlLimit" in changes and changes["ControlLimit"] > 0:
-                    errors["ControlLimit"] = "needs a site meter: Meter2Type 1..6 (0 = no limit)"
-                else:
-                    errors["Meter2Type"] = "ControlLimit needs a site meter (1..6): set ControlLimit 0 first or together"
+                key = "ControlLimit" if changes.get("ControlLimit", 0) > 0 else "Meter2Type"
+                errors[key] = "ControlLimit needs a site meter: Meter2Type 1..6"
 
             on_rs485 = 1 <= merged("Meter1Type") <= 3 and 1 <= merged("Meter2Type") <= 3
             if on_rs485 and merged("Meter1Unit") == merged("Meter2Unit"):

@@ -22,11 +22,12 @@ from app import log
 from app.aio import sleep_ms, ticks_diff, ticks_ms
 from app.atomic import read_json, write_atomic
 from app.config import parse_address
-from evse.loadlimit import available_a, drawing_phases, headroom_a, LoadLimiter, NO_LIMIT_A, own_draw, wiring
+from evse.loadlimit import LoadLimiter, NO_LIMIT_A
 
-# meters.models, imported with the first meter configured: a charger without
-# meters keeps the heap the Modbus code would take.
+# meters.models, imported with the first meter configured, and evse.headroom,
+# with load management on: a charger without them keeps the heap they take.
 models = None
+headroom = None
 
 # A meter's reading is held to these before it becomes one of the kernel's
 # ints: a wild value (a garbled register, inf) would otherwise be a long int
@@ -133,8 +134,6 @@ class Metering:
         i = k.inputs
         m1 = self.meters[0]
         i.power_w = i.meter_current_a = -1
-        if not k.connected:
-            self._drawing = []  # the next vehicle may draw on other phases
         if m1 is not None:
             p = m1.power_w(now)
             if p is not None:
@@ -142,10 +141,6 @@ class Metering:
             currents = m1.per_phase(models.CURRENT, now)
             if currents:
                 i.meter_current_a = int(min(max(currents), MAX_CURRENT_A) + 0.5)
-                if self._closed():
-                    for c in drawing_phases(currents, self.charger.phases()):
-                        if c not in self._drawing:
-                            self._drawing.append(c)
             imp = m1.index(models.IMPORT)
             if m1.stamps[imp] != self._import_stamp and m1.fresh(imp, now):
                 self._import_stamp = m1.stamps[imp]
@@ -154,45 +149,19 @@ class Metering:
                 k.session.estimated = True  # until the meter is back to settle the gap
         k.limit_a = self.limit_a(now)
 
-    def _closed(self):
-        """Whether current may flow: the contactor commanded or reported closed."""
-        k = self.charger.kernel
-        return k.relay or k.inputs.relay_closed
-
     def drawing(self):
         """The charger's conductors the vehicle draws on: those meter 1 saw
         carrying current this session, else every one it has (the cautious
         guess: power is then shared over more phases, so less per phase)."""
         return sorted(self._drawing) if self._drawing else list(range(self.charger.phases()))
 
-    def own_draw(self, now):
-        """Bounds of the charger's own draw now (evse.loadlimit.own_draw)."""
-        k = self.charger.kernel
-        m1 = self.meters[0]
-        currents = power = None
-        if m1 is not None:
-            currents = m1.per_phase(models.CURRENT, now)
-            power = m1.power_w(now)
-            if power is not None and power < 0:
-                power = 0  # a charger exports nothing; a negative reading is wiring or noise
-        return own_draw(
-            self._closed(),
-            k.params.nominal_voltage,
-            self._wiring(),
-            self.drawing(),
-            k.offered_a,
-            currents,
-            power,
-            k.inputs.current_a,
-        )
-
-    def _wiring(self):
-        return wiring(self.charger.config["SupplyPhaseL1"] - 1, self.charger.phases())
-
     def limit_a(self, now):
+        global headroom
         c = self.charger.config
         if c["ControlStrategy"] != 1:
             return NO_LIMIT_A
+        if headroom is None:
+            from evse import headroom
         k = self.charger.kernel
         fallback = False
         if c["Meter2Type"] == 7:
@@ -204,16 +173,35 @@ class Metering:
             site_a = m2.per_phase(models.CURRENT, now)
             if (c["ControlLimit"] > 0 and site_w is None) or (m2.index(models.CURRENT) >= 0 and site_a is None):
                 fallback = True  # meter 2 lost: no limit can vouch for more
-        wired = self._wiring()
-        phases = [wired[n] for n in self.drawing()]
-        low_w, high_w, low_a, high_a = self.own_draw(now)
+        # The charger's own draw, from meter 1 when fresh. Current may flow
+        # while the contactor is commanded or reported closed.
+        closed = k.relay or k.inputs.relay_closed
+        m1 = self.meters[0]
+        currents = power = None
+        if m1 is not None:
+            currents = m1.per_phase(models.CURRENT, now)
+            power = m1.power_w(now)
+            if power is not None and power < 0:
+                power = 0  # a charger exports nothing; a negative reading is wiring or noise
+        if not k.connected:
+            self._drawing = []  # the next vehicle may draw on other phases
+        elif closed and currents:
+            for n in headroom.drawing_phases(currents, self.charger.phases()):
+                if n not in self._drawing:
+                    self._drawing.append(n)
+        wired = headroom.wiring(c["SupplyPhaseL1"] - 1, self.charger.phases())
+        drawing = self.drawing()
         v = k.params.nominal_voltage
+        low_w, high_w, low_a, high_a = headroom.own_draw(
+            closed, v, wired, drawing, k.offered_a, currents, power, k.inputs.current_a
+        )
+        phases = [wired[n] for n in drawing]
         limits = (self.power_available_w, site_w, c["ControlLimit"], site_a, c["PhaseCurrentLimit"])
         standing = k.offered_a if k.offered_a < self.limiter.limit_a else self.limiter.limit_a
-        avail = available_a(
+        avail = headroom.available_a(
             standing,
-            headroom_a(phases, v, low_w, low_a, *limits),
-            headroom_a(phases, v, high_w, high_a, *limits),
+            headroom.headroom_a(phases, v, low_w, low_a, *limits),
+            headroom.headroom_a(phases, v, high_w, high_a, *limits),
         )
         if fallback and avail > c["LoadFallbackA"]:
             avail = c["LoadFallbackA"]

@@ -66,7 +66,7 @@ def _site_errors(data):
                 errors[key] = "must be three numbers of amperes 0..300, one per phase"
         elif key == "SupplyPhaseL1":
             if isinstance(value, bool) or value not in (1, 2, 3):
-                errors[key] = "must be 1, 2 or 3 (the site phase the charger's L1 is wired to)"
+                errors[key] = "must be 1, 2 or 3"
         elif key in ("Meter1Fault", "Meter2Fault"):
             if value is not None and value not in METER_FAULTS:
                 errors[key] = "must be null or one of " + ", ".join(METER_FAULTS)

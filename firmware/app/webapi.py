@@ -26,7 +26,7 @@ from microdot import Microdot, Request, Response
 from microdot.microdot import NoCaseDict
 
 from app import aio, log
-from app.config import parse_http_url, public
+from app.config import parse_http_url, public, SCHEMA
 from app.jsonstream import Object
 from evse.compat import const
 
@@ -88,30 +88,30 @@ class _SystemConfig:
         yield from public(self.values)
 
 
-def _writable(data, shown):
-    """Split a SystemConfig write into the settings to change and errors.
+def _drop_read_only(data, charger):
+    """Take the members only a GET shows out of a SystemConfig write; the
+    errors for those that would change something that cannot be.
 
     A client may GET the settings, change one and POST the whole object
-    back: the members only a GET shows are accepted and ignored while they
-    say what a GET says now (TimeStamp, the time of that GET, whatever it
-    is), and refused when they would change something that cannot be.
+    back: those members are accepted and ignored while they say what a GET
+    says now (TimeStamp: the time of that GET, whatever it is).
     """
-    now = dict(shown)
-    changes = {}
     errors = {}
-    for key, value in data.items():
-        if key == "TimeStamp":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                errors[key] = "read-only: the time of the GET it came from, a whole number of ms"
-        elif key in _READ_ONLY:
-            if value != now[key] or type(value) is not type(now[key]):
-                errors[key] = "read-only: may only be sent back unchanged (%s)" % json.dumps(now[key])
-        else:
-            changes[key] = value
-    return changes, errors
-
-
-_READ_ONLY = ("SystemVersion", "AdminPasswordSet", "WiFiPasswordSet")
+    for key in data:
+        if key not in SCHEMA:
+            break
+    else:
+        return errors  # settings only: nothing to look at (the common write, and the heap is tight)
+    for key, now in _SystemConfig(charger):
+        if key in data and key not in SCHEMA:  # not a setting: shown only
+            value = data.pop(key)
+            if key == "TimeStamp":
+                ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            else:
+                ok = value == now and type(value) is type(now)
+            if not ok:
+                errors[key] = "read-only: send it back unchanged"
+    return errors
 
 
 # Input limits, checked before json.loads spends heap on a body (README
@@ -684,22 +684,22 @@ def create(charger, connections=4, buffer=768):
         data, err = _body(req)
         if err:
             return err
-        changes, errors = _writable(data, _SystemConfig(charger))
+        errors = _drop_read_only(data, charger)
         if errors:
-            errors.update(config.validate(changes))  # every reason at once
+            errors.update(config.validate(data))  # every reason at once
             return _error(400, errors)
-        if k.connected and changes.get("ChargerMode", config["ChargerMode"]) != config["ChargerMode"]:
+        if k.connected and data.get("ChargerMode", config["ChargerMode"]) != config["ChargerMode"]:
             # The mode in force stays until the vehicle leaves (issue 20 item 3).
             return _error(409, {"ChargerMode": "not while a vehicle is connected"})
         password_hash = None
-        if changes.get("AdminPassword") and not config.validate(changes):
+        if data.get("AdminPassword") and not config.validate(data):
             from app.password import hash_async  # derived between turns of the control loop
 
-            password_hash = await hash_async(changes["AdminPassword"])
+            password_hash = await hash_async(data["AdminPassword"])
         # Only what differs is applied: a client writing back the whole
         # object must not rebuild the meters (their readings would go stale).
-        changed = [key for key in changes if key not in config.values or config.values[key] != changes[key]]
-        errors = config.update(changes, password_hash)
+        changed = [key for key in data if key not in config.values or config.values[key] != data[key]]
+        errors = config.update(data, password_hash)
         if errors:
             return _error(400, errors)
         charger.apply_config(changed)

@@ -1,17 +1,8 @@
 """Load management arithmetic (ControlStrategy 1): what the site's limits
 leave for the charger, and how the limit follows it without flapping."""
 
-from evse.loadlimit import (
-    available_a,
-    drawing_phases,
-    headroom_a,
-    LoadLimiter,
-    MIN_A,
-    NO_LIMIT_A,
-    own_draw,
-    RESUME_HOLD_MS,
-    wiring,
-)
+from evse.headroom import available_a, drawing_phases, headroom_a, own_draw, wiring
+from evse.loadlimit import LoadLimiter, MIN_A, NO_LIMIT_A, RESUME_HOLD_MS
 
 
 ALL = [0, 1, 2]
