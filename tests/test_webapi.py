@@ -113,6 +113,26 @@ def test_charger_mode_cannot_change_while_a_vehicle_is_connected(sim):
     assert sim.config(ChargerMode=1)["ChargerMode"] == 1
 
 
+def test_settings_written_too_often_are_refused_429_and_change_nothing(sim):
+    """Issue 19: each settings write is a flash erase on an ESP32, which
+    stalls the control tick; a burst of 10 goes through, then one a second.
+    An invalid write costs nothing and is still told why."""
+    written = []
+    while True:  # writes as fast as a client can: at most one a second refills
+        current = 6 + len(written) % 10
+        r = sim.post(API + "SystemConfig", {"ChargeCurrent": current})
+        if r.status == 429:
+            break
+        assert r.status == 200 and len(written) < 40
+        written.append(current)
+        assert sim.post(API + "SystemConfig", {"ChargeCurrent": 99}).status == 400  # costs nothing
+    assert len(written) >= 10
+    assert r.headers["Retry-After"] == "1" and "SystemConfig" in r.json["Errors"]
+    assert config_of(sim)["ChargeCurrent"] == written[-1]
+    time.sleep(1.1)  # the budget refills on the real clock, whatever the simulator's
+    assert sim.config(ChargeCurrent=20)["ChargeCurrent"] == 20
+
+
 def test_lock_method_is_the_board_files(sim):
     """Issue 12: LockMethod and the board's lock.type cannot disagree: the
     board decides (boards/sim.json: a solenoid, LockMethod 0)."""

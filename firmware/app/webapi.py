@@ -73,6 +73,38 @@ def _answer(members):
     return Object(members), 200, {"Content-Type": _JSON}
 
 
+class WriteBudget:
+    """How often the settings may be written to flash: a burst of
+    ``burst`` writes, then one per ``period_ms`` (a token bucket, on the
+    real clock, not the simulator's virtual one).
+
+    On an ESP32 a write erases a flash sector, which stops the CPU, and with
+    it the control tick, for some 45 ms: a client writing many times a
+    second would stall the tick each time. Past the budget a write is
+    answered 429 with Retry-After and changes nothing, so the control loop
+    spends at most one erase per period on a client's settings, however
+    eager the client.
+    """
+
+    def __init__(self, burst=10, period_ms=1000):
+        self.burst = burst
+        self.period_ms = period_ms
+        self.left = burst
+        self.since = aio.ticks_ms()
+
+    def take(self):
+        """True, and one write spent, if a write may go to flash now."""
+        now = aio.ticks_ms()
+        gained = aio.ticks_diff(now, self.since) // self.period_ms
+        if gained > 0:
+            self.left = min(self.burst, self.left + gained)
+            self.since = now if self.left == self.burst else aio.ticks_add(self.since, gained * self.period_ms)
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
+
+
 class _SystemConfig:
     """SystemConfig's members at one instant (see _answer): the settings are
     one dict, which a write replaces rather than changes."""
@@ -566,6 +598,7 @@ def create(charger, connections=4, buffer=768):
     app = Server(connections, buffer)
     k = charger.kernel
     config = charger.config
+    writes = WriteBudget()
 
     @app.before_request
     async def require_auth(req):
@@ -691,6 +724,9 @@ def create(charger, connections=4, buffer=768):
         if k.connected and data.get("ChargerMode", config["ChargerMode"]) != config["ChargerMode"]:
             # The mode in force stays until the vehicle leaves (issue 20 item 3).
             return _error(409, {"ChargerMode": "not while a vehicle is connected"})
+        if not config.validate(data) and not writes.take():  # a valid write would go to flash
+            errors = {"SystemConfig": "written %d times in a row; try again in a second" % writes.burst}
+            return _error(429, errors) + ({"Retry-After": "1"},)
         password_hash = None
         if data.get("AdminPassword") and not config.validate(data):
             from app.password import hash_async  # derived between turns of the control loop

@@ -5,7 +5,7 @@ at the budget heap, and what an answer costs against the bare framework.
                              the firmware in real time at the budget heap, the app
                              in ROM, a vehicle charging 4 s and pausing 3 s, over
                              and over: requests_per_s, p50_ms, p99_ms,
-                             answers_503, bad_answers (neither whole and correct
+                             answers_503, answers_429, bad_answers (neither whole and correct
                              nor a clean 503), relay_open_ms_max (the worst time
                              from C to B until the contactor opened), relay_opens
     web_load_32              the same on the 32-bit MicroPython at its budget heap
@@ -122,13 +122,14 @@ def request(port, method, path, body=None):
 
 
 def _check(status, retry_after, data, key):
-    """None if the answer is whole and correct, or a clean 503; else what is wrong."""
+    """None if the answer is whole and correct, or a clean 503 (busy) or 429
+    (settings written too often, app.webapi.WriteBudget); else what is wrong."""
     try:
         answer = json.loads(data)
     except ValueError:
         return "not JSON: %r" % data[:80]
-    if status == 503:
-        return None if retry_after and "Errors" in answer else "503 without Retry-After or Errors"
+    if status in (503, 429):
+        return None if retry_after and "Errors" in answer else "%d without Retry-After or Errors" % status
     if status != 200 or key not in answer:
         return "%d %r" % (status, data[:120])
     return None
@@ -152,6 +153,7 @@ def load(port, seconds=60, clients=8, seed=19):
     problems = []
     busy = [0]
     opens = [0]
+    refused = [0]
     lock = threading.Lock()
 
     def client(n):
@@ -174,9 +176,11 @@ def load(port, seconds=60, clients=8, seed=19):
                 latencies.append(took)
                 if status == 503:
                     busy[0] += 1
+                elif status == 429:
+                    refused[0] += 1
                 if wrong:
                     problems.append("%s %s: %s" % (method, path, wrong))
-            if status == 503:
+            if status in (503, 429):
                 time.sleep(BUSY_PAUSE_S)
 
     def vehicle():
@@ -211,6 +215,7 @@ def load(port, seconds=60, clients=8, seed=19):
         "p50_ms": round(latencies[n // 2] * 1000, 1) if n else None,
         "p99_ms": round(latencies[int(n * 0.99)] * 1000, 1) if n else None,
         "answers_503": busy[0],
+        "answers_429": refused[0],
         "bad_answers": len(problems),
         "problems": problems[:20],
         "relay_opens": opens[0],
