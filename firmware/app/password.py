@@ -16,16 +16,7 @@ import binascii
 import hashlib
 import os
 
-try:
-    from time import ticks_diff, ticks_ms
-except ImportError:  # CPython
-    from time import monotonic
-
-    def ticks_ms():
-        return int(monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
+from app.aio import ticks_diff, ticks_ms  # loaded already by the web server
 
 
 # One login should cost an ESP32 well under a second. 4000 iterations take
