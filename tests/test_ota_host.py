@@ -4,7 +4,9 @@ update server's layout, and ``push`` to a simulated charger."""
 import io
 import json
 import shutil
+import socket
 import stat
+import struct
 import subprocess
 import sys
 import time
@@ -100,6 +102,22 @@ def test_serve_offers_the_newest_signed_bundle_per_board_and_only_its_files(tmp_
         (root / bundle.name / "stray.txt").write_text("not listed")
         assert fetch("/sim/0.2.0/stray.txt")[0] == 404
         assert fetch("/nosuchboard/manifest.json")[0] == 404
+
+
+def test_a_charger_that_hangs_up_mid_answer_costs_the_server_no_traceback(tmp_path, bundle, capfd):
+    """The charger drops the connection once it has read what it needs (a 404
+    for a board nothing is built for); the server counts it and goes on."""
+    with update_server(bundle=bundle) as server:
+        with socket.create_connection(server.server_address[:2]) as s:
+            s.sendall(b"GET /esp32-devkit/manifest.json HTTP/1.0\r\n\r\n")
+            # linger 0: close() sends a reset, which loopback delivers at once
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        deadline = time.monotonic() + 10
+        while server.hangups == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.hangups == 1
+        assert get(server.url + "/sim/manifest.json")[0] == 200  # and serves on
+    assert "Traceback" not in "".join(capfd.readouterr())
 
 
 def test_evsectl_ota_commands_from_the_command_line(tmp_path, built):

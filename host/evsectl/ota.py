@@ -218,6 +218,15 @@ class UpdateServer(http.server.ThreadingHTTPServer):
         self.progress = {}  # (client, version) -> Progress
         self.served = []  # paths answered 200, in order
         self.unknown_boards = set()  # boards asked for that no bundle is for
+        self.hangups = 0  # requests whose client went away before the answer
+
+    def handle_error(self, request, client_address):
+        """A charger that hangs up mid-answer (it read the 404 it needed, or
+        lost WiFi) is not the server's fault: count it, print no traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            self.hangups += 1
+        else:
+            super().handle_error(request, client_address)
 
     def bundles(self):
         if self.bundle is not None:
