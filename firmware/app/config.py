@@ -17,7 +17,8 @@ from app.jsonstream import pieces
 # key: (kind, lowest, highest, factory default). Kinds: "int", "bool",
 # "addr" (dotted quad with an optional :port, or ""), "enum" (one of the
 # tuple in "lowest"), "str" (length bounds), "secret" (write-only), "url"
-# (an http:// URL of at most "highest" characters, or "").
+# (an http:// URL of at most "highest" characters, or ""), "ws" (the same
+# with ws:// or wss://), "id" (letters, digits, -_.), "pem" (a PEM certificate).
 #
 # Written dict(Key=...) rather than {"Key": ...}, here and in the WebAPI's
 # answers: MicroPython interns keyword names (and then every string of this
@@ -61,6 +62,12 @@ SCHEMA = dict(
     RemoteTimeoutS=("int", 5, 3600, 60),  # Meter2Type 7: silence before the fallback
     # Firmware updates (README "Firmware updates (OTA)"); "" = none.
     UpdateServer=("url", 0, 128, ""),
+    # OCPP 1.6J (README "OCPP"): "" = off, and the ocpp package is never imported.
+    OcppEndpoint=("ws", 0, 200, ""),  # ws:// or wss:// URL, the BoxId is appended
+    OcppBoxId=("id", 0, 64, ""),
+    OcppSecurityProfile=("int", 0, 2, 2),  # 0 ws, 1 ws + Basic auth, 2 wss + Basic auth (Eaton)
+    OcppAuthKey=("secret", 16, 40, ""),  # Basic auth password, profiles 1 and 2
+    OcppCaCert=("pem", 0, 1800, ""),  # PEM CA certificate the wss:// server must chain to
 )
 
 # Meter types that are reached over IP (4-6) or steer remotely (7).
@@ -100,6 +107,43 @@ def parse_http_url(text):
     return host, int(port) if colon else 80, ("/" + path).rstrip("/")
 
 
+def parse_ws_url(text):
+    """``"ws[s]://host[:port][/path]"`` → (secure, host, port, path without
+    a trailing slash), or None if malformed. The port defaults to 80 for
+    ws://, 443 for wss://."""
+    secure = text.startswith("wss://")
+    if not secure and not text.startswith("ws://"):
+        return None
+    rest = text[6 if secure else 5:]
+    parsed = parse_http_url("http://" + rest)
+    if not parsed:
+        return None
+    if ":" not in rest.partition("/")[0]:
+        return secure, parsed[0], 443 if secure else 80, parsed[2]
+    return (secure,) + parsed
+
+
+def _check_pem(text):
+    """None if ``text`` is one PEM certificate (an X.509 DER SEQUENCE in
+    base64 between the markers), else why not."""
+    from binascii import a2b_base64
+
+    lines = text.strip().split("\n")
+    if len(lines) < 3 or lines[0].strip() != "-----BEGIN CERTIFICATE-----" or lines[-1].strip() != "-----END CERTIFICATE-----":
+        return "must be \"\" or one PEM certificate: -----BEGIN CERTIFICATE-----, base64 lines, -----END CERTIFICATE-----"
+    body = "".join(line.strip() for line in lines[1:-1])
+    for c in body:  # a2b_base64 would skip what is not base64
+        if not (c.isalpha() or c.isdigit() or c in "+/="):
+            return "must be a PEM certificate: %r is not base64" % c
+    try:
+        der = a2b_base64(body)
+    except ValueError:
+        der = b""
+    if len(der) < 64 or der[0] != 0x30 or len(body) % 4:
+        return "must be a PEM certificate: its base64 body is not a certificate"
+    return None
+
+
 def public(values):
     """Of the settings ``values`` (a ConfigStore's), everything a GET may
     show, as (key, value) pairs: no secret, only whether one is set."""
@@ -108,6 +152,7 @@ def public(values):
             yield key, values[key]
     yield "AdminPasswordSet", bool(values["AdminPasswordHash"])
     yield "WiFiPasswordSet", bool(values["WiFiPassword"])
+    yield "OcppAuthKeySet", bool(values["OcppAuthKey"])
 
 
 def _check(key, value):
@@ -135,6 +180,18 @@ def _check(key, value):
         if len(value) > hi or value and not parse_http_url(value):
             return "must be \"\" or an http:// URL of at most %d characters, like http://192.168.0.10:8000" % hi
         return None
+    if kind == "ws":
+        if len(value) > hi or value and not parse_ws_url(value):
+            return "must be \"\" or a ws:// or wss:// URL of at most %d characters, without the BoxId" % hi
+        return None
+    if kind == "pem":
+        if len(value) > hi:
+            return "must be at most %d characters" % hi
+        return _check_pem(value) if value else None
+    if kind == "id":
+        if len(value) > hi or not all(c.isalpha() or c.isdigit() or c in "-_." for c in value):
+            return "must be at most %d letters, digits, - _ or ." % hi
+        return None
     if kind == "enum":
         if value not in lo:
             return "must be one of " + ", ".join(lo)
@@ -147,6 +204,22 @@ def _check(key, value):
         if ord(ch) < 32:
             return "must not contain control characters"
     return None
+
+
+def _ocpp_errors(changes, merged):
+    """What is wrong with the OCPP settings as a whole (OCPP on)."""
+    profile = merged("OcppSecurityProfile")
+    secure = merged("OcppEndpoint").startswith("wss://")
+    blame = "OcppSecurityProfile" if "OcppSecurityProfile" in changes else "OcppEndpoint"
+    if profile == 2 and not secure or profile < 2 and secure:
+        return {blame: "security profile %d needs a %s endpoint" % (profile, "wss://" if profile == 2 else "ws://")}
+    if not merged("OcppBoxId"):
+        return {"OcppBoxId": "OCPP needs a BoxId (OcppEndpoint is set)"}
+    if profile and not merged("OcppAuthKey"):
+        return {"OcppAuthKey" if "OcppAuthKey" in changes else blame: "security profile %d needs an OcppAuthKey" % profile}
+    if profile == 2 and not merged("OcppCaCert"):
+        return {"OcppCaCert" if "OcppCaCert" in changes else blame: "security profile 2 needs the CA certificate (OcppCaCert)"}
+    return {}
 
 
 class ConfigStore:
@@ -221,6 +294,9 @@ class ConfigStore:
         if not errors:
             def merged(key):
                 return changes.get(key, self.values[key])
+
+            if merged("OcppEndpoint"):
+                errors.update(_ocpp_errors(changes, merged))
 
             if merged("ControlLimit") > 0 and not 1 <= merged("Meter2Type") <= 6:
                 # A limit nothing measures would be silently ignored: say so instead.
