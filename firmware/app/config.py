@@ -107,43 +107,6 @@ def parse_http_url(text):
     return host, int(port) if colon else 80, ("/" + path).rstrip("/")
 
 
-def parse_ws_url(text):
-    """``"ws[s]://host[:port][/path]"`` → (secure, host, port, path without
-    a trailing slash), or None if malformed. The port defaults to 80 for
-    ws://, 443 for wss://."""
-    secure = text.startswith("wss://")
-    if not secure and not text.startswith("ws://"):
-        return None
-    rest = text[6 if secure else 5:]
-    parsed = parse_http_url("http://" + rest)
-    if not parsed:
-        return None
-    if ":" not in rest.partition("/")[0]:
-        return secure, parsed[0], 443 if secure else 80, parsed[2]
-    return (secure,) + parsed
-
-
-def _check_pem(text):
-    """None if ``text`` is one PEM certificate (an X.509 DER SEQUENCE in
-    base64 between the markers), else why not."""
-    from binascii import a2b_base64
-
-    lines = text.strip().split("\n")
-    if len(lines) < 3 or lines[0].strip() != "-----BEGIN CERTIFICATE-----" or lines[-1].strip() != "-----END CERTIFICATE-----":
-        return "must be \"\" or one PEM certificate: -----BEGIN CERTIFICATE-----, base64 lines, -----END CERTIFICATE-----"
-    body = "".join(line.strip() for line in lines[1:-1])
-    for c in body:  # a2b_base64 would skip what is not base64
-        if not (c.isalpha() or c.isdigit() or c in "+/="):
-            return "must be a PEM certificate: %r is not base64" % c
-    try:
-        der = a2b_base64(body)
-    except ValueError:
-        der = b""
-    if len(der) < 64 or der[0] != 0x30 or len(body) % 4:
-        return "must be a PEM certificate: its base64 body is not a certificate"
-    return None
-
-
 def public(values):
     """Of the settings ``values`` (a ConfigStore's), everything a GET may
     show, as (key, value) pairs: no secret, only whether one is set."""
@@ -180,18 +143,10 @@ def _check(key, value):
         if len(value) > hi or value and not parse_http_url(value):
             return "must be \"\" or an http:// URL of at most %d characters, like http://192.168.0.10:8000" % hi
         return None
-    if kind == "ws":
-        if len(value) > hi or value and not parse_ws_url(value):
-            return "must be \"\" or a ws:// or wss:// URL of at most %d characters, without the BoxId" % hi
-        return None
-    if kind == "pem":
-        if len(value) > hi:
-            return "must be at most %d characters" % hi
-        return _check_pem(value) if value else None
-    if kind == "id":
-        if len(value) > hi or not all(c.isalpha() or c.isdigit() or c in "-_." for c in value):
-            return "must be at most %d letters, digits, - _ or ." % hi
-        return None
+    if kind in ("ws", "pem", "id"):
+        from app.ocppsettings import check  # only for an OCPP key: no heap at boot
+
+        return check(kind, value, hi)
     if kind == "enum":
         if value not in lo:
             return "must be one of " + ", ".join(lo)
@@ -204,22 +159,6 @@ def _check(key, value):
         if ord(ch) < 32:
             return "must not contain control characters"
     return None
-
-
-def _ocpp_errors(changes, merged):
-    """What is wrong with the OCPP settings as a whole (OCPP on)."""
-    profile = merged("OcppSecurityProfile")
-    secure = merged("OcppEndpoint").startswith("wss://")
-    blame = "OcppSecurityProfile" if "OcppSecurityProfile" in changes else "OcppEndpoint"
-    if profile == 2 and not secure or profile < 2 and secure:
-        return {blame: "security profile %d needs a %s endpoint" % (profile, "wss://" if profile == 2 else "ws://")}
-    if not merged("OcppBoxId"):
-        return {"OcppBoxId": "OCPP needs a BoxId (OcppEndpoint is set)"}
-    if profile and not merged("OcppAuthKey"):
-        return {"OcppAuthKey" if "OcppAuthKey" in changes else blame: "security profile %d needs an OcppAuthKey" % profile}
-    if profile == 2 and not merged("OcppCaCert"):
-        return {"OcppCaCert" if "OcppCaCert" in changes else blame: "security profile 2 needs the CA certificate (OcppCaCert)"}
-    return {}
 
 
 class ConfigStore:
@@ -296,7 +235,9 @@ class ConfigStore:
                 return changes.get(key, self.values[key])
 
             if merged("OcppEndpoint"):
-                errors.update(_ocpp_errors(changes, merged))
+                from app.ocppsettings import errors_together
+
+                errors.update(errors_together(changes, merged))
 
             if merged("ControlLimit") > 0 and not 1 <= merged("Meter2Type") <= 6:
                 # A limit nothing measures would be silently ignored: say so instead.

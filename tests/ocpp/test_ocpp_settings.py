@@ -5,7 +5,8 @@ test_ocpp_micropython.py, the 64- and 32-bit MicroPython unix ports; the
 same over the WebAPI in test_ocpp_settings_webapi.py."""
 
 from flashdir import fresh, read
-from app.config import ConfigStore, parse_ws_url, public
+from app.config import ConfigStore, public
+from app.ocppsettings import parse_ws_url
 
 CA = """-----BEGIN CERTIFICATE-----
 MIIBhDCCASmgAwIBAgIUGblQmVBlPYgEy49DK79VIynn6SswCgYIKoZIzj0EAwIw
