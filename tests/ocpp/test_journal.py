@@ -246,3 +246,48 @@ def test_records_are_packed_and_come_back_exactly():
     assert Journal(j.path, max_bytes=j.max_bytes).first() == (s, STOP, tricky)
     # OCPP's words take a byte each: a typical MeterValues is under 200 bytes on flash.
     assert len(encode(["A", 12345, METER, typical_meter_values()])) < 200
+
+
+class _FullFlash:
+    """A file whose writes stop after ``room`` bytes with ENOSPC, as a full
+    flash does: what fitted is written."""
+
+    def __init__(self, path, mode, room):
+        self.f = open(path, mode)
+        self.room = room
+
+    def write(self, data):
+        n = min(len(data), self.room[0])
+        self.f.write(data[:n])
+        self.room[0] -= n
+        if n < len(data):
+            raise OSError(28)  # ENOSPC
+        return n
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+
+def test_a_failed_write_loses_only_that_record_and_nothing_after_it():
+    j = _scenario()
+    state = _state(j)
+    room = [10]  # the flash fills 10 bytes into the next record
+    j._open = lambda path, mode: _FullFlash(path, mode, room)
+    try:
+        j.append(STOP, {"transactionId": 4711, "meterStop": 1234})
+    except OSError:
+        pass
+    else:
+        raise AssertionError("a write that failed was not reported")
+    assert _state(j) == state  # not journalled: the caller knows, and nothing changed
+    room[0] = 1 << 20  # space again (the charge point retries)
+    s = j.append(STOP, {"transactionId": 4711, "meterStop": 1234})
+    again = Journal(j.path, max_bytes=j.max_bytes)
+    assert _state(again) == _state(j)  # the torn bytes did not hide it
+    assert [r[0] for r in again.records()][-1] == s
