@@ -11,7 +11,7 @@ Two kinds of keys:
   old file or the new one.
 * *Hooked* keys, whose value lives elsewhere: Eaton's vendor keys for which
   this charger has the feature (CsMode is ChargeAutoStart, MaxCurrentLimit is
-  ChargeCurrent, ...). The charge point passes ``hooks`` (see
+  ChargeCurrent, ...), and ConnectorPhaseRotation, which is SupplyPhaseL1. The charge point passes ``hooks`` (see
   ``settings_hooks`` for the ones backed by SystemConfig); a vendor key
   without a hook does not exist here and answers as unknown.
 
@@ -75,6 +75,7 @@ KEYS = dict(
 
 # Eaton table 5 keys backed by a hook: (type, writable, lowest, highest, flags).
 HOOKED = dict(
+    ConnectorPhaseRotation=("rot", 1, 0, 0, 0),  # a standard key, hooked to SupplyPhaseL1 when it can be
     BoxId=("str", 1, 1, 64, 1),
     BoxName=("str", 1, 1, 32, 0),
     CsMode=("int", 1, 0, 1, 0),  # 0 Authenticated, 1 Free (Plug&Start)
@@ -207,7 +208,7 @@ class OcppConfig:
         """GetConfiguration: (list of {"key", "readonly", "value"}, unknown
         keys). ``keys`` None or empty: every key."""
         if not keys:
-            names = list(KEYS) + [k for k in HOOKED if k in self.hooks]
+            names = list(KEYS) + [k for k in HOOKED if k in self.hooks and k not in KEYS]
             return [self._entry(k) for k in names], []
         found = []
         unknown = []
@@ -262,6 +263,25 @@ class OcppConfig:
         write_atomic(self.path, json.dumps(stored))
 
 
+# SupplyPhaseL1 1, 2, 3: the site phase the charger's L1 is wired to, L2
+# and L3 following in rotation; as OCPP says it, connector phases L1 L2 L3 on
+# grid phases R S T, S T R, T R S.
+_ROTATIONS = ("RST", "STR", "TRS")
+
+
+def _phase_l1(text):
+    """The SupplyPhaseL1 that a ConnectorPhaseRotation value says; ValueError
+    for a wiring this charger cannot have."""
+    wanted = 0
+    for item in text.split(","):
+        rotation = item.strip().partition(".")[2]
+        n = _ROTATIONS.index(rotation) + 1 if rotation in _ROTATIONS else 0
+        if not n or wanted and n != wanted:
+            raise ValueError("this charger's phases follow in rotation: RST, STR or TRS (SupplyPhaseL1 1-3), one for all")
+        wanted = n
+    return wanted
+
+
 def settings_hooks(settings, info=None):
     """Hooks for the vendor keys backed by SystemConfig: ``settings`` is the
     charger's settings store (``store[key]`` and ``store.update(changes)``
@@ -275,12 +295,17 @@ def settings_hooks(settings, info=None):
             return from_setting(v) if from_setting else v
 
         def put(value):
-            errors = settings.update({key: to_setting(value) if to_setting else value})
+            try:
+                value = to_setting(value) if to_setting else value
+            except ValueError as e:
+                return str(e)
+            errors = settings.update({key: value})
             return errors.get(key) or (errors and "; ".join(errors.values())) or None
 
         return get, put
 
     hooks = dict(
+        ConnectorPhaseRotation=setting("SupplyPhaseL1", _phase_l1, lambda n: "1." + _ROTATIONS[n - 1]),
         BoxId=setting("OcppBoxId"),
         BoxName=setting("DeviceName"),
         CsMode=setting("ChargeAutoStart", lambda v: v == 1, lambda v: 1 if v else 0),

@@ -203,6 +203,13 @@ def test_vendor_keys_are_the_chargers_own_settings():
     status, why = c.change_why("Endpoint", "ws://cs.example.com/ocpp")  # profile 2 needs wss://
     assert status == "Rejected" and "wss://" in why and settings["OcppEndpoint"] == ""
     assert c.change("VendorId", "Other") == "Rejected"
+    # How the charger is wired to the grid is SupplyPhaseL1 (load management's too).
+    assert c.get(["ConnectorPhaseRotation"])[0] == [{"key": "ConnectorPhaseRotation", "readonly": False, "value": "1.RST"}]
+    assert c.change("ConnectorPhaseRotation", "0.STR,1.STR") == "Accepted" and settings["SupplyPhaseL1"] == 2
+    for bad in ("1.RTS", "0.RST,1.STR", "1.Unknown", "1.XYZ"):
+        status, why = c.change_why("ConnectorPhaseRotation", bad)
+        assert status == "Rejected" and why and settings["SupplyPhaseL1"] == 2, bad
+    assert [e["key"] for e in c.get()[0]].count("ConnectorPhaseRotation") == 1
     # And what the hooks wrote is the settings file's, after a restart too.
     again = ConfigStore(settings.path)
     assert again["ChargeCurrent"] == 20 and again["OcppBoxId"] == "box-14452" and again["ControlLimit"] == 11000
