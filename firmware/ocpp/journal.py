@@ -12,6 +12,9 @@ On flash the journal is one append-only file of records::
 
     length (2 bytes, little endian) | JSON body (length bytes) | CRC-32 of both (4 bytes)
 
+(the JSON with OCPP's common words, "MeterValues", "Energy.Active.Import.Register",
+each stored as one control byte: see _WORDS).
+
 The bodies are small JSON lists, one letter saying what happened:
 
     ["A", seq, action, payload]    a message was journalled
@@ -82,9 +85,40 @@ def _dir_sync():
         pass
 
 
+# The words OCPP transaction messages are made of, each stored as one byte
+# (1 to 31): JSON text never holds a raw control character (json.dumps
+# escapes them), so the substitution is undone exactly. A MeterValues of
+# five measurands shrinks from some 600 bytes to some 250: more of them fit
+# the bound, and fewer bytes are written to flash.
+_WORDS = (
+    '"StartTransaction"', '"StopTransaction"', '"MeterValues"',
+    '"sampledValue":[', '"meterValue":[', '"transactionData":[', '"timestamp":"',
+    '"connectorId":', '"transactionId":', '"meterStart":', '"meterStop":', '"idTag":"', '"reason":"',
+    '"reservationId":', '"value":"', '"measurand":"', '"context":"', '"unit":"', '"phase":"',
+    "Energy.Active.Import.Register", "Energy.Active.Import.Interval", "Power.Active.Import",
+    "Current.Import", "Current.Offered", "Voltage", "Sample.Periodic", "Sample.Clock",
+    "Transaction.Begin", "Transaction.End",
+)
+
+
+def _pack(text):
+    for i in range(len(_WORDS)):
+        if _WORDS[i] in text:
+            text = text.replace(_WORDS[i], chr(i + 1))
+    return text
+
+
+def _unpack(text):
+    for i in range(len(_WORDS) - 1, -1, -1):
+        c = chr(i + 1)
+        if c in text:
+            text = text.replace(c, _WORDS[i])
+    return text
+
+
 def encode(body):
-    """One record, as bytes: length, JSON of ``body``, CRC-32."""
-    data = json.dumps(body, separators=(",", ":")).encode()
+    """One record, as bytes: length, JSON of ``body`` (packed), CRC-32."""
+    data = _pack(json.dumps(body, separators=(",", ":"))).encode()
     n = len(data)
     if n > _MAX_BODY:
         raise ValueError("journal record of %d bytes: at most %d" % (n, _MAX_BODY))
@@ -107,8 +141,8 @@ def _read_record(f):
     if crc32(data, crc32(head)) & 0xFFFFFFFF != int.from_bytes(tail, "little"):
         return None
     try:
-        body = json.loads(data)
-    except ValueError:
+        body = json.loads(_unpack(data.decode()))
+    except (ValueError, UnicodeError):
         return None
     if not isinstance(body, list) or not body:
         return None
@@ -135,6 +169,8 @@ class Journal:
         self._file_bytes = 0
         self._seq = 0
         self._tx_ids = []  # [local_ref, tx_id, local_ref, tx_id, ...], oldest first
+        self._torn = False  # a write failed: the file may end in a torn record
+        self._open = open  # the tests put a flash that fails here
         self._load()
 
     # -- reading back ---------------------------------------------------
@@ -162,8 +198,12 @@ class Journal:
         self._file_bytes = offset
         if end != offset:
             # A torn tail (power cut mid-append): rewrite without it before
-            # anything is appended after it.
-            self._compact()
+            # anything is appended after it (or before the next write, if
+            # the flash is too full to do it now).
+            try:
+                self._compact()
+            except OSError:
+                self._torn = True
 
     def _replay(self, body, offset, size):
         kind = body[0]
@@ -238,11 +278,20 @@ class Journal:
     # -- writing --------------------------------------------------------
 
     def _write(self, record):
-        """Append ``record`` to the file, on flash when this returns."""
-        with open(self.path, "ab") as f:
+        """Append ``record`` to the file, on flash when this returns.
+
+        If the write fails (flash full, a file system error), part of the
+        record may be on flash: the next write compacts first, so nothing is
+        ever appended behind a torn record (replay would stop there)."""
+        if self._torn:
+            self._compact()
+            self._torn = False
+        self._torn = True
+        with self._open(self.path, "ab") as f:
             f.write(record)
             _sync(f)
         _dir_sync()
+        self._torn = False
         offset = self._file_bytes
         self._file_bytes += len(record)
         self.bytes_written += len(record)
@@ -375,7 +424,7 @@ class Journal:
         tmp = self.path + ".tmp"
         index = []
         offset = 0
-        with open(tmp, "wb") as out:
+        with self._open(tmp, "wb") as out:
             records = []
             ids = self._tx_ids
             for i in range(0, len(ids), 2):
@@ -409,22 +458,30 @@ class Journal:
         self._index = index
 
 
-# What the charge point journals every MeterValueSampleInterval while
-# charging: the five measurands of issue 13, values as long as a day's.
-TYPICAL_METER_VALUES = {
-    "connectorId": 1,
-    "transactionId": 123456789,
-    "meterValue": [{
-        "timestamp": "2026-12-04T12:34:56Z",
-        "sampledValue": [
-            {"value": "123456.7", "context": "Sample.Periodic", "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-            {"value": "11040.0", "context": "Sample.Periodic", "measurand": "Power.Active.Import", "unit": "W"},
-            {"value": "16.0", "context": "Sample.Periodic", "measurand": "Current.Import", "unit": "A", "phase": "L1"},
-            {"value": "16", "context": "Sample.Periodic", "measurand": "Current.Offered", "unit": "A"},
-            {"value": "230.0", "context": "Sample.Periodic", "measurand": "Voltage", "unit": "V", "phase": "L1"},
-        ],
-    }],
-}
+def typical_meter_values():
+    """What the charge point journals every MeterValueSampleInterval while
+    charging: the five measurands of issue 13, values as long as a day's.
+    (A function, not a constant: no heap for it unless asked.)"""
+    def sample(value, measurand, unit, phase=None):
+        v = {"value": value, "context": "Sample.Periodic", "measurand": measurand, "unit": unit}
+        if phase:
+            v["phase"] = phase
+        return v
+
+    return {
+        "connectorId": 1,
+        "transactionId": 123456789,
+        "meterValue": [{
+            "timestamp": "2026-12-04T12:34:56Z",
+            "sampledValue": [
+                sample("123456.7", "Energy.Active.Import.Register", "Wh"),
+                sample("11040.0", "Power.Active.Import", "W"),
+                sample("16.0", "Current.Import", "A", "L1"),
+                sample("16", "Current.Offered", "A"),
+                sample("230.0", "Voltage", "V", "L1"),
+            ],
+        }],
+    }
 
 
 def flash_bytes_per_hour(sample_interval_s, meter_values=None):
@@ -436,6 +493,6 @@ def flash_bytes_per_hour(sample_interval_s, meter_values=None):
     if sample_interval_s <= 0:
         return 0
     samples = 3600 // sample_interval_s
-    record = len(encode(["A", _SEQ_WRAP - 1, METER, meter_values or TYPICAL_METER_VALUES]))
+    record = len(encode(["A", _SEQ_WRAP - 1, METER, meter_values or typical_meter_values()]))
     confirm = len(encode(["C", _SEQ_WRAP - 1]))
     return samples * (record + confirm)

@@ -4,7 +4,7 @@ compaction. Runs under CPython (pytest) and, through
 test_ocpp_micropython.py, under the 64- and 32-bit MicroPython unix ports."""
 
 from flashdir import fresh, read, write, exists, remove
-from ocpp.journal import Journal, JournalFull, START, STOP, METER, encode, flash_bytes_per_hour, TYPICAL_METER_VALUES
+from ocpp.journal import Journal, JournalFull, START, STOP, METER, encode, flash_bytes_per_hour, typical_meter_values
 
 
 def _meter(n, pad=0):
@@ -225,13 +225,69 @@ def test_a_flipped_bit_in_an_old_record_stops_the_replay_there():
 
 
 def test_flash_bytes_per_hour_counts_what_an_hour_of_charging_writes():
-    per_record = len(encode(["A", (1 << 29) - 1, METER, TYPICAL_METER_VALUES])) + len(encode(["C", (1 << 29) - 1]))
+    per_record = len(encode(["A", (1 << 29) - 1, METER, typical_meter_values()])) + len(encode(["C", (1 << 29) - 1]))
     assert flash_bytes_per_hour(10) == 360 * per_record
     assert flash_bytes_per_hour(60) == 60 * per_record
     assert flash_bytes_per_hour(0) == 0  # no sampling, no MeterValues
     # And the journal itself writes exactly that for such an hour, connected.
     j = _journal(max_bytes=1 << 20)  # no compaction in this hour
     for n in range(360):
-        j.confirm(j.append(METER, TYPICAL_METER_VALUES))
+        j.confirm(j.append(METER, typical_meter_values()))
     # Seqs 1..360 are shorter than the figure's worst case of 9 digits.
     assert flash_bytes_per_hour(10) - 360 * 2 * 8 <= j.bytes_written <= flash_bytes_per_hour(10)
+
+
+def test_records_are_packed_and_come_back_exactly():
+    j = _journal()
+    tricky = {"idTag": "Voltage", "x": "\u00e9\n\t\"\\", "reason": "EVDisconnected",
+              "transactionData": [{"sampledValue": [{"measurand": "Energy.Active.Import.Register"}]}]}
+    s = j.append(STOP, tricky)
+    assert j.first() == (s, STOP, tricky)
+    assert Journal(j.path, max_bytes=j.max_bytes).first() == (s, STOP, tricky)
+    # OCPP's words take a byte each: a typical MeterValues is under 200 bytes on flash.
+    assert len(encode(["A", 12345, METER, typical_meter_values()])) < 200
+
+
+class _FullFlash:
+    """A file whose writes stop after ``room`` bytes with ENOSPC, as a full
+    flash does: what fitted is written."""
+
+    def __init__(self, path, mode, room):
+        self.f = open(path, mode)
+        self.room = room
+
+    def write(self, data):
+        n = min(len(data), self.room[0])
+        self.f.write(data[:n])
+        self.room[0] -= n
+        if n < len(data):
+            raise OSError(28)  # ENOSPC
+        return n
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+
+def test_a_failed_write_loses_only_that_record_and_nothing_after_it():
+    j = _scenario()
+    state = _state(j)
+    room = [10]  # the flash fills 10 bytes into the next record
+    j._open = lambda path, mode: _FullFlash(path, mode, room)
+    try:
+        j.append(STOP, {"transactionId": 4711, "meterStop": 1234})
+    except OSError:
+        pass
+    else:
+        raise AssertionError("a write that failed was not reported")
+    assert _state(j) == state  # not journalled: the caller knows, and nothing changed
+    room[0] = 1 << 20  # space again (the charge point retries)
+    s = j.append(STOP, {"transactionId": 4711, "meterStop": 1234})
+    again = Journal(j.path, max_bytes=j.max_bytes)
+    assert _state(again) == _state(j)  # the torn bytes did not hide it
+    assert [r[0] for r in again.records()][-1] == s
