@@ -181,7 +181,7 @@ async def connect(url, subprotocol="ocpp1.6", auth=None, ca=None, timeout_ms=100
         # CPython, a ValueError ("certificate ... does not match") or an
         # OSError from MicroPython's mbedTLS.
         ws._abort()
-        raise WsError("connection to %s:%d failed: %s" % (host, port, e))
+        raise WsError("connection to %s:%d failed: %s" % (host, port, str(e).strip()))
     except BaseException:
         ws._abort()
         raise

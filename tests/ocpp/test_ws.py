@@ -2,13 +2,12 @@
 
 The server is the `websockets` package (tests/ocpp/ws_server.py), in a
 subprocess, plain and with TLS (a CA and a server certificate for
-"localhost" made here). Every case in tests/ocpp/ws_cases.py runs in its own
+"localhost" made by evsectl.wsheap.make_certs). Every case in tests/ocpp/ws_cases.py runs in its own
 client process under CPython, the 64-bit MicroPython unix port (which has
 TLS) and the 32-bit one (no TLS: there a wss:// connection must fail with a
 clear error), so the same client code is proven on each.
 """
 
-import datetime
 import os
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import micropython32
+from evsectl.wsheap import make_certs
 
 HERE = Path(__file__).resolve().parent
 CASES = HERE / "ws_cases.py"
@@ -42,44 +42,6 @@ INTERPRETERS = {
     "micropython": micropython64,
     "micropython32": micropython32.exe,
 }
-
-
-def _cert(subject_cn, issuer_key, issuer_name, key, ca, san=None):
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject_cn)])
-    b = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer_name or name)
-         .public_key(key.public_key()).serial_number(x509.random_serial_number())
-         .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if san:
-        b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
-    return b.sign(issuer_key, hashes.SHA256())
-
-
-def make_certs(folder):
-    """A CA, a server certificate for "localhost" signed by it, and another CA."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    pem = serialization.Encoding.PEM
-    paths = {}
-    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ca = _cert("Test OCPP CA", ca_key, None, ca_key, True)
-    srv_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    srv = _cert("localhost", ca_key, ca.subject, srv_key, False, san="localhost")
-    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    other = _cert("Test OCPP CA", other_key, None, other_key, True)  # same name, other key
-    for name, data in (("ca", ca.public_bytes(pem)), ("wrongca", other.public_bytes(pem)),
-                       ("cert", srv.public_bytes(pem)),
-                       ("key", srv_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                                     serialization.NoEncryption()))):
-        paths[name] = folder / (name + ".pem")
-        paths[name].write_bytes(data)
-    return paths
 
 
 class Server:
@@ -128,6 +90,7 @@ def run_case(interpreter, case, args):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0 and ("PASS " + case) in proc.stdout, "%s %s:\n%s" % (interpreter, case, out)
+    print(out)
     return out
 
 

@@ -229,6 +229,7 @@ async def case_tls_ok():
 
 async def case_tls_wrong_ca():
     e = await araises(WsError, connect(url(scheme="wss"), ca=_ca("wrongca")))
+    assert "certificate" in str(e).lower(), e  # refused for its certificate, not for anything else
     print("refused:", e)
 
 
@@ -236,6 +237,7 @@ async def case_tls_wrong_host():
     wrong = CFG["wss"].replace("localhost", "127.0.0.1")
     assert wrong != CFG["wss"]
     e = await araises(WsError, connect(wrong + "/ocpp/BOX1", ca=_ca("ca")))
+    assert "certificate" in str(e).lower() and ("match" in str(e) or "CN" in str(e)), e
     print("refused:", e)
 
 
