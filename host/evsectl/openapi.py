@@ -90,6 +90,12 @@ def _setting(kind, lo, hi, default):
         return {"type": "string", "description": "IPv4 address with an optional :port, or \"\"", "default": default}
     if kind == "url":
         return {"type": "string", "maxLength": hi, "description": "http:// URL, or \"\"", "default": default}
+    if kind == "ws":
+        return {"type": "string", "maxLength": hi, "description": "ws:// or wss:// URL, or \"\"", "default": default}
+    if kind == "id":
+        return {"type": "string", "maxLength": hi, "pattern": "^[A-Za-z0-9_.-]*$", "default": default}
+    if kind == "pem":
+        return {"type": "string", "maxLength": hi, "description": "a PEM certificate, or \"\"", "default": default}
     raise ValueError("unknown setting kind %r" % kind)
 
 
