@@ -11,10 +11,9 @@ import pytest
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
-from conftest import ROOT
-from evsectl import openapi
+from evsectl import openapi, paths
 
-SPEC_FILE = ROOT / "firmware" / "app" / "openapi.json"
+SPEC_FILE = paths.firmware_dir() / openapi.OUT
 
 
 @pytest.fixture(scope="module")

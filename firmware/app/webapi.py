@@ -148,7 +148,7 @@ def _drop_read_only(data, charger):
     return errors
 
 
-# Input limits, checked before json.loads spends heap on a body (README
+# Input limits, checked before json.loads spends heap on a body (docs/webapi.md,
 # "WebAPI limits"). No endpoint takes a value nested deeper than a list in
 # the object; SystemConfig has 29 keys.
 _MAX_DEPTH = const(3)
@@ -271,7 +271,7 @@ async def _authorized(req, stored, guesses):
     return False
 
 
-# A connection's deadlines, each from the end of the stage before (README
+# A connection's deadlines, each from the end of the stage before (docs/webapi.md,
 # "WebAPI limits"): its request line, its headers, its body; then the
 # answer, handler and writing together.
 _LINE_MS = const(3000)
