@@ -401,8 +401,11 @@ class Journal:
         return self._index[i + _KIND] >> 1 if i >= 0 else 0
 
     def attempted(self, seq):
-        """Count one more sending of ``seq``, on flash (so that
-        TransactionMessageAttempts holds across restarts); the new count."""
+        """Count one more failed sending of ``seq`` (a CALLERROR, no answer
+        in time), on flash so that TransactionMessageAttempts holds across
+        restarts; the new count. Call it for failures, not before every
+        send: a message answered at the first try then writes nothing more
+        than its record and its confirmation (flash_bytes_per_hour)."""
         i = self._find(seq)
         if i < 0:
             return 0
