@@ -45,7 +45,7 @@ SCHEMA = dict(
     WiFiSSID=("str", 0, 32, ""),
     WiFiPassword=("secret", 8, 63, ""),
     AdminPassword=("secret", 4, 64, ""),
-    # Meters (README "Meters and load management").
+    # Meters (docs/meters-and-load.md).
     Meter1Unit=("int", 1, 247, 1),  # Modbus unit id
     Meter2Unit=("int", 1, 247, 2),
     Meter1PerPhase=("bool", 0, 0, False),  # SDM72D-M v2: read per-phase values too
@@ -60,9 +60,9 @@ SCHEMA = dict(
     SupplyPhaseL1=("int", 1, 3, 1),  # the site phase the charger's L1 is wired to; L2, L3 follow in rotation
     LoadFallbackA=("int", 0, 80, 6),  # cap while meter 2 or the remote system is silent; 0 pauses
     RemoteTimeoutS=("int", 5, 3600, 60),  # Meter2Type 7: silence before the fallback
-    # Firmware updates (README "Firmware updates (OTA)"); "" = none.
+    # Firmware updates (docs/ota.md); "" = none.
     UpdateServer=("url", 0, 128, ""),
-    # OCPP 1.6J (README "OCPP"): "" = off, and the ocpp package is never imported.
+    # OCPP 1.6J (docs/webapi.md, "OCPP"): "" = off, and the ocpp package is never imported.
     OcppEndpoint=("ws", 0, 200, ""),  # ws:// or wss:// URL, the BoxId is appended
     OcppBoxId=("id", 0, 64, ""),
     OcppSecurityProfile=("int", 0, 2, 2),  # 0 ws, 1 ws + Basic auth, 2 wss + Basic auth (Eaton)

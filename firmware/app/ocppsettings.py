@@ -1,4 +1,4 @@
-"""The OCPP connection's settings in SystemConfig (README "OCPP"): their
+"""The OCPP connection's settings in SystemConfig (docs/webapi.md, "OCPP"): their
 checks, apart from app.config so that a charger pays heap for them only
 when an OCPP key is written or OCPP is on."""
 

@@ -26,13 +26,14 @@ import sys
 sys.path.insert(0, FIRMWARE)
 from ocpp.journal import Journal
 j = Journal("ocpp.jnl", max_bytes=2048)
+run = int(sys.argv[1])  # which start of the writer this is
 last = j.last_seq()
 print("ready")
 n = 0
 while True:
     n += 1
     # Every record names the seq before it: a gap or a repeat shows.
-    last = j.append("StartTransaction", {"prev": last})
+    last = j.append("StartTransaction", {"prev": last, "run": run})
     j.set_transaction_id(last, last + 1000)
     for i in range(3):
         last = j.append("MeterValues", {"prev": last, "pad": "x" * (n % 50)})
@@ -59,7 +60,7 @@ def test_killing_the_writer_at_random_moments_never_loses_or_repeats_a_record(tm
     rng = random.Random(2026)
     high = 0  # the highest seq seen so far: never handed out again
     for kill in range(20):
-        proc = subprocess.Popen(cmd + ["writer.py"], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(cmd + ["writer.py", str(kill)], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.005, 0.1))
         os.kill(proc.pid, signal.SIGKILL)
@@ -74,9 +75,10 @@ def test_killing_the_writer_at_random_moments_never_loses_or_repeats_a_record(tm
             assert action in (START, STOP, METER) and seq > high - 200
         assert j.last_seq() >= high  # never goes back
         high = j.last_seq()
-        # The id of every Start still in the journal was written after it
-        # (or the kill came between the two).
-        starts = [seq for seq, action, _ in records if action == START]
-        for seq in starts[:-1]:
-            assert j.transaction_id(seq) == seq + 1000
+        # The id of every Start still in the journal was written after it,
+        # unless a kill came between the two: then it was its run's last Start.
+        starts = [(seq, payload["run"]) for seq, action, payload in records if action == START]
+        for (seq, run), (_, later_run) in zip(starts, starts[1:] + [(None, None)]):
+            if later_run == run:
+                assert j.transaction_id(seq) == seq + 1000, (kill, seq)
     assert high > 100  # the writer got somewhere
