@@ -282,39 +282,80 @@ def _phase_l1(text):
     return wanted
 
 
-def settings_hooks(settings, info=None):
-    """Hooks for the vendor keys backed by SystemConfig: ``settings`` is the
-    charger's settings store (``store[key]`` and ``store.update(changes)``
-    -> {key: reason}, as app.config.ConfigStore), so a change is validated
-    and persisted exactly as a WebAPI write is. ``info``: {"ModelId",
-    "SerialNumber", "VendorId"} -> text, the read-only identity keys."""
+# Vendor key: (the setting behind it, how its value converts: 0 as it is,
+# 1 CsMode/ChargeAutoStart, 2 kW/W, 3 ConnectorPhaseRotation/SupplyPhaseL1).
+_SETTINGS = dict(
+    ConnectorPhaseRotation=("SupplyPhaseL1", 3),
+    BoxId=("OcppBoxId", 0),
+    BoxName=("DeviceName", 0),
+    CsMode=("ChargeAutoStart", 1),
+    Endpoint=("OcppEndpoint", 0),
+    GridMaxCurrentPerPhase=("PhaseCurrentLimit", 0),
+    GridMaxPower=("ControlLimit", 2),
+    LoadBalancingFallbackCurrent=("LoadFallbackA", 0),
+    MaxCurrentLimit=("ChargeCurrent", 0),
+)
 
-    def setting(key, to_setting=None, from_setting=None):
-        def get():
-            v = settings[key]
-            return from_setting(v) if from_setting else v
 
-        def put(value):
+class SettingsHooks:
+    """Hooks for the vendor keys backed by SystemConfig, as OcppConfig takes
+    them ({key: (get, set)}), made when asked for rather than held: a
+    closure pair per key would be some 1.5 KB of heap on 32-bit for as long
+    as OCPP runs.
+
+    ``settings`` is the charger's settings store (``store[key]``,
+    ``store.update(changes)`` -> {key: reason}, as app.config.ConfigStore),
+    so a change is validated and persisted exactly as a WebAPI write is.
+    ``info``: {"ModelId", "SerialNumber", "VendorId"} -> text, the read-only
+    identity keys."""
+
+    def __init__(self, settings, info=None):
+        self.settings = settings
+        self.info = info or {}
+
+    def __iter__(self):
+        for key in _SETTINGS:
+            yield key
+        for key in self.info:
+            yield key
+
+    def __contains__(self, key):
+        return key in _SETTINGS or key in self.info
+
+    def __getitem__(self, key):
+        if key in self.info:
+            return (lambda: self.info[key]), None
+        if key not in _SETTINGS:
+            raise KeyError(key)
+        return (lambda: self.get(key)), (lambda value: self.set(key, value))
+
+    def get(self, key):
+        name, how = _SETTINGS[key]
+        v = self.settings[name]
+        if how == 1:
+            return 1 if v else 0
+        if how == 2:
+            return v // 1000
+        if how == 3:
+            return "1." + _ROTATIONS[v - 1]
+        return v
+
+    def set(self, key, value):
+        """None when the setting took ``value``, else why not."""
+        name, how = _SETTINGS[key]
+        if how == 1:
+            value = value == 1
+        elif how == 2:
+            value = value * 1000
+        elif how == 3:
             try:
-                value = to_setting(value) if to_setting else value
+                value = _phase_l1(value)
             except ValueError as e:
                 return str(e)
-            errors = settings.update({key: value})
-            return errors.get(key) or (errors and "; ".join(errors.values())) or None
+        errors = self.settings.update({name: value})
+        return errors.get(name) or (errors and "; ".join(errors.values())) or None
 
-        return get, put
 
-    hooks = dict(
-        ConnectorPhaseRotation=setting("SupplyPhaseL1", _phase_l1, lambda n: "1." + _ROTATIONS[n - 1]),
-        BoxId=setting("OcppBoxId"),
-        BoxName=setting("DeviceName"),
-        CsMode=setting("ChargeAutoStart", lambda v: v == 1, lambda v: 1 if v else 0),
-        Endpoint=setting("OcppEndpoint"),
-        GridMaxCurrentPerPhase=setting("PhaseCurrentLimit"),
-        GridMaxPower=setting("ControlLimit", lambda kw: kw * 1000, lambda w: w // 1000),
-        LoadBalancingFallbackCurrent=setting("LoadFallbackA"),
-        MaxCurrentLimit=setting("ChargeCurrent"),
-    )
-    for key in info or ():
-        hooks[key] = ((lambda text: lambda: text)(info[key]), None)
-    return hooks
+def settings_hooks(settings, info=None):
+    """The hooks of the vendor keys backed by ``settings`` (see SettingsHooks)."""
+    return SettingsHooks(settings, info)

@@ -116,8 +116,27 @@ def _unpack(text):
     return text
 
 
+def _check_json(value, depth=0):
+    """Raise ValueError unless ``value`` is plain JSON. MicroPython's
+    json.dumps writes a set or an object as no JSON at all, and such a record
+    would stop the replay there: it must never reach the flash."""
+    if depth > 10:
+        raise ValueError("journal record nested too deep")
+    if isinstance(value, dict):
+        for k in value:
+            if not isinstance(k, str):
+                raise ValueError("journal record: key %r is not a string" % (k,))
+            _check_json(value[k], depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _check_json(v, depth + 1)
+    elif not (value is None or isinstance(value, (str, int, float))):  # bool is an int
+        raise ValueError("journal record: %s is not a JSON value" % type(value).__name__)
+
+
 def encode(body):
     """One record, as bytes: length, JSON of ``body`` (packed), CRC-32."""
+    _check_json(body)
     data = _pack(json.dumps(body, separators=(",", ":"))).encode()
     n = len(data)
     if n > _MAX_BODY:
@@ -382,8 +401,11 @@ class Journal:
         return self._index[i + _KIND] >> 1 if i >= 0 else 0
 
     def attempted(self, seq):
-        """Count one more sending of ``seq``, on flash (so that
-        TransactionMessageAttempts holds across restarts); the new count."""
+        """Count one more failed sending of ``seq`` (a CALLERROR, no answer
+        in time), on flash so that TransactionMessageAttempts holds across
+        restarts; the new count. Call it for failures, not before every
+        send: a message answered at the first try then writes nothing more
+        than its record and its confirmation (flash_bytes_per_hour)."""
         i = self._find(seq)
         if i < 0:
             return 0
@@ -416,8 +438,17 @@ class Journal:
     # -- compaction -----------------------------------------------------
 
     def _maybe_compact(self):
+        """Compact when there is as much garbage as the bound. Called after a
+        record is safely down, so a compaction that fails (flash full) must
+        not make that write look failed: it is tried again after the next."""
         if self._file_bytes - self._live_bytes >= self.max_bytes:
-            self._compact()
+            try:
+                self._compact()
+            except OSError:
+                try:
+                    os.remove(self.path + ".tmp")
+                except OSError:
+                    pass
 
     def _compact(self):
         """Rewrite the file with only what is live, power-cut safe."""

@@ -17,10 +17,14 @@ def fresh():
     try:
         import tempfile
     except ImportError:  # MicroPython
-        _made[0] += 1
-        path = "scratch-%d" % _made[0]
-        os.mkdir(path)
-        return path
+        while True:
+            _made[0] += 1
+            path = "scratch-%d" % _made[0]
+            try:
+                os.mkdir(path)
+                return path
+            except OSError:  # left by an earlier run: take the next name
+                pass
     return tempfile.mkdtemp(prefix="evse-ocpp-")
 
 

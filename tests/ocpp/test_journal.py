@@ -89,6 +89,13 @@ def test_bad_input_is_refused_and_changes_nothing():
         assert "70" in str(e)
     else:
         raise AssertionError("accepted a record too long for its length field")
+    for payload in ({"x": b"bytes"}, {"x": {1, 2}}, {"x": [object()]}, {1: 2}, {"x": (1, 2)}):
+        try:
+            j.append(METER, payload)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("accepted %r" % payload)
     for ref, tx in ((1, "7"), (1, True), (None, 7), (True, 7)):
         try:
             j.set_transaction_id(ref, tx)
@@ -291,3 +298,22 @@ def test_a_failed_write_loses_only_that_record_and_nothing_after_it():
     again = Journal(j.path, max_bytes=j.max_bytes)
     assert _state(again) == _state(j)  # the torn bytes did not hide it
     assert [r[0] for r in again.records()][-1] == s
+
+
+def test_a_compaction_that_fails_does_not_make_a_written_record_look_lost():
+    j = _journal(max_bytes=2048)
+    room = [0]  # no room for the compaction's .tmp; appends still go through
+    j._open = lambda path, mode: open(path, mode) if mode == "ab" else _FullFlash(path, mode, room)
+    seqs = []
+    for n in range(80):  # enough garbage to want a compaction, and more
+        seqs.append(j.append(METER, _meter(n)))
+        if n % 2:
+            j.confirm(seqs[-2])
+    assert None not in seqs and len(j) > 0
+    assert j.file_bytes() - j.live_bytes() > j.max_bytes + 1000  # past the trigger: it could not compact, and said nothing
+    assert not exists(j.path + ".tmp")
+    assert _state(Journal(j.path, max_bytes=j.max_bytes)) == _state(j)
+    room[0] = 1 << 20  # space again: the next write's check compacts
+    j.confirm(j.first()[0])
+    assert j.file_bytes() < j.max_bytes
+    assert _state(Journal(j.path, max_bytes=j.max_bytes)) == _state(j)

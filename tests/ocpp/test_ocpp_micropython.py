@@ -4,6 +4,7 @@ whose words and small ints are an ESP32's (tests/micropython32.py, never
 skipped). tests/mpy_runner.py runs each module in a fresh scratch directory
 (flashdir.py makes its directories there)."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -37,3 +38,19 @@ def test_module_passes_under_micropython(tmp_path, port, module):
     last = report.strip().splitlines()[-1] if report.strip() else ""
     assert proc.returncode == 0, "%s %s: %s\n%s" % (port, module, last, report)
     assert " 0 failed" in last and "passed" in last, report
+
+
+def test_the_store_figures_hold_on_the_32_bit_port(tmp_path):
+    """tests/ocpp/store_figures.py on the ESP32's word size: a journal record
+    stays small, and the journal keeps only an index in RAM (no payloads),
+    whatever it holds. (The figures are printed; these are the lines held.)"""
+    proc = subprocess.run([micropython32.exe(), os.path.join(HERE, "store_figures.py")],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(figures)
+    assert figures["journal_record_bytes"] < 200
+    assert figures["journal_live_records"] == 80  # 80 x 186 bytes fit the 16 KiB bound
+    per_record = (figures["heap_journal_80_records"] - figures["heap_journal_empty"]) / 80
+    assert per_record <= 32, figures  # four small ints and the list's slack, not a payload
+    assert figures["heap_config_object"] <= 512, figures
