@@ -279,6 +279,8 @@ class WebSocket:
 
     async def send(self, text):
         """Send ``text`` (str) as one text message."""
+        if not isinstance(text, str):
+            raise TypeError("send() takes str (OCPP-J is text), not %s" % type(text).__name__)
         if self.closed or self._close_sent:
             raise WsClosed(self.close_code or 1006, "send after close")
         await self._send_frame(0x80 | _TEXT, text.encode())
@@ -288,6 +290,8 @@ class WebSocket:
         # that no long int is made on a 32-bit port.
         await self._lock.acquire()
         try:
+            if self._w is None:  # dropped while we waited for the lock
+                raise WsClosed(self.close_code or 1006, "send after close")
             n = len(data)
             tx = self._tx
             tx[0] = b0
@@ -366,9 +370,14 @@ class WebSocket:
         try:
             return await self._recv(timeout_ms)
         except asyncio.CancelledError:
-            if self._reader_cancelled:  # _abort() woke us: the link is gone
-                raise WsClosed(self.close_code or 1006, "closed while receiving")
-            raise
+            if not self._reader_cancelled:
+                raise
+            # _abort() woke us: the link is gone. Not a cancellation of the
+            # caller's task, so CPython's count of them is undone.
+            task = asyncio.current_task()
+            if hasattr(task, "uncancel"):
+                task.uncancel()
+            raise WsClosed(self.close_code or 1006, "closed while receiving")
         finally:
             self._reader = None
 
@@ -378,7 +387,10 @@ class WebSocket:
         kind = 0  # opcode of the message being assembled, 0 = none yet
         hdr = self._hdr
         while True:
-            await self._frame_start(deadline if kind == 0 else None)
+            if kind:  # the next fragment is due like the rest of a frame
+                await self._frame_start(ticks_add(ticks_ms(), self.read_timeout_ms), True)
+            else:
+                await self._frame_start(deadline, False)
             b0, b1 = hdr[0], hdr[1]
             fin, op, n = b0 & 0x80, b0 & 0x0F, b1 & 0x7F
             if b0 & 0x70 or b1 & 0x80:  # reserved bits, or a masked frame from a server
@@ -446,15 +458,21 @@ class WebSocket:
             new[: len(rx)] = rx
         self._rx = new
 
-    async def _frame_start(self, deadline):
+    async def _frame_start(self, deadline, mid_message):
         # Wait for the first byte of a frame, pinging when due, then read the
-        # second. Any frame is a sign of life: it answers our ping.
+        # second. Any frame is a sign of life: it answers our ping. Past the
+        # deadline: WsTimeout between messages; inside a fragmented one the
+        # link has stalled and fails.
         mv = self._hdr_mv
         while True:
             wait = await self._keepalive()
             if deadline is not None:
                 left = ticks_diff(deadline, ticks_ms())
                 if left <= 0:
+                    if mid_message:
+                        self._abort()
+                        raise WsError("timeout: a fragmented message stopped half way for %d ms"
+                                      % self.read_timeout_ms)
                     raise WsTimeout("no message within the timeout")
                 if wait is None or left < wait:
                     wait = left
@@ -565,16 +583,19 @@ class WebSocket:
         for the server's, then drop the connection. Never raises."""
         if self.closed:
             return
+        if self._reader is not None and self._closed_evt is None:
+            self._closed_evt = asyncio.Event()  # set by _abort(), when its recv() sees the answer
         if not self._close_sent:
             self._close_sent = True
+            self.close_code = code
             try:
                 await self._send_control(0x80 | _CLOSE, code, reason.encode())
             except WsError:
                 return
-        self.close_code = code
         try:
-            if self._reader is not None:  # its recv() will see the answer
-                self._closed_evt = asyncio.Event()
+            if self.closed:
+                pass
+            elif self._closed_evt is not None:
                 await wait_for_ms(self._closed_evt.wait(), self.close_timeout_ms)
             else:  # read (and drop) what comes until the answer
                 deadline = ticks_add(ticks_ms(), self.close_timeout_ms)

@@ -175,11 +175,55 @@ async def case_binary_refused():
     assert e.code == 1003, e
 
 
+async def case_protocol_errors():
+    # what a broken server may send: each fails the connection with the right code
+    for raw, code in (
+        ("c100", 1002),  # RSV1 set, no extension agreed
+        ("818400000000" + "41414141", 1002),  # a masked frame from a server
+        ("8003616263", 1002),  # a continuation with no message begun
+        ("0101618101" + "62", 1002),  # a new text message inside a fragmented one
+        ("897e007e" + "00" * 126, 1002),  # a ping with 126 bytes (control frames <= 125)
+        ("0901" + "61", 1002),  # a fragmented ping
+        ("8301" + "61", 1002),  # opcode 3 (reserved)
+        ("8102c328", 1007),  # invalid UTF-8
+    ):
+        ws = await connect(url())
+        await ws.send("raw " + raw)
+        e = await araises(WsClosed, ws.recv(timeout_ms=5000))
+        assert e.code == code, (raw, e)
+        assert ws.closed
+    ws = await connect(url())
+    await araises(TypeError, ws.send(b"bytes"))  # bad input: a clear error, link untouched
+    await echo(ws, "fine")
+    await ws.close()
+
+
+async def case_close_while_silent():
+    # the server stops reading: our close gets no answer; close() gives up
+    # after close_timeout_ms and a task waiting in recv() is woken with WsClosed
+    ws = await connect(url())
+    ws.close_timeout_ms = 300
+    await ws.send("silence")
+    reader = asyncio.create_task(ws.recv())
+    await asyncio.sleep(0.1)
+    t0 = ticks_ms()
+    await ws.close()
+    e = await araises(WsClosed, reader)
+    ms = ticks_diff(ticks_ms(), t0)
+    assert ws.closed and e.code == 1000, e
+    assert 250 <= ms < 3000, ms
+
+
 async def case_stall_mid_frame():
     ws = await connect(url(), timeout_ms=700)
-    await ws.send("stall")
+    await ws.send("stall")  # the header and 2 of 5 bytes, then nothing
     e = await araises(WsError, ws.recv())
-    assert "half way" in str(e), e
+    assert "a frame stopped half way" in str(e), e
+    assert ws.closed
+    ws = await connect(url(), timeout_ms=700)
+    await ws.send("raw 010161")  # the first fragment of a message, then nothing
+    e = await araises(WsError, ws.recv())
+    assert "a fragmented message stopped half way" in str(e), e
     assert ws.closed
 
 

@@ -16,7 +16,8 @@ Commands (a text message): "ping" (ping the client, answer "pong ok" or
 "frag <parts> <size>" (a message of <size> 'f's in <parts> fragments, a
 ping between the first two), "big <size>" (one message of <size> 'b's),
 "binary" (a binary message), "silence" (stop reading: pings go unanswered),
-"stall" (half a frame, then nothing), "whoami" (the path and subprotocol).
+"stall" (half a frame, then nothing), "raw <hex>" (these bytes as they
+are, then nothing: frames websockets would never send), "whoami" (the path and subprotocol).
 """
 
 import asyncio
@@ -81,6 +82,9 @@ async def handler(ws):
             await ws.send(b"\x00\x01")
         elif message == "silence":
             ws.transport.pause_reading()
+            await asyncio.sleep(3600)
+        elif cmd[:1] == ["raw"]:
+            ws.transport.write(bytes.fromhex(cmd[1]))
             await asyncio.sleep(3600)
         elif message == "stall":
             ws.transport.write(b"\x81\x05ab")
