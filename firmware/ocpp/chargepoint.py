@@ -29,6 +29,7 @@ session's estimated energy, which starts at 0 in each transaction.
 
 import asyncio
 import json
+from os import urandom
 
 from app import log
 from app.aio import sleep_ms, ticks_diff, ticks_ms
@@ -36,7 +37,7 @@ from charger import events as E
 from evse import states as S
 from ocpp import timefmt, ws
 from ocpp.config import OcppConfig, settings_hooks
-from ocpp.journal import Journal
+from ocpp.journal import Journal, JournalFull
 
 CALL = 2
 RESULT = 3
@@ -69,7 +70,7 @@ class ChargePoint:
         self.m = charger.manager
         info = dict(ModelId=charger.board.get("product_type", ""), VendorId="open-evse",
                     SerialNumber=charger.wifi.mac().replace(":", ""))
-        self.config = OcppConfig(config_path, settings_hooks(charger.config, info), profiles="Core")
+        self.config = OcppConfig(config_path, settings_hooks(_Settings(self.m), info), profiles="Core")
         self.journal = Journal(journal_path)
         self.sub = self.m.events.subscribe()
         self.ws = None
@@ -84,6 +85,10 @@ class ChargePoint:
         self._sample_ms = ticks_ms()
         self._availability = None  # "Inoperative"/"Operative" scheduled until the transaction ends
         self.wake = asyncio.Event()
+        self.link_lost = False
+        self._finished = False  # a transaction ended and its vehicle is still there
+        # Which start of the firmware a record without a time was made in.
+        self.boot_id = int.from_bytes(urandom(3), "big")
 
     # -- time ------------------------------------------------------------------
 
@@ -111,7 +116,7 @@ class ChargePoint:
     def _when(self):
         """A record's time: the time if known, else this boot's uptime."""
         t = self._now()
-        return {"timestamp": t} if t else {"uptime": self._uptime(), "boot": self.charger.boot_id}
+        return {"timestamp": t} if t else {"uptime": self._uptime(), "boot": self.boot_id}
 
     def _connector_status(self):
         m = self.m
@@ -138,7 +143,12 @@ class ChargePoint:
         elif code == E.TRANSACTION_STARTED:
             payload = {"connectorId": CONNECTOR, "idTag": self.m.id_tag or "FREE", "meterStart": self._register_wh()}
             payload.update(self._when())
-            self.tx_ref = j.append(START, payload)
+            try:
+                self.tx_ref = j.append(START, payload)
+            except JournalFull:  # it could not be billed: it does not run
+                log.warn("ocpp: journal full, transaction refused")
+                self.m.stop_transaction(E.REASON_OTHER)
+                return
             self._sample_ms = ticks_ms()
         elif code == E.TRANSACTION_FINISHED and self.tx_ref is not None:
             payload = {"ref": self.tx_ref, "meterStop": self._register_wh(), "reason": E.REASONS[arg]}
@@ -178,8 +188,10 @@ class ChargePoint:
             if status != self.status:
                 self.status = status
             self.wake.set()
-            await asyncio.wait_for_ms(self.sub.wait(), 1000) if hasattr(asyncio, "wait_for_ms") else await _wait(
-                self.sub.wait(), 1000)
+            try:
+                await _wait(self.sub.wait(), 1000)
+            except asyncio.TimeoutError:
+                pass
 
     # -- the link ------------------------------------------------------------------------
 
@@ -205,6 +217,17 @@ class ChargePoint:
         return answer[2]
 
     async def _reader(self):
+        try:
+            await self._read()
+        except Exception as e:  # the link is gone, or a peer that sends no JSON
+            log.warn("ocpp: reading: %s" % e)
+        finally:
+            self.link_lost = True
+            if self._waiting is not None:
+                self._waiting[1].set()
+            self.wake.set()
+
+    async def _read(self):
         while True:
             msg = json.loads(await self.ws.recv())
             if msg[0] == CALL:
@@ -268,7 +291,7 @@ class ChargePoint:
         uptime = out.pop("uptime", None)
         boot = out.pop("boot", None)
         if "timestamp" not in out:
-            out["timestamp"] = (self._now(uptime) if boot == self.charger.boot_id else None) or self._now() or \
+            out["timestamp"] = (self._now(uptime) if boot == self.boot_id else None) or self._now() or \
                 timefmt.format(0)
         if action == METER:
             out = {"connectorId": CONNECTOR, "transactionId": out.get("transactionId", 0),
@@ -279,7 +302,7 @@ class ChargePoint:
         self.accepted = False
         self.reported = None
         await self._boot()
-        while True:
+        while not self.link_lost:
             if self.status != self.reported:
                 status = self.status
                 fault = self.m.fault
@@ -309,6 +332,7 @@ class ChargePoint:
                 self.ws = await ws.connect(url, auth=auth, ca=ca)
                 self.ws.ping_interval_s = c_.value("WebSocketPingInterval")
                 backoff.reset()
+                self.link_lost = False
                 log.info("ocpp: connected to %s" % url)
                 reader = asyncio.create_task(self._reader())
                 try:
@@ -328,7 +352,6 @@ class ChargePoint:
             await sleep_ms(int(backoff.next_s() * 1000))
 
     async def run(self):
-        self._finished = False
         await asyncio.gather(self._record(), self._link())
 
     # -- the central system's CALLs ---------------------------------------------------------
@@ -391,6 +414,21 @@ class ChargePoint:
 
     def _reset_soon(self):
         self.m.reset()
+
+
+class _Settings:
+    """The settings as the configuration keys' hooks use them, through the
+    charger interface: a change is validated, stored and applied as a
+    WebAPI write is."""
+
+    def __init__(self, manager):
+        self.m = manager
+
+    def __getitem__(self, key):
+        return self.m.settings()[key]
+
+    def update(self, changes):
+        return self.m.set_settings(changes)
 
 
 async def _wait(aw, ms):
