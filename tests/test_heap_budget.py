@@ -1,15 +1,24 @@
 """Issue 2's heap budget: with the app in ROM, as ``evsectl flash`` lays a
-board out, the firmware boots and serves every endpoint within a 104 KiB
-MicroPython heap (``-X heapsize=104k``) on the 64-bit unix port, and within
-64 KiB on the 32-bit one, whose objects are an ESP32's size (the figure a
+board out, the firmware boots and serves every endpoint within a 116 KiB
+MicroPython heap (``-X heapsize=116k``) on the 64-bit unix port, and within
+78 KiB on the 32-bit one, whose objects are an ESP32's size (the figure a
 board's README quotes). Each answer whole. ``evsectl bench`` prints how
 close it comes (min_heapsize_kib, min_heapsize_kib_32); this test holds the line.
 The 64-bit figure was 96 KiB until the web server bounded its connections
 (issue 19: its write and text buffers, 512 bytes each on the simulated
 board, the connection table, the deadline task and the code that does it,
 some 3 KiB) and the kernel's safety review (issue 20) and the admin
-password's key derivation (issue 18) took some more: the least is 101 KiB
-on 64-bit, 59 KiB on 32-bit (evsectl bench)."""
+password's key derivation (issue 18) took some more: the least was 101 KiB
+on 64-bit, 59 KiB on 32-bit (evsectl bench).
+
+The one charger interface (firmware/charger/, issue 13 section 0) moved it
+to 113 and 74 KiB: its code costs some 6 KiB on 32-bit, and its 143 new
+names tipped MicroPython's table of interned names (qstrs) into its next
+pool. The runtime pools double (micropython.qstr_info(): 6 pools holding
+1154 names at boot before, full; 7 after, 1297 names), and the 7th costs
+about 9.4 KiB on 32-bit at once, with room for some 1100 more names: the
+protocols to come (OCPP, MQTT) add their names there without another step.
+The test holds 116k and 78k."""
 
 import json
 
@@ -19,7 +28,7 @@ import micropython32
 from evsectl import bench
 
 
-@pytest.mark.parametrize("port, heapsize", [("64-bit", "104k"), ("32-bit", "64k")])
+@pytest.mark.parametrize("port, heapsize", [("64-bit", "116k"), ("32-bit", "78k")])
 def test_the_charger_boots_and_serves_every_endpoint_within_its_heap_budget(sim_factory, port, heapsize):
     binary = ("--micropython", micropython32.exe()) if port == "32-bit" else ()
     sim = sim_factory(extra=("--heapsize", heapsize, "--romfs", *binary))

@@ -1,4 +1,5 @@
-"""The control tick allocates nothing under MicroPython, on the 64-bit unix
+"""The control tick (the kernel's step and the charger interface's,
+charger.manager.EvseManager.step) allocates nothing under MicroPython, on the 64-bit unix
 port and on the 32-bit one, whose small ints end at 2^30 like an ESP32's: a
 tour of every EvseState, more than 10,000 ticks, with the heap locked, after
 a fresh boot, days of uptime in, and across the millisecond ticks' wrap."""

@@ -13,8 +13,9 @@ COARSE_MS = 1000  # virtual time: step size while the kernel has nothing pending
 
 
 class Controller:
-    def __init__(self, kernel, board, clock):
+    def __init__(self, kernel, board, clock, manager=None):
         self.kernel = kernel
+        self.manager = manager  # charger.manager.EvseManager: limits and session events
         self.board = board
         self.clock = clock
         self.ticks = 0  # ticks run since boot, modulo 2^30
@@ -25,6 +26,8 @@ class Controller:
         k = self.kernel
         self.board.read(now, k.inputs)
         k.step(now)
+        if self.manager is not None:
+            self.manager.step(now)  # before the outputs: its limit counts from the next step
         self.board.write(now, k)
         self.board.feed_watchdog()
         # Wraps rather than becoming a long int (after 124 days): it is only

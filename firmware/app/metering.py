@@ -7,7 +7,7 @@ measures the whole site for load management (ControlStrategy 1), or, as
 type 7, stands for a remote system that steers with EVSEPowerAvailable.
 
 One poll cycle every MeterPollMs reads both meters, then updates the
-kernel's inputs and its ``limit_a``. In real time a task runs the cycles; in
+kernel's inputs and load management's limit (through charger.manager's arbiter). In real time a task runs the cycles; in
 the simulator's virtual time the control API runs them as time advances.
 
 Safe fallbacks (LoadFallbackA, 6 A by default, 0 pauses): when meter 2's
@@ -147,7 +147,8 @@ class Metering:
                 k.session.meter_report(int(m1.values[imp] * 1000 + 0.5))
             elif not m1.fresh(imp, now):
                 k.session.estimated = True  # until the meter is back to settle the gap
-        k.limit_a = self.limit_a(now)
+        # Through the limit arbiter, which names the winner (charger.limits).
+        self.charger.manager.load_limit(self.limit_a(now))
 
     def drawing(self):
         """The charger's conductors the vehicle draws on: those meter 1 saw

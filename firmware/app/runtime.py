@@ -22,7 +22,7 @@ from app.clock import RealClock, VirtualClock
 from app.config import ConfigStore, remove_leftovers
 from app.control import Controller
 from app.metering import Metering
-from evse import states as S
+from charger.manager import EvseManager
 from evse.kernel import Kernel, Settings
 from version import VERSION
 
@@ -45,9 +45,11 @@ class Charger:
         remove_leftovers(config_path)
         self.config = ConfigStore(config_path, fixed={"LockMethod": self.kernel.params.lock_method})
         self.clock = VirtualClock() if self.sim.get("virtual_time") else RealClock()
+        # The one interface every protocol steers through (charger.manager).
+        self.manager = EvseManager(self)
         self.metering = Metering(self)
         self.apply_config()
-        self.controller = Controller(self.kernel, self.hal, self.clock)
+        self.controller = Controller(self.kernel, self.hal, self.clock, self.manager)
         # Firmware updates: app.ota does the work, imported only when it runs.
         slots = read_json("slots.json")
         self.ota_trial = "previous" in slots  # boot.py started a new version on trial
@@ -67,31 +69,10 @@ class Charger:
     def apply_config(self, changed=()):
         """Make the running charger follow the configuration (``changed``: the
         keys just written; meters are rebuilt only when theirs change)."""
-        c = self.config
-        st = self.kernel.settings
-        st.charge_current_a = c["ChargeCurrent"]
-        st.boost_current_a = c["ChargeCurrentBoost"]
-        st.auto_start = c["ChargeAutoStart"]
-        st.three_phase = c["Charge3Phase"]
-        st.case_b = c["ChargerMode"] == 1  # taken by the kernel when a vehicle connects
-        st.ventilation = c["VentilationAvailable"]
-        for key in changed:
-            if key.startswith("Meter"):
-                self.metering.configure()
-                break
-        self.metering.update(self.clock.uptime_ms())
+        self.manager.apply_settings(changed)
 
     def phases(self):
         return 3 if self.kernel.settings.three_phase else 1
-
-    def power_available_w(self):
-        """ActualPowerAvailable: what load management leaves the charger (0
-        while no algorithm is active)."""
-        if self.config["ControlStrategy"] != 1:
-            return 0
-        k = self.kernel
-        a = min(k.limit_a, k.params.max_current_a)
-        return a * k.params.nominal_voltage * len(self.metering.drawing())
 
     async def advance(self, ms):
         """Virtual time: run the control loop for ``ms``, with a meter poll
@@ -125,24 +106,6 @@ class Charger:
         if free < self.heap_min_free:
             self.heap_min_free = free
         return "0x%06X/0x%06X" % (self.heap_min_free, free)
-
-    def general_info(self):
-        k = self.kernel
-        if k.cause:
-            return "System: " + S.CAUSES[k.cause]
-        if k.latched or k.fault:
-            return "System: " + S.NAMES[k.latched or k.fault]
-        if k.state == S.VENT_D and not k.settings.ventilation:
-            return "System: vehicle requires ventilation, which is not available"
-        return "System: no faults"
-
-    def why_not_startable(self):
-        k = self.kernel
-        if k.latched or k.fault:
-            return S.NAMES[k.latched or k.fault]
-        if not k.connected:
-            return "no vehicle connected"
-        return "starting up"
 
     # -- firmware update (the work is in app.ota) ---------------------------------
 

@@ -114,7 +114,7 @@ class _SystemConfig:
     def __init__(self, charger):
         self.now = charger.clock.uptime_ms()
         self.version = charger.version
-        self.values = charger.config.values
+        self.values = charger.manager.settings()
 
     def __iter__(self):
         yield "TimeStamp", self.now
@@ -629,13 +629,12 @@ def create(charger, connections=4, buffer=768):
     """The Microdot application serving ``charger`` (an app.runtime.Charger),
     with the board file's limits (Server)."""
     app = Server(connections, buffer)
-    k = charger.kernel
-    config = charger.config
+    m = charger.manager  # charger.manager.EvseManager: everything goes through it
     writes = WriteBudget()
 
     @app.before_request
     async def require_auth(req):
-        stored = config["AdminPasswordHash"]
+        stored = m.settings()["AdminPasswordHash"]
         if req.method == "POST" and stored and (req.path.startswith(API) or req.path.startswith(OTA)):
             from app.password import guesses  # loaded only once a password is set
 
@@ -674,29 +673,31 @@ def create(charger, connections=4, buffer=768):
 
     @api.get("Status")
     async def status(req):
-        s = k.session
+        s = m.session
         return dict(
             TimeStamp=charger.clock.uptime_ms(),
             SystemVersion=charger.version,
             WiFiInfo="%s:%d%%" % (charger.wifi.ssid(), rssi_percent(charger.wifi.rssi())),
-            EvseState=k.state,
-            ThreePhaseCharging=k.settings.three_phase,
-            ActualCurrent=k.current_a,
-            PPCodedCurrent=k.pp_a,
-            ActualPower=k.power_w,
-            ActualPowerAvailable=charger.power_available_w(),
+            EvseState=m.state,
+            ThreePhaseCharging=m.three_phase,
+            ActualCurrent=m.current_a,
+            PPCodedCurrent=m.pp_a,
+            ActualPower=m.power_w,
+            ActualPowerAvailable=m.power_available_w(),
             ActualEnergy=s.energy_ws,
             ActualDuration=duration_text(s.duration_s),
             ActualDurationTotalSeconds=s.duration_s,
-            AutoStartAllowed=k.settings.auto_start,
-            StartStopAllowed=k.start_stop_allowed,
-            BoostAllowed=k.boost_allowed,
-            ChargerStarted=k.started,
-            ChargeBoosted=k.boosted,
-            Meter1Status=charger.metering.errors(1),
-            Meter2Status=charger.metering.errors(2),
-            # Beyond the original: the energy is estimated until a meter measures it.
+            AutoStartAllowed=m.auto_start,
+            StartStopAllowed=m.start_stop_allowed,
+            BoostAllowed=m.boost_allowed,
+            ChargerStarted=m.started,
+            ChargeBoosted=m.boosted,
+            Meter1Status=m.meter_errors(1),
+            Meter2Status=m.meter_errors(2),
+            # Beyond the original: the energy is estimated until a meter
+            # measures it, and the source whose limit the offer is.
             ActualEnergyEstimated=s.estimated,
+            ActualCurrentLimitSource=m.limit_source,
         )
 
     @api.post("EvseCtrl")
@@ -710,31 +711,33 @@ def create(charger, connections=4, buffer=768):
             errors["EVSEPowerAvailable"] = "must be between 0 and 1000000 W"
         if errors:
             return _error(400, errors)
-        if power is not None and not charger.metering.may_steer(client_ip(req)):
+        if power is not None and not m.may_set_power_available(client_ip(req)):
             return _error(403, {"EVSEPowerAvailable": "only the remote control system at Meter2Ip may set it"})
         # Well-formed, but is it possible now? (409: try again later)
-        if data.get("ChargeStartToggle") and not k.start_stop_allowed:
-            errors["ChargeStartToggle"] = "not possible now: " + charger.why_not_startable()
-        if data.get("ChargeBoostToggle") and not (k.boost_allowed or k.boosted):
-            errors["ChargeBoostToggle"] = "not possible now: charging is not started"
+        reason = data.get("ChargeStartToggle") and m.start_refusal()
+        if reason:
+            errors["ChargeStartToggle"] = "not possible now: " + reason
+        reason = data.get("ChargeBoostToggle") and m.boost_refusal()
+        if reason:
+            errors["ChargeBoostToggle"] = "not possible now: " + reason
         if errors:
             return _error(409, errors)
         result = {}
         if data.get("ChargeStartToggle"):
-            k.toggle_start()
-            result["ChargerStarted"] = k.started
+            m.toggle_start()
+            result["ChargerStarted"] = m.started
         if data.get("ChargeBoostToggle"):
-            k.toggle_boost()
-            result["ChargeBoosted"] = k.boosted
+            m.toggle_boost()
+            result["ChargeBoosted"] = m.boosted
         if "EVSEPowerAvailable" in data:
-            charger.metering.set_power_available(power, charger.clock.uptime_ms())
-            result["ActualPowerAvailable"] = charger.power_available_w()
+            m.set_power_available(power)
+            result["ActualPowerAvailable"] = m.power_available_w()
         return result
 
     def meter(n):
         async def handler(req):
             now = charger.clock.uptime_ms()
-            return {"Meter%d" % n: {"TimeStamp": now, "ModbusData": charger.metering.data(n, now)}}
+            return {"Meter%d" % n: {"TimeStamp": now, "ModbusData": m.meter_data(n, now)}}
 
         return handler
 
@@ -758,27 +761,23 @@ def create(charger, connections=4, buffer=768):
             return err
         errors = _drop_read_only(data, charger)
         if errors:
-            errors.update(config.validate(data))  # every reason at once
+            errors.update(m.validate_settings(data))  # every reason at once
             return _error(400, errors)
-        if k.connected and data.get("ChargerMode", config["ChargerMode"]) != config["ChargerMode"]:
-            # The mode in force stays until the vehicle leaves (issue 20 item 3).
-            return _error(409, {"ChargerMode": "not while a vehicle is connected"})
-        if not config.validate(data) and not writes.take():  # a valid write would go to flash
+        errors = m.settings_conflict(data)
+        if errors:
+            return _error(409, errors)
+        valid = not m.validate_settings(data)
+        if valid and not writes.take():  # a valid write would go to flash
             errors = {"SystemConfig": "written %d times in a row; try again in a second" % writes.burst}
             return _error(429, errors) + ({"Retry-After": "1"},)
         password_hash = None
-        if data.get("AdminPassword") and not config.validate(data):
+        if data.get("AdminPassword") and valid:
             from app.password import hash_async  # derived between turns of the control loop
 
             password_hash = await hash_async(data["AdminPassword"])
-        # Only what differs is applied: a client writing back the whole
-        # object must not rebuild the meters (their readings would go stale).
-        changed = [key for key in data if key not in config.values or config.values[key] != data[key]]
-        errors = config.update(data, password_hash)
+        errors = m.set_settings(data, password_hash)
         if errors:
             return _error(400, errors)
-        charger.apply_config(changed)
-        log.info("config: %s written" % ",".join(sorted(changed)))
         return _answer(_SystemConfig(charger))
 
     @api.get("SystemInfo")
@@ -792,7 +791,7 @@ def create(charger, connections=4, buffer=768):
             MAC=wifi.mac(),
             WiFiInfo="%s,RSSI:%ddB/%d%%" % (wifi.ssid(), rssi, rssi_percent(rssi)),
             HeapInfo=charger.heap_info(),
-            GeneralInfo=charger.general_info(),
+            GeneralInfo=m.general_info(),
             OTAMsg=charger.ota_message(),
             OTACheckAllowed=charger.ota_refusal(False) is None,
             OTAUpdateAllowed=charger.ota_available is not None and charger.ota_refusal(True) is None,
@@ -813,7 +812,7 @@ def create(charger, connections=4, buffer=768):
             return _error(400, errors)
         if code == "WiFiSetToAP" and charger.wifi.mode != "sta":
             return _error(409, {"SCode": "WiFi is not in station mode"})
-        if code == "ResetMeterEnergy" and not charger.metering.reset_kept_energy(charger.clock.uptime_ms()):
+        if code == "ResetMeterEnergy" and not m.reset_meter_energy():
             return _error(409, {"SCode": "no meter whose resettable energies the charger keeps is being read"})
         result = {}
         for toggle, action in (("UpdateCheckToggle", "check"), ("UpdateRunToggle", "run")):
@@ -825,11 +824,10 @@ def create(charger, connections=4, buffer=768):
                     charger.start_ota(action)
                 result[toggle] = reason or "Performing"
         if code == "Reset":
-            charger.restart_soon()
+            m.reset()
             result["Reset"] = "Performing"
         elif code == "FactoryDefault":
-            config.factory_reset()
-            charger.restart_soon()
+            m.factory_reset()
             result["FactoryDefault"] = "Performing"
         elif code == "WiFiSetToAP":
             charger.wifi.set_ap()

@@ -215,6 +215,11 @@ class Kernel:
         self.started = not self.started
         return True
 
+    def stop(self):
+        """Stop charging, whatever the state (a transaction was stopped): no
+        offer from the next step, and the contactor opens the safe way."""
+        self.started = False
+
     def toggle_boost(self):
         """ChargeBoostToggle: BOOST on/off for this session; False if not possible now."""
         if not self.boost_allowed and not self.boosted:

@@ -54,6 +54,10 @@ STATUS = _obj({
     "Meter1Status": {"type": "integer", "minimum": 0, "description": "failed requests since the meter settings last changed"},
     "Meter2Status": {"type": "integer", "minimum": 0},
     "ActualEnergyEstimated": {"type": "boolean", "description": "extension: ActualEnergy is estimated, not metered"},
+    "ActualCurrentLimitSource": {"enum": ["None", "Settings", "Cable", "Rating", "LoadManagement",
+                                          "EVSEPowerAvailable", "OCPP", "cFos", "Josev", "EVerest", "Paused",
+                                          "Disabled"],
+                                 "description": "extension: whose limit the offer is (docs/charging.md)"},
 })
 
 REGISTER = _obj({

@@ -20,7 +20,10 @@ import sys
 sys.path[:0] = ["slot_a", "slot_a/lib"]  # the app slot of a freshly assembled device directory
 
 from app.clock import VirtualClock
+from app.config import ConfigStore
 from app.control import Controller, PERIOD_MS
+from charger.limits import OCPP
+from charger.manager import EvseManager
 from evse.compat import TICKS_MASK
 from evse.kernel import Kernel, Settings
 from hal import board as boardfile
@@ -85,10 +88,20 @@ def _mem_alloc():
     return gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0
 
 
+class _Parts:
+    """What charger.manager.EvseManager takes from app.runtime.Charger."""
+
+    def __init__(self, kernel, config, clock):
+        self.kernel = kernel
+        self.config = config
+        self.clock = clock
+
+
 class Tour:
     def __init__(self, board, start_ms):
         self.board = board
         self.clock = VirtualClock(start_ms)
+        self.config = ConfigStore("config.json")
         self.boot()
 
     def boot(self, case_b=False):
@@ -96,7 +109,12 @@ class Tour:
         settings = Settings()
         settings.case_b = case_b
         self.kernel = Kernel(boardfile.params(self.board), settings)
-        self.controller = Controller(self.kernel, self.sim, self.clock)
+        # The charger interface steps with the kernel (its limits, its
+        # session events); an OCPP limit that times out to its fallback
+        # exercises the arbiter's timeouts in the tick.
+        self.manager = EvseManager(_Parts(self.kernel, self.config, self.clock))
+        self.manager.set_external_limit(OCPP, 20, 2000, 24)
+        self.controller = Controller(self.kernel, self.sim, self.clock, self.manager)
         # The ticks it would have counted since power-up (the counter wraps at 2^30, 124 days in).
         self.controller.ticks = self.clock.uptime_ms() // PERIOD_MS & TICKS_MASK
 
