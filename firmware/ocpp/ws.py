@@ -365,7 +365,7 @@ class WebSocket:
         if self.closed:
             raise WsClosed(self.close_code, "recv after close")
         if self._reader is not None:
-            raise WsError("recv() is already waiting in another task")
+            raise RuntimeError("recv() is already waiting in another task")
         self._reader = asyncio.current_task()
         try:
             return await self._recv(timeout_ms)
