@@ -38,9 +38,17 @@ import random
 from app.aio import put, ticks_add, ticks_diff, ticks_ms, wait_for_ms
 
 try:
-    from hashlib import sha1 as _sha1
-except ImportError:  # e.g. the 32-bit unix port: our own, imported only here
-    _sha1 = None
+    from hashlib import sha1 as _hashlib_sha1
+
+    def _sha1(data):
+        return _hashlib_sha1(data).digest()
+
+except ImportError:  # e.g. the 32-bit unix port: our own, imported only then
+
+    def _sha1(data):
+        from ocpp.sha1 import sha1
+
+        return sha1(data)
 
 _MPY = hasattr(asyncio, "sleep_ms")  # MicroPython's asyncio: one Stream object, readinto
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -266,7 +274,7 @@ class WebSocket:
             raise e
         if headers.get(b"upgrade", b"").lower() != b"websocket" or b"upgrade" not in headers.get(b"connection", b"").lower():
             raise WsError("server did not upgrade to websocket")
-        digest = _sha1(key + _GUID).digest() if _sha1 else _own_sha1(key + _GUID)
+        digest = _sha1(key + _GUID)
         if headers.get(b"sec-websocket-accept") != binascii.b2a_base64(digest).strip():
             raise WsError("wrong Sec-WebSocket-Accept")
         got = headers.get(b"sec-websocket-protocol", b"").decode()
@@ -365,7 +373,7 @@ class WebSocket:
         if self.closed:
             raise WsClosed(self.close_code, "recv after close")
         if self._reader is not None:
-            raise WsError("recv() is already waiting in another task")
+            raise RuntimeError("recv() is already waiting in another task")
         self._reader = asyncio.current_task()
         try:
             return await self._recv(timeout_ms)
@@ -627,12 +635,6 @@ class WebSocket:
         if reader is not None and reader is not asyncio.current_task():
             self._reader_cancelled = True
             reader.cancel()
-
-
-def _own_sha1(data):
-    from ocpp.sha1 import sha1
-
-    return sha1(data)
 
 
 def for_profile(profile, endpoint, box_id, key, ca):

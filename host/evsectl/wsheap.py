@@ -29,7 +29,6 @@ outside that heap by this unix build, as the ESP32 port takes them from the
 IDF heap: RAM a board spends on TLS beyond these figures.
 """
 
-import asyncio
 import datetime
 import json
 import logging

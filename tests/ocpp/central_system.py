@@ -70,7 +70,7 @@ class CentralSystem(ChargePoint):
         return {"status": behaviour.get("authorize", {}).get(id_tag, "Accepted")}
 
     @on(Action.boot_notification)
-    def boot(self, **kw):
+    def on_boot(self, **kw):
         global boots
         self._gate("BootNotification", kw)
         statuses = behaviour.get("boot", ["Accepted"])
@@ -80,39 +80,39 @@ class CentralSystem(ChargePoint):
                                             status=status)
 
     @on(Action.heartbeat)
-    def heartbeat(self, **kw):
+    def on_heartbeat(self, **kw):
         self._gate("Heartbeat", kw)
         return call_result.Heartbeat(current_time=now())
 
     @on(Action.status_notification)
-    def status(self, **kw):
+    def on_status(self, **kw):
         self._gate("StatusNotification", kw)
         return call_result.StatusNotification()
 
     @on(Action.authorize)
-    def authorize(self, id_tag, **kw):
+    def on_authorize(self, id_tag, **kw):
         self._gate("Authorize", dict(kw, id_tag=id_tag))
         return call_result.Authorize(id_tag_info=self._id_tag_info(id_tag))
 
     @on(Action.start_transaction)
-    def start(self, id_tag, **kw):
+    def on_start(self, id_tag, **kw):
         global tx_ids
         self._gate("StartTransaction", dict(kw, id_tag=id_tag))
         tx_ids += 1
         return call_result.StartTransaction(transaction_id=tx_ids, id_tag_info=self._id_tag_info(id_tag))
 
     @on(Action.stop_transaction)
-    def stop(self, **kw):
+    def on_stop(self, **kw):
         self._gate("StopTransaction", kw)
         return call_result.StopTransaction()
 
     @on(Action.meter_values)
-    def meter_values(self, **kw):
+    def on_meter_values(self, **kw):
         self._gate("MeterValues", kw)
         return call_result.MeterValues()
 
     @on(Action.data_transfer)
-    def data_transfer(self, **kw):
+    def on_data_transfer(self, **kw):
         self._gate("DataTransfer", kw)
         return call_result.DataTransfer(status="UnknownVendorId")
 

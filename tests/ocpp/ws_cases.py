@@ -101,9 +101,9 @@ async def case_our_pings():
     ws = await connect(url())
     ws.ping_interval_s = 1
     t0 = ticks_ms()
-    await araises(WsTimeout, ws.recv(timeout_ms=2600))
-    assert ticks_diff(ticks_ms(), t0) >= 2600
-    assert ws.pings >= 2, ws.pings
+    await araises(WsTimeout, ws.recv(timeout_ms=3500))
+    assert ticks_diff(ticks_ms(), t0) >= 3500
+    assert ws.pings >= 2, ws.pings  # at 1 s, 2 s, 3 s
     assert ws.pongs >= 1 and ws.pongs >= ws.pings - 1, (ws.pings, ws.pongs)
     await echo(ws, "still here")
     ws.ping_interval_s = 0
@@ -114,15 +114,15 @@ async def case_our_pings():
 
 
 async def case_dead_link():
+    t0 = ticks_ms()
     ws = await connect(url())
     ws.ping_interval_s = 1
     ws.pong_timeout_ms = 500
     await ws.send("silence")
-    t0 = ticks_ms()
     e = await araises(WsClosed, ws.recv())
     ms = ticks_diff(ticks_ms(), t0)
     assert e.code == 1006 and "dead link" in e.reason, e
-    assert 1400 <= ms < 5000, ms
+    assert 1500 <= ms < 5000, ms  # the first ping 1 s after connecting, then 0.5 s
     assert ws.closed
     await araises(WsClosed, ws.send("x"))
     print("dead link detected after %d ms" % ms)
