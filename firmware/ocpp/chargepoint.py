@@ -87,6 +87,7 @@ class ChargePoint:
         self.wake = asyncio.Event()
         self.link_lost = False
         self._finished = False  # a transaction ended and its vehicle is still there
+        self._phase = None  # the last of ChargingStarted / ChargingPausedEV / ChargingPausedEVSE
         # Which start of the firmware a record without a time was made in.
         self.boot_id = int.from_bytes(urandom(3), "big")
 
@@ -131,14 +132,18 @@ class ChargePoint:
         if m.transaction_active:
             if m.stopping:
                 return "Finishing"
-            if m.charging:
+            if m.charging or self._phase == E.CHARGING_STARTED:
                 return "Charging"
-            return "SuspendedEV" if m.offered_a > 0 else "SuspendedEVSE"
+            if self._phase == E.CHARGING_PAUSED_EVSE:
+                return "SuspendedEVSE"
+            return "SuspendedEV"
         return "Finishing" if self.tx_ref is None and self._finished else "Preparing"
 
     def _on_event(self, code, arg):
         j = self.journal
-        if code == E.SESSION_STARTED:
+        if code in (E.CHARGING_STARTED, E.CHARGING_PAUSED_EV, E.CHARGING_PAUSED_EVSE):
+            self._phase = code
+        elif code == E.SESSION_STARTED:
             self._finished = False
         elif code == E.TRANSACTION_STARTED:
             payload = {"connectorId": CONNECTOR, "idTag": self.m.id_tag or "FREE", "meterStart": self._register_wh()}
@@ -155,6 +160,7 @@ class ChargePoint:
             payload.update(self._when())
             j.append(STOP, payload)
             self.tx_ref = None
+            self._phase = None
             self._finished = True
             if self._availability:
                 self._apply_availability(self._availability)
@@ -303,14 +309,15 @@ class ChargePoint:
         self.reported = None
         await self._boot()
         while not self.link_lost:
+            # The transaction's messages first: its status follows them.
+            if not await self._flush():
+                continue
             if self.status != self.reported:
                 status = self.status
                 fault = self.m.fault
                 await self.call("StatusNotification", {"connectorId": CONNECTOR, "status": status,
                                                        "errorCode": _ERROR_CODES.get(fault, "NoError")})
                 self.reported = status
-            if not await self._flush():
-                continue
             if ticks_diff(ticks_ms(), self._sent_ms) >= self.config.value("HeartbeatInterval") * 1000:
                 r = await self.call("Heartbeat", {})
                 self._sync(r.get("currentTime"))

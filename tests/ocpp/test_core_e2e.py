@@ -147,7 +147,7 @@ def test_tc_010_remote_start_and_tc_012_remote_stop(sim_factory, central):
     assert cs.call("RemoteStopTransaction", {"transactionId": 1})["result"]["status"] == "Accepted"
     stop = cs.got("StopTransaction")["payload"]
     assert (stop["transaction_id"], stop["reason"]) == (1, "Remote")
-    assert not s.client.board()["Relay"]
+    assert not s.client.board()["RelayClosed"]
 
 
 def test_configuration_keys_are_read_and_written(sim_factory, central):
@@ -176,7 +176,7 @@ def test_a_central_system_that_answers_with_callerror_or_not_at_all(sim_factory,
     cs.got("StatusNotification")
     s.client.vehicle(State="C")  # charging goes on whatever the central system does
     deadline = time.monotonic() + 10
-    while not s.client.board()["Relay"]:
+    while not s.client.board()["RelayClosed"]:
         assert time.monotonic() < deadline
         time.sleep(0.2)
     cs.send({"behaviour": {"callerror": [], "silent": ["StartTransaction"]}})
