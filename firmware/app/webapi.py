@@ -398,7 +398,7 @@ class Server(Microdot):
             sent = True  # from here a failure cuts the answer short
             self._write(res, writer)
             await draining
-            if isinstance(res.body, FileBody):
+            if isinstance(res.body, FileBody) and not res.is_head:  # HEAD: the head alone
                 await res.body.send(writer)
         except MemoryError:
             if not sent:
