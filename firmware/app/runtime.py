@@ -61,6 +61,7 @@ class Charger:
         self.ota_available = None  # the newer version the last check found
         self.heap_min_free = self.heap_free()
         self.crash_next = None  # the simulator's fault injection for tasks
+        self.ocpp = None  # the OCPP charge point, once its task has made it
         self._main = None  # the task of run(): cancelled to stop the firmware
         if self.board["hal"] == "sim":
             self.hal.restore(self.sim.get("state_file"))
@@ -178,6 +179,14 @@ class Charger:
             gc.collect()
             await asyncio.sleep(1)
 
+    async def _ocpp(self):
+        # Made inside the guarded task: whatever fails in OCPP, the charger charges on.
+        if self.ocpp is None:
+            from ocpp.chargepoint import ChargePoint  # not configured: never imported
+
+            self.ocpp = ChargePoint(self)
+        await self.ocpp.run()
+
     async def _serve(self):
         await self.web.start_server(host=self.sim.get("host", "0.0.0.0"), port=self.sim.get("port", 80))
 
@@ -199,10 +208,7 @@ class Charger:
         asyncio.create_task(self._guarded("housekeeping", self._housekeeping))
         asyncio.create_task(self._guarded("wifi", self.wifi.supervise))
         if c["OcppEndpoint"]:
-            from ocpp.chargepoint import ChargePoint  # not configured: never imported
-
-            self.ocpp = ChargePoint(self)
-            asyncio.create_task(self._guarded("ocpp", self.ocpp.run))
+            asyncio.create_task(self._guarded("ocpp", self._ocpp))
         if self.ota_trial:
             from app import ota
 

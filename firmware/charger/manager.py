@@ -272,6 +272,12 @@ class EvseManager:
             self.limits.set(DISABLED, NONE if enabled else 0)
             if not enabled:
                 self._pending = False
+            elif self.kernel.connected and self.config["ChargeAutoStart"] and self._res_id is None:
+                # Free mode: a vehicle that waited while disabled starts now,
+                # as if it had just plugged in.
+                self._pending = True
+                self._id_tag = None
+                self.events.emit(E.AUTHORIZED, 0, self.clock.ticks())
             self._sync_auto_start()
             self._resolve(self.clock.ticks())
 

@@ -29,9 +29,10 @@ session's estimated energy, which starts at 0 in each transaction.
 
 import asyncio
 import json
-from os import urandom
+import os
 
 from app import log
+from app.atomic import read_json, write_atomic
 from app.aio import sleep_ms, ticks_diff, ticks_ms
 from charger import events as E
 from evse import states as S
@@ -65,13 +66,17 @@ class CallError(Exception):
 
 
 class ChargePoint:
-    def __init__(self, charger, journal_path="ocpp.jnl", config_path="ocpp.json"):
+    def __init__(self, charger, journal_path="ocpp.jnl", config_path="ocpp.json", open_path="ocpp.tx"):
         self.charger = charger
         self.m = charger.manager
         info = dict(ModelId=charger.board.get("product_type", ""), VendorId="open-evse",
                     SerialNumber=charger.wifi.mac().replace(":", ""))
         self.config = OcppConfig(config_path, settings_hooks(_Settings(self.m), info), profiles="Core")
         self.journal = Journal(journal_path)
+        # The transaction that runs, on flash ({"ref": its Start's seq, "wh":
+        # the register when last sampled}): one that was running when the
+        # charger lost power is stopped when it is back (_recover, last).
+        self.open_path = open_path
         self.sub = self.m.events.subscribe()
         self.ws = None
         self.accepted = False
@@ -89,7 +94,8 @@ class ChargePoint:
         self._finished = False  # a transaction ended and its vehicle is still there
         self._phase = None  # the last of ChargingStarted / ChargingPausedEV / ChargingPausedEVSE
         # Which start of the firmware a record without a time was made in.
-        self.boot_id = int.from_bytes(urandom(3), "big")
+        self.boot_id = int.from_bytes(os.urandom(3), "big")
+        self._recover()
 
     # -- time ------------------------------------------------------------------
 
@@ -155,17 +161,38 @@ class ChargePoint:
                 self.m.stop_transaction(E.REASON_OTHER)
                 return
             self._sample_ms = ticks_ms()
+            write_atomic(self.open_path, json.dumps({"ref": self.tx_ref, "wh": payload["meterStart"]}))
         elif code == E.TRANSACTION_FINISHED and self.tx_ref is not None:
-            payload = {"ref": self.tx_ref, "meterStop": self._register_wh(), "reason": E.REASONS[arg]}
-            payload.update(self._when())
-            j.append(STOP, payload)
-            self.tx_ref = None
-            self._phase = None
+            self._stop(E.REASONS[arg])
             self._finished = True
             if self._availability:
                 self._apply_availability(self._availability)
         elif code == E.SESSION_FINISHED:
             self._finished = False
+
+    def _stop(self, reason, wh=None):
+        """Journal the running transaction's Stop: the transaction is over
+        for the central system, whatever the charger does next."""
+        payload = {"ref": self.tx_ref, "meterStop": self._register_wh() if wh is None else wh, "reason": reason}
+        payload.update(self._when())
+        self.journal.append(STOP, payload)
+        self.tx_ref = None
+        self._phase = None
+        _remove(self.open_path)
+
+    def _recover(self):
+        """A transaction left open by a power cut (or a crash) is stopped:
+        PowerLoss, at the last register reading known (the session's energy
+        since is lost with the RAM; meter 1's counter is not)."""
+        left = read_json(self.open_path)
+        if "ref" not in left:
+            return
+        self.tx_ref = left["ref"]
+        wh = left.get("wh", 0)
+        if self.m.session.reading_wh >= wh:
+            wh = self.m.session.reading_wh
+        log.warn("ocpp: transaction %d was open at power-up: stopped (PowerLoss)" % self.tx_ref)
+        self._stop("PowerLoss", wh)
 
     def _sample(self):
         """A MeterValues record of the running transaction."""
@@ -179,6 +206,7 @@ class ChargePoint:
         payload = {"ref": self.tx_ref, "sampledValue": values}
         payload.update(self._when())
         self.journal.append(METER, payload)
+        write_atomic(self.open_path, json.dumps({"ref": self.tx_ref, "wh": self._register_wh()}))
 
     async def _record(self):
         while True:
@@ -378,8 +406,12 @@ class ChargePoint:
             kind = p.get("type")
             if kind not in ("Soft", "Hard"):
                 raise CallError("type must be Soft or Hard")
-            m.stop_transaction(E.REASON_SOFT_RESET if kind == "Soft" else E.REASON_HARD_RESET)
-            self._reset_soon()
+            if self.tx_ref is not None:
+                # Journalled now: the restart comes before the contactor
+                # would report the transaction finished.
+                m.stop_transaction(E.REASON_SOFT_RESET if kind == "Soft" else E.REASON_HARD_RESET)
+                self._stop(kind + "Reset")
+            m.reset()
             return {"status": "Accepted"}
         if action == "ChangeAvailability":
             kind = p.get("type")
@@ -419,8 +451,12 @@ class ChargePoint:
         else:
             self.m.enable("OCPP", 10)
 
-    def _reset_soon(self):
-        self.m.reset()
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 class _Settings:

@@ -182,3 +182,55 @@ def test_a_central_system_that_answers_with_callerror_or_not_at_all(sim_factory,
     cs.send({"behaviour": {"callerror": [], "silent": ["StartTransaction"]}})
     first = cs.got("StartTransaction")
     assert first
+
+
+def test_tc_013_hard_reset_in_a_transaction_stops_it_first(sim_factory, central):
+    cs = central()
+    s = ocpp_charger(sim_factory, cs)
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Available")
+    s.client.vehicle(State="C")
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Charging")
+    assert cs.call("Reset", {"type": "Hard"})["result"]["status"] == "Accepted"
+    stop = cs.got("StopTransaction")["payload"]
+    assert (stop["transaction_id"], stop["reason"]) == (1, "HardReset")
+    cs.got("BootNotification")  # the charger restarted
+    # The car is still there and charging is free: a new transaction, once.
+    start = cs.got("StartTransaction")["payload"]
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Charging")
+    assert len(cs.calls("StopTransaction")) == 1 and start["connector_id"] == 1
+
+
+def test_a_transaction_cut_by_a_restart_is_stopped_when_the_charger_is_back(sim_factory, central):
+    cs = central()
+    s = ocpp_charger(sim_factory, cs)
+    s.client.vehicle(State="C")
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Charging")
+    # The WebAPI's Reset, as a power cycle: nobody tells OCPP.
+    s.client.ok(s.client.post("/webapi/v1/SystemInfo", {"SCode": "Reset"}))
+    cs.got("BootNotification")
+    stop = cs.got("StopTransaction")["payload"]
+    assert (stop["transaction_id"], stop["reason"]) == (1, "PowerLoss")
+    assert cs.got("StartTransaction")  # the car is still there: charging is free
+
+
+def test_unlock_connector_availability_cache_and_data_transfer(sim_factory, central):
+    cs = central()
+    s = ocpp_charger(sim_factory, cs)
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Available")
+    assert cs.call("ClearCache", {})["result"]["status"] == "Accepted"
+    assert cs.call("DataTransfer", {"vendorId": "x"})["result"]["status"] == "UnknownVendorId"
+    # A fixed cable (ChargerMode 0) has no lock to release.
+    assert cs.call("UnlockConnector", {"connectorId": 1})["result"]["status"] == "NotSupported"
+    assert cs.call("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"})["result"]["status"] == "Accepted"
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Unavailable")
+    s.client.vehicle(State="C")
+    time.sleep(2)
+    assert not s.client.board()["RelayClosed"] and not cs.calls("StartTransaction")
+    assert cs.call("ChangeAvailability", {"connectorId": 1, "type": "Operative"})["result"]["status"] == "Accepted"
+    cs.got("StartTransaction")
+    # Inoperative while a transaction runs: Scheduled, and applied when it ends.
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Charging")
+    assert cs.call("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"})["result"]["status"] == "Scheduled"
+    s.client.vehicle(State="A")
+    cs.got("StopTransaction")
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Unavailable")
