@@ -23,7 +23,7 @@ def test_the_simulator_runs_on_the_32_bit_binary_and_serves_every_endpoint(sim_f
         # The image is in this binary's heap (evsectl.romheap); beside it the
         # app takes what it takes on 32-bit (the 64-bit port: some 85 KB).
         used = int(sim.output().split("heap free ")[1].split(" used ")[1].split()[0]) - romheap.HEAP_BYTES
-        assert 0 < used < 60 * 1024
+        assert 0 < used < 72 * 1024  # the boot heap on 32-bit (docs/ota.md): 66.5 KiB with the charger interface
 
 
 def test_the_environment_variable_chooses_the_binary_and_the_option_wins(monkeypatch, tmp_path):
