@@ -512,7 +512,7 @@ class EvseManager:
         errors (empty: done). ``password_hash``: a new AdminPassword's hash
         if the caller derived it already (app.password)."""
         c = self.config
-        errors = c.validate(data) or self.settings_conflict(data)
+        errors = self.settings_conflict(data)  # the store validates (update)
         if errors:
             return errors
         # Only what differs is applied: a client writing back the whole
