@@ -21,16 +21,18 @@ def tree(root):
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_bundle_holds_loaders_as_source_and_every_other_module_compiled(bundle):
+def test_bundle_holds_loaders_as_source_every_other_module_compiled_and_the_data_files(bundle):
     assert bundle.name == "evse-%s-sim" % build.firmware_version()
     names = set(tree(bundle))
     expected = {"boot.py", "main.py", "board.json", "manifest.json", "app.romfs",
                 "lib/microdot/__init__.mpy", "lib/microdot/microdot.mpy"}
     for rel in device.firmware_files():
-        if rel.as_posix() not in ("boot.py", "main.py"):
+        if rel.suffix != ".py":
+            expected.add(rel.as_posix())  # data the app reads, as it is
+        elif rel.as_posix() not in ("boot.py", "main.py"):
             expected.add(rel.with_suffix(".mpy").as_posix())
     assert names == expected
-    assert {"evse/kernel.mpy", "app/runtime.mpy", "version.mpy"} <= names
+    assert {"evse/kernel.mpy", "app/runtime.mpy", "version.mpy", "app/openapi.json"} <= names
     firmware = paths.firmware_dir()
     assert (bundle / "boot.py").read_bytes() == (firmware / "boot.py").read_bytes()
     assert (bundle / "board.json").read_bytes() == paths.board_file("sim").read_bytes()

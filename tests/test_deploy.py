@@ -1,5 +1,5 @@
 """``evsectl deploy`` and ``evsectl console`` with real mpremote, against the
-MicroPython unix port's REPL on a pty (tests/pty_repl.py): the deployed flash
+MicroPython unix port's REPL on a pty (evsectl.replboard): the deployed flash
 boots the firmware, which serves the WebAPI."""
 
 import contextlib
@@ -17,7 +17,7 @@ import pytest
 
 from app import password
 from evsectl import build, console, device, romfs, sim
-from pty_repl import ReplDevice
+from evsectl.replboard import ReplDevice
 from simclient import SimClient, free_port
 
 NO_PORT = "/dev/ttyUSB-evsectl-test"

@@ -17,7 +17,8 @@ from app.jsonstream import pieces
 # key: (kind, lowest, highest, factory default). Kinds: "int", "bool",
 # "addr" (dotted quad with an optional :port, or ""), "enum" (one of the
 # tuple in "lowest"), "str" (length bounds), "secret" (write-only), "url"
-# (an http:// URL of at most "highest" characters, or "").
+# (an http:// URL of at most "highest" characters, or ""), "ws" (the same
+# with ws:// or wss://), "id" (letters, digits, -_.), "pem" (a PEM certificate).
 #
 # Written dict(Key=...) rather than {"Key": ...}, here and in the WebAPI's
 # answers: MicroPython interns keyword names (and then every string of this
@@ -44,7 +45,7 @@ SCHEMA = dict(
     WiFiSSID=("str", 0, 32, ""),
     WiFiPassword=("secret", 8, 63, ""),
     AdminPassword=("secret", 4, 64, ""),
-    # Meters (README "Meters and load management").
+    # Meters (docs/meters-and-load.md).
     Meter1Unit=("int", 1, 247, 1),  # Modbus unit id
     Meter2Unit=("int", 1, 247, 2),
     Meter1PerPhase=("bool", 0, 0, False),  # SDM72D-M v2: read per-phase values too
@@ -59,8 +60,14 @@ SCHEMA = dict(
     SupplyPhaseL1=("int", 1, 3, 1),  # the site phase the charger's L1 is wired to; L2, L3 follow in rotation
     LoadFallbackA=("int", 0, 80, 6),  # cap while meter 2 or the remote system is silent; 0 pauses
     RemoteTimeoutS=("int", 5, 3600, 60),  # Meter2Type 7: silence before the fallback
-    # Firmware updates (README "Firmware updates (OTA)"); "" = none.
+    # Firmware updates (docs/ota.md); "" = none.
     UpdateServer=("url", 0, 128, ""),
+    # OCPP 1.6J (docs/webapi.md, "OCPP"): "" = off, and the ocpp package is never imported.
+    OcppEndpoint=("ws", 0, 200, ""),  # ws:// or wss:// URL, the BoxId is appended
+    OcppBoxId=("id", 0, 64, ""),
+    OcppSecurityProfile=("int", 0, 2, 2),  # 0 ws, 1 ws + Basic auth, 2 wss + Basic auth (Eaton)
+    OcppAuthKey=("secret", 16, 40, ""),  # Basic auth password, profiles 1 and 2
+    OcppCaCert=("pem", 0, 1800, ""),  # PEM CA certificate the wss:// server must chain to
 )
 
 # Meter types that are reached over IP (4-6) or steer remotely (7).
@@ -108,6 +115,7 @@ def public(values):
             yield key, values[key]
     yield "AdminPasswordSet", bool(values["AdminPasswordHash"])
     yield "WiFiPasswordSet", bool(values["WiFiPassword"])
+    yield "OcppAuthKeySet", bool(values["OcppAuthKey"])
 
 
 def _check(key, value):
@@ -135,6 +143,10 @@ def _check(key, value):
         if len(value) > hi or value and not parse_http_url(value):
             return "must be \"\" or an http:// URL of at most %d characters, like http://192.168.0.10:8000" % hi
         return None
+    if kind in ("ws", "pem", "id"):
+        from app.ocppsettings import check  # only for an OCPP key: no heap at boot
+
+        return check(kind, value, hi)
     if kind == "enum":
         if value not in lo:
             return "must be one of " + ", ".join(lo)
@@ -221,6 +233,11 @@ class ConfigStore:
         if not errors:
             def merged(key):
                 return changes.get(key, self.values[key])
+
+            if merged("OcppEndpoint"):
+                from app.ocppsettings import errors_together
+
+                errors.update(errors_together(changes, merged))
 
             if merged("ControlLimit") > 0 and not 1 <= merged("Meter2Type") <= 6:
                 # A limit nothing measures would be silently ignored: say so instead.

@@ -5,6 +5,7 @@ runs them as cooperative asyncio tasks.
     web           the WebAPI (microdot)
     housekeeping  once a second: garbage collection, heap statistics
     wifi          station connection with fallback to an access point
+    ocpp          the OCPP 1.6J charge point, when OcppEndpoint is set (ocpp.chargepoint)
 
 An exception or MemoryError in any task but control is logged and the task
 restarted; the control task never waits on them. On the simulated board
@@ -197,6 +198,11 @@ class Charger:
         asyncio.create_task(self._guarded("web", self._serve))
         asyncio.create_task(self._guarded("housekeeping", self._housekeeping))
         asyncio.create_task(self._guarded("wifi", self.wifi.supervise))
+        if c["OcppEndpoint"]:
+            from ocpp.chargepoint import ChargePoint  # not configured: never imported
+
+            self.ocpp = ChargePoint(self)
+            asyncio.create_task(self._guarded("ocpp", self.ocpp.run))
         if self.ota_trial:
             from app import ota
 

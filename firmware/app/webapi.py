@@ -8,6 +8,7 @@
     GET  /webapi/v1/SystemInfo     version, network, heap, health, update state
     POST /webapi/v1/SystemInfo     service codes and update toggles
     POST /ota/v1/Update            {"Server": url}: update from that server now (evsectl ota push)
+    GET  /webapi/v1/openapi.json   the OpenAPI 3.1 description of all this, from flash
 
 Bad input is answered 400 with ``{"Errors": {key: reason}}`` and changes
 nothing. With an admin password set, every POST needs HTTP Basic auth (user
@@ -16,6 +17,7 @@ nothing. With an admin password set, every POST needs HTTP Basic auth (user
 
 import asyncio
 import json
+import os
 
 try:
     import binascii
@@ -146,7 +148,7 @@ def _drop_read_only(data, charger):
     return errors
 
 
-# Input limits, checked before json.loads spends heap on a body (README
+# Input limits, checked before json.loads spends heap on a body (docs/webapi.md,
 # "WebAPI limits"). No endpoint takes a value nested deeper than a list in
 # the object; SystemConfig has 29 keys.
 _MAX_DEPTH = const(3)
@@ -269,7 +271,7 @@ async def _authorized(req, stored, guesses):
     return False
 
 
-# A connection's deadlines, each from the end of the stage before (README
+# A connection's deadlines, each from the end of the stage before (docs/webapi.md,
 # "WebAPI limits"): its request line, its headers, its body; then the
 # answer, handler and writing together.
 _LINE_MS = const(3000)
@@ -396,6 +398,8 @@ class Server(Microdot):
             sent = True  # from here a failure cuts the answer short
             self._write(res, writer)
             await draining
+            if isinstance(res.body, FileBody) and not res.is_head:  # HEAD: the head alone
+                await res.body.send(writer)
         except MemoryError:
             if not sent:
                 _refuse(sock)
@@ -474,6 +478,9 @@ class Server(Microdot):
         body = res.body
         if isinstance(body, (bytes, bytearray)):
             return
+        if isinstance(body, FileBody):
+            res.headers["Content-Length"] = str(body.size)
+            return
         text = self.text
         text.seek(0)
         if isinstance(body, Object):
@@ -497,6 +504,9 @@ class Server(Microdot):
             aio.put(writer, out[:n])
             return
         body = res.body
+        if isinstance(body, FileBody):  # sent by _connection, after the head
+            aio.put(writer, out[:n])
+            return
         if isinstance(body, (bytes, bytearray)):
             if n + len(body) > len(out):
                 aio.put(writer, out[:n])
@@ -516,6 +526,29 @@ class Server(Microdot):
             if not left:
                 return
             n = 0
+
+
+class FileBody:
+    """An answer's body that stays in its file (on flash, or in the ROM
+    image): sent in small pieces, each drained before the next is read, so
+    a 30 KB file costs the heap one piece."""
+
+    PIECE = 512
+
+    def __init__(self, path):
+        self.path = path
+        self.size = os.stat(path)[6]
+
+    async def send(self, writer):
+        piece = bytearray(self.PIECE)
+        view = memoryview(piece)
+        with open(self.path, "rb") as f:
+            while True:
+                n = f.readinto(piece)
+                if not n:
+                    return
+                aio.put(writer, view[:n])
+                await writer.drain()
 
 
 def _head(res):
@@ -707,6 +740,12 @@ def create(charger, connections=4, buffer=768):
             return {"Meter%d" % n: {"TimeStamp": now, "ModbusData": m.meter_data(n, now)}}
 
         return handler
+
+    @api.get("openapi.json")
+    async def openapi(req):
+        # Beside this module wherever the app is: a slot on flash, or the ROM image.
+        return Response(FileBody(__file__.rsplit("/", 1)[0] + "/openapi.json"),
+                        headers={"Content-Type": "application/json"})
 
     api.get("Meter1")(meter(1))
     api.get("Meter2")(meter(2))

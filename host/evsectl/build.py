@@ -94,7 +94,7 @@ def _write_files(bundle, board, version):
     sources += [(md / name, "lib/microdot/" + name) for name in device.MICRODOT_FILES]
     with tempfile.TemporaryDirectory() as scratch:
         for src, rel in sources:
-            if rel in device.ENTRY_POINTS:
+            if rel in device.ENTRY_POINTS or not rel.endswith(".py"):
                 _copy(src, bundle / rel)
                 continue
             if rel == "version.py" and version != firmware_version():

@@ -25,6 +25,7 @@ def _sim(args):
         rom=args.romfs,
         meters=(args.meter1, args.meter2),
         micropython=args.micropython,
+        repl=args.repl,
     )
 
 
@@ -58,6 +59,9 @@ def parser():
     s.add_argument("--mpy", action="store_true", help="run precompiled .mpy modules, as shipped")
     s.add_argument("--romfs", action="store_true",
                    help="run the app from a ROM image in a romfs partition, as shipped to boards with one")
+    s.add_argument("--repl", action="store_true",
+                   help="give the simulated board a serial port (a pty) with its REPL and log, "
+                        "for evsectl deploy and console")
     for n, role in ((1, "the charger's own meter"), (2, "the site meter")):
         s.add_argument("--meter%d" % n, default="SDM72D-M v2", metavar="MODEL",
                        help="model of simulated meter %d, %s (default SDM72D-M v2)" % (n, role))

@@ -31,9 +31,11 @@ _OLD_LAYOUT = ("evse", "hal", "app", "meters", "lib")
 
 
 def firmware_files():
-    """Every firmware source file, relative to the firmware directory, sorted."""
+    """Every firmware file, relative to the firmware directory, sorted: the
+    Python sources and the data files the app reads (app/openapi.json)."""
     root = paths.firmware_dir()
-    return sorted(p.relative_to(root) for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+    return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file() and p.suffix in (".py", ".json")
+                  and "__pycache__" not in p.parts)
 
 
 def assemble(dest, board, precompile=False, rom=False):
@@ -60,7 +62,7 @@ def assemble(dest, board, precompile=False, rom=False):
     sources += [(md / name, slot / "lib" / "microdot" / name) for name in MICRODOT_FILES]
     for src, dst in sources:
         dst.parent.mkdir(parents=True, exist_ok=True)
-        if (precompile or rom) and dst.parent != dest:
+        if (precompile or rom) and dst.parent != dest and src.suffix == ".py":
             compile_mpy(src, dst.with_suffix(".mpy"))
         else:
             shutil.copyfile(src, dst)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from evsectl import device, metersim, paths, romfs, romheap, simmeters
@@ -121,11 +122,13 @@ def check_device_dir(device_dir):
 
 def run(port=8080, board="sim", interpreter="micropython", virtual_time=False, device_dir=None,
         heapsize=None, precompile=False, rom=False, meters=(simmeters.DEFAULT_MODEL,) * 2, out=sys.stdout,
-        micropython=None):
+        micropython=None, repl=False):
     """Run the simulator until interrupted; returns the firmware's exit code.
 
     ``meters``: the models of meter 1 and meter 2, simulated beside the
-    firmware for as long as it runs (see simmeters.py).
+    firmware for as long as it runs (see simmeters.py). ``repl``: the
+    firmware runs on a simulated board with a serial port (a pty) carrying
+    its REPL and log, which ``evsectl deploy`` and ``console`` take.
     """
     if device_dir is None:
         device_dir = default_device_dir(board)
@@ -134,6 +137,8 @@ def run(port=8080, board="sim", interpreter="micropython", virtual_time=False, d
     check_port_free(port)
     check_device_dir(device_dir)
     cmd = command(interpreter, heapsize, rom, micropython)
+    if repl and interpreter != "micropython":
+        raise UserError("--repl needs MicroPython, whose REPL mpremote speaks; leave out --interpreter cpython")
     # Terminated like interrupted: the firmware must not outlive its simulator.
     signal.signal(signal.SIGTERM, _interrupt)
     metersim.log_frames(verbose=False)
@@ -148,9 +153,42 @@ def run(port=8080, board="sim", interpreter="micropython", virtual_time=False, d
             raise UserError("cannot write the simulated flash into %s (%s); choose another --device-dir"
                             % (device_dir, e.strerror))
         print(sim_meters.summary(), file=out, flush=True)
-        return _supervise(dev, cmd, "http://127.0.0.1:%d/webapi/v1/Status" % port, out, _stop_signal(interpreter))
+        url = "http://127.0.0.1:%d/webapi/v1/Status" % port
+        if repl:
+            return _serial_board(dev, cmd[:-2], board, port, url, out)  # cmd ends in -c _START
+        return _supervise(dev, cmd, url, out, _stop_signal(interpreter))
     finally:
         sim_meters.stop()
+
+
+def _serial_board(dev, interpreter, board_name, port, url, out, timeout=30):
+    """The firmware on a board whose serial port is a pty (evsectl.replboard),
+    until interrupted."""
+    from evsectl.replboard import ReplDevice
+
+    board = ReplDevice(dev, app=_START, interpreter=interpreter)
+    try:
+        print("Serial port (REPL and log): %s\n  evsectl console --port %s\n  evsectl deploy --port %s --board %s"
+              % (board.port, board.port, board.port, board_name),
+              file=out, flush=True)
+        deadline = time.monotonic() + timeout
+        while not _listening(port):
+            if time.monotonic() > deadline:
+                raise UserError("the firmware did not start within %d s; see its log with evsectl console --port %s"
+                                % (timeout, board.port))
+            time.sleep(0.1)
+        print("Simulated charger ready: %s" % url, file=out, flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        board.stop()
+
+
+def _listening(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _interrupt(signum, frame):

@@ -1,4 +1,5 @@
-"""A MicroPython board on a serial port, for mpremote, with no board.
+"""A MicroPython board on a serial port, for mpremote, with no board
+(``evsectl sim --repl``, and the deploy tests).
 
 The MicroPython unix port's REPL speaks the same raw REPL and raw-paste
 protocol as a board's (see mpremote's transport_serial.py and MicroPython's
@@ -20,13 +21,22 @@ plays that part:
   the board would: "soft reboot", a fresh interpreter, the raw REPL prompt.
   ``machine.reset()``, which the unix port lacks, ends the interpreter with
   HARD_RESET_EXIT, answered like a hard reset: a fresh interpreter at the
-  friendly prompt. Unlike a board's, neither runs boot.py and main.py: tests
-  start a deployed app the way the simulator does.
+  friendly prompt. So does the firmware's own restart (exit code 75, see
+  firmware/main.py).
+- The app. Given ``app`` (``"import boot, main"``), every hard reset runs it
+  after mounting the flash, as a board runs boot.py and main.py at power-up,
+  and its log goes to the serial port. Ctrl-C on the port then interrupts it
+  as a board's UART does (the unix port only sees SIGINT), and the
+  interpreter drops to its REPL. Without ``app`` a reset ends at the REPL.
+- A UART with nobody listening drops what is sent: output waits in a
+  bounded buffer for whoever opens the port, the oldest lost first, and
+  never stalls the interpreter.
 """
 
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -36,6 +46,8 @@ import tty
 from evsectl.sim import micropython_exe
 
 HARD_RESET_EXIT = 42
+FIRMWARE_RESTART_EXIT = 75  # firmware/main.py and hal/sim.py: "restart me"
+PENDING_MAX = 65536  # output held for a port nobody reads
 RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
 FRIENDLY_PROMPT = b">>> "
 
@@ -57,21 +69,28 @@ del os, sys, vfs, Flash, machine
 
 
 class ReplDevice:
-    def __init__(self, flash_dir, rom_partition=None):
+    def __init__(self, flash_dir, rom_partition=None, app=None, interpreter=None):
         """``rom_partition``: a file to be the board's romfs partition,
-        mapped the way ``evsectl sim --romfs`` maps it (evsectl.romfs)."""
+        mapped the way ``evsectl sim --romfs`` maps it (evsectl.romfs);
+        ``app``: code a hard reset runs (see above); ``interpreter``: the
+        command line that starts MicroPython (default: the unix port)."""
         self.flash_dir = str(flash_dir)
         self.rom_partition = rom_partition
+        self.app = app
+        self.interpreter = interpreter
+        self._app_running = False
+        self._pending = b""  # output the port could not take yet
         self.hard_resets = 0  # counted once the board is back
         self.soft_reboots = 0
         self._raw = False  # the REPL the board is in: Ctrl-A enters raw, Ctrl-B leaves it
         self._host, self._host_end = pty.openpty()
         tty.setraw(self._host_end)  # kept open: mpremote closes and reopens the port
+        os.set_blocking(self._host, False)
         self.port = os.ttyname(self._host_end)
         self._stop = threading.Event()
         self._proc = None
         self._dev = None
-        os.write(self._host, self._boot(raw=False))
+        self._send(self._boot(raw=False))
         self._thread = threading.Thread(target=self._relay, daemon=True)
         self._thread.start()
 
@@ -80,12 +99,21 @@ class ReplDevice:
         dev, end = pty.openpty()
         tty.setraw(end)
         startup = _STARTUP % {"flash": self.flash_dir, "reset": HARD_RESET_EXIT}
-        runner = [sys.executable, "-m", "evsectl.romfs", str(self.rom_partition)] if self.rom_partition else [
-            micropython_exe()]
+        if self.interpreter:
+            runner = list(self.interpreter)
+        elif self.rom_partition:
+            runner = [sys.executable, "-m", "evsectl.romfs", str(self.rom_partition)]
+        else:
+            runner = [micropython_exe()]
+        if self.app and not raw:
+            startup += self.app + "\n"
         self._proc = subprocess.Popen(runner + ["-i", "-c", startup],
                                       stdin=end, stdout=end, stderr=end, cwd=self.flash_dir)
         os.close(end)  # the interpreter's exit then reads as EIO on dev
         self._dev = dev
+        if self.app and not raw:
+            self._app_running = True  # its output flows through the relay
+            return b""
         shown = self._read_until(FRIENDLY_PROMPT)
         if not raw:
             return shown
@@ -105,9 +133,16 @@ class ReplDevice:
 
     def _relay(self):
         while not self._stop.is_set():
-            ready = select.select([self._host, self._dev], [], [], 0.1)[0]
+            ready, writable, _ = select.select([self._host, self._dev], [self._host] if self._pending else [], [], 0.1)
+            if writable:
+                self._send(b"")
             if self._host in ready:
-                data = os.read(self._host, 4096)
+                try:
+                    data = os.read(self._host, 4096)
+                except BlockingIOError:
+                    data = b""
+                if self._app_running and b"\x03" in data:
+                    self._proc.send_signal(signal.SIGINT)
                 last_a, last_b = data.rfind(b"\x01"), data.rfind(b"\x02")
                 if last_a != last_b:
                     self._raw = last_a > last_b
@@ -121,19 +156,31 @@ class ReplDevice:
                 except OSError:  # EIO: the interpreter has exited
                     data = b""
                 if data:
-                    os.write(self._host, data)
+                    if self._app_running and FRIENDLY_PROMPT in data:
+                        self._app_running = False  # interrupted, or ended: at the REPL
+                    self._send(data)
                 else:
                     self._reboot()
+
+    def _send(self, data):
+        """To the port; what it cannot take now waits in ``_pending``."""
+        data = (self._pending + data)[-PENDING_MAX:]
+        try:
+            data = data[os.write(self._host, data):]
+        except BlockingIOError:
+            pass
+        self._pending = data
 
     def _reboot(self):
         code = self._proc.wait()
         os.close(self._dev)
-        if code == HARD_RESET_EXIT:
+        self._app_running = False
+        if code in (HARD_RESET_EXIT, FIRMWARE_RESTART_EXIT):
             self._raw = False
-            os.write(self._host, self._boot(raw=False))
+            self._send(self._boot(raw=False))
             self.hard_resets += 1
         else:
-            os.write(self._host, b"MPY: soft reboot\r\n" + self._boot(raw=self._raw))
+            self._send(b"MPY: soft reboot\r\n" + self._boot(raw=self._raw))
             self.soft_reboots += 1
 
     def wait_for_hard_resets(self, count, timeout=10):

