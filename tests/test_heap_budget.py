@@ -1,6 +1,6 @@
 """Issue 2's heap budget: with the app in ROM, as ``evsectl flash`` lays a
-board out, the firmware boots and serves every endpoint within a 116 KiB
-MicroPython heap (``-X heapsize=116k``) on the 64-bit unix port, and within
+board out, the firmware boots and serves every endpoint within a 132 KiB
+MicroPython heap (``-X heapsize=132k``) on the 64-bit unix port, and within
 78 KiB on the 32-bit one, whose objects are an ESP32's size (the figure a
 board's README quotes). Each answer whole. ``evsectl bench`` prints how
 close it comes (min_heapsize_kib, min_heapsize_kib_32); this test holds the line.
@@ -18,7 +18,12 @@ pool. The runtime pools double (micropython.qstr_info(): 6 pools holding
 1154 names at boot before, full; 7 after, 1297 names), and the 7th costs
 about 9.4 KiB on 32-bit at once, with room for some 1100 more names: the
 protocols to come (OCPP, MQTT) add their names there without another step.
-The test holds 116k and 78k."""
+
+On 64-bit the same step came with the merge of the interface and the OCPP
+settings (5ce108a): the boot heap went from 92.7 KB (58e85d6) and 103.8 KB
+(the interface alone) to 119.4 KB, more than the two added up, and the
+least heap to 129 KiB; the 32-bit figures hardly moved (75 KiB). The test
+holds 132k and 78k."""
 
 import json
 
@@ -28,7 +33,7 @@ import micropython32
 from evsectl import bench
 
 
-@pytest.mark.parametrize("port, heapsize", [("64-bit", "116k"), ("32-bit", "78k")])
+@pytest.mark.parametrize("port, heapsize", [("64-bit", "132k"), ("32-bit", "78k")])
 def test_the_charger_boots_and_serves_every_endpoint_within_its_heap_budget(sim_factory, port, heapsize):
     binary = ("--micropython", micropython32.exe()) if port == "32-bit" else ()
     sim = sim_factory(extra=("--heapsize", heapsize, "--romfs", *binary))

@@ -36,10 +36,10 @@ import microdot
 from evsectl import sim
 
 # The heap the load is measured at, the app in ROM: the budget the firmware
-# boots and serves in (tests/test_heap_budget.py: 116 KiB on the 64-bit unix
+# boots and serves in (tests/test_heap_budget.py: 132 KiB on the 64-bit unix
 # port, 78 KiB on the 32-bit one, whose objects are a board's size) and a
 # margin of 12 KiB for four connections at once, their requests and answers.
-BUDGET_HEAP = "128k"
+BUDGET_HEAP = "144k"
 BUDGET_HEAP_32 = "90k"
 
 API = "/webapi/v1/"
