@@ -7,6 +7,8 @@ import math
 import pytest
 
 from app import metering
+from app.clock import VirtualClock
+from charger.manager import EvseManager
 from evse.kernel import Kernel, Params, Settings
 from meters import models
 
@@ -32,9 +34,14 @@ class Meter:
 
 
 class Charger:
+    """What app.metering takes from app.runtime.Charger: the kernel, the
+    settings, the clock and the charger interface its limit goes through."""
+
     def __init__(self):
         self.config = {"Meter1Type": 0, "Meter2Type": 0, "ControlStrategy": 0}
         self.kernel = Kernel(Params(), Settings())
+        self.clock = VirtualClock()
+        self.manager = EvseManager(self)
 
 
 @pytest.mark.parametrize("power_w, amps", [(1e12, 1e9), (math.inf, math.inf), (2.5e9, 3e6)])

@@ -299,6 +299,18 @@ def test_power_available_caps_the_offer_under_power_limiting(sim):
     assert s["ActualCurrent"] == 10 and s["ActualPowerAvailable"] == 6900
 
 
+def test_status_names_the_source_whose_limit_the_offer_is(sim):
+    assert sim.status()["ActualCurrentLimitSource"] == "Settings"
+    sim.config(ChargeCurrent=40)  # above the simulated board's 32 A rating
+    assert sim.status()["ActualCurrentLimitSource"] == "Rating"
+    sim.config(ControlStrategy=1)
+    sim.ctrl(EVSEPowerAvailable=6900)  # 10 A on three phases
+    sim.vehicle(State="C")
+    sim.advance(1000)
+    s = sim.status()
+    assert s["ActualCurrent"] == 10 and s["ActualCurrentLimitSource"] == "LoadManagement"
+
+
 # -- SystemInfo service codes ------------------------------------------------------------
 
 

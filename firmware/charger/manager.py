@@ -252,7 +252,9 @@ class EvseManager:
         return True
 
     def _enable_entry(self, source, enable, priority):
-        if not (isinstance(priority, int) and PRIORITY_HIGHEST <= priority <= PRIORITY_LOWEST):
+        if not isinstance(source, (str, int)):
+            return "source must be a name or a number"
+        if isinstance(priority, bool) or not (isinstance(priority, int) and PRIORITY_HIGHEST <= priority <= PRIORITY_LOWEST):
             return "priority must be a whole number from 0 (highest) to 10000"
         if source not in self._enables and len(self._enables) >= MAX_ENABLE_SOURCES:
             return "too many sources (at most %d)" % MAX_ENABLE_SOURCES
@@ -368,7 +370,7 @@ class EvseManager:
         """End the transaction for ``reason`` (REASON_*): the offer stops at
         once, the contactor opens the safe way (the kernel waits for the
         vehicle, at most 6 s), then TransactionFinished."""
-        if not (isinstance(reason, int) and 0 <= reason < len(E.REASONS)):
+        if isinstance(reason, bool) or not (isinstance(reason, int) and 0 <= reason < len(E.REASONS)):
             return "reason must be one of charger.events.REASON_*"
         k = self.kernel
         if not (k.connected and k.started):  # none, or stopping already
@@ -518,7 +520,9 @@ class EvseManager:
         errors (empty: done). ``password_hash``: a new AdminPassword's hash
         if the caller derived it already (app.password)."""
         c = self.config
-        errors = c.validate(data) or self.settings_conflict(data)
+        if not isinstance(data, dict):
+            return dict(SystemConfig="must be an object of settings")
+        errors = self.settings_conflict(data)  # the store validates (update)
         if errors:
             return errors
         # Only what differs is applied: a client writing back the whole

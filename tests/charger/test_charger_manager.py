@@ -121,7 +121,10 @@ def test_refusals_are_strings_and_change_nothing():
     assert isinstance(m.set_external_limit(L.OCPP, -1), str)
     assert isinstance(m.set_external_limit(L.OCPP, 6, 230), str)
     assert isinstance(m.set_external_limit(L.OCPP, 6, timeout_ms=-1), str)
-    assert isinstance(m.enable("x", -1), str)
+    assert isinstance(m.enable("x", -1), str) and isinstance(m.disable(["x"], 1), str)
+    assert isinstance(m.disable("x", True), str) and isinstance(m.stop_transaction(True), str)
+    assert isinstance(m.set_settings(["ChargeCurrent", 10]), dict)
+    assert isinstance(m.set_external_limit(L.OCPP, float("nan")), str)
     assert isinstance(m.reserve(1, "T", 0), str)
     assert m.toggle_start() == "no vehicle connected"
     assert r.names() == [] and not m.authorized and m.enabled and m.reservation is None
