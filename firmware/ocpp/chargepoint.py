@@ -333,9 +333,9 @@ class ChargePoint:
         return out
 
     async def _session(self):
-        self.accepted = False
-        self.reported = None
-        await self._boot()
+        self.reported = None  # told again after every reconnect
+        if not self.accepted:  # once per power-up
+            await self._boot()
         while not self.link_lost:
             # The transaction's messages first: its status follows them.
             if not await self._flush():

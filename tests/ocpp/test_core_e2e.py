@@ -22,8 +22,8 @@ from simclient import free_port  # noqa: E402
 class Central:
     """The central system process, and what it saw."""
 
-    def __init__(self, behaviour=None):
-        self.port = free_port()
+    def __init__(self, behaviour=None, port=None):
+        self.port = port or free_port()
         # Without firmware/ on the path, `ocpp` is the package from PyPI.
         env = dict(os.environ, PYTHONPATH="")
         self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "central_system.py"), str(self.port),
@@ -80,8 +80,8 @@ class Central:
 def central():
     made = []
 
-    def make(**behaviour):
-        c = Central(behaviour)
+    def make(port=None, **behaviour):
+        c = Central(behaviour, port)
         made.append(c)
         return c
 
@@ -234,3 +234,69 @@ def test_unlock_connector_availability_cache_and_data_transfer(sim_factory, cent
     s.client.vehicle(State="A")
     cs.got("StopTransaction")
     cs.got("StatusNotification", where=lambda p: p["status"] == "Unavailable")
+
+
+def test_meter_values_are_sampled_at_the_interval_during_a_transaction(sim_factory, central):
+    cs = central()
+    s = ocpp_charger(sim_factory, cs)
+    cs.got("StatusNotification")
+    assert cs.call("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "1"})["result"]["status"] == \
+        "Accepted"
+    assert cs.call("ChangeConfiguration", {"key": "MeterValuesSampledData",
+                                           "value": "Energy.Active.Import.Register,Current.Offered"}
+                   )["result"]["status"] == "Accepted"
+    s.client.vehicle(State="C")
+    cs.got("StartTransaction")
+    values = [cs.got("MeterValues")["payload"] for _ in range(3)]
+    for v in values:
+        assert v["transaction_id"] == 1 and v["connector_id"] == 1
+        measurands = {x["measurand"]: x for x in v["meter_value"][0]["sampled_value"]}
+        assert set(measurands) == {"Energy.Active.Import.Register", "Current.Offered"}
+        assert measurands["Current.Offered"]["value"] == "16"
+    energy = [int(next(x["value"] for x in v["meter_value"][0]["sampled_value"]
+                       if x["measurand"] == "Energy.Active.Import.Register")) for v in values]
+    assert energy == sorted(energy)  # never backwards
+
+
+def test_charging_goes_on_offline_and_the_journal_is_replayed_in_order(sim_factory, central):
+    cs = central()
+    s = ocpp_charger(sim_factory, cs, ChargeAutoStart=True)
+    cs.got("StatusNotification")
+    assert cs.call("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "1"})["result"]["status"] == \
+        "Accepted"
+    for key in ("RetryBackoffWaitMinimum", "RetryBackoffRandomRange"):  # reconnect soon (applies after a restart:
+        cs.call("ChangeConfiguration", {"key": key, "value": "1"})   # the test sees RebootRequired)
+    s.client.vehicle(State="C")
+    cs.got("StartTransaction")
+    cs.got("MeterValues")
+    port = cs.port
+    cs.stop()  # the central system goes down mid-charge
+    time.sleep(3)
+    assert s.client.board()["RelayClosed"]  # charging goes on
+    s.client.vehicle(State="A")  # the transaction ends while nobody listens
+    time.sleep(2)
+    back = central(port=port)
+    stop = back.got("StopTransaction", timeout=60)["payload"]
+    assert (stop["transaction_id"], stop["reason"]) == (1, "EVDisconnected")
+    offline = back.calls("MeterValues")
+    assert offline and all(v["transaction_id"] == 1 for v in offline)  # sampled offline, sent before the Stop
+    assert not back.calls("BootNotification")  # the charger did not restart: no new boot
+
+
+def test_security_profile_1_sends_the_box_id_and_key_as_basic_auth(sim_factory, central):
+    import base64
+
+    cs = central()
+    key = "0123456789abcdef0123"
+    s = sim_factory(virtual_time=False)
+    c = s.client
+    c.config(OcppEndpoint="ws://127.0.0.1:%d/ocpp" % cs.port, OcppBoxId="BOX-7", OcppSecurityProfile=1,
+             OcppAuthKey=key)
+    assert c.ok(c.get("/webapi/v1/SystemConfig"))["OcppAuthKeySet"] is True  # write-only: never shown
+    c.ok(c.post("/webapi/v1/SystemInfo", {"SCode": "Reset"}))
+    time.sleep(1)
+    c.wait_ready(20, s.proc)
+    connected = cs.next(lambda e: "connected" in e)
+    assert connected["connected"] == "BOX-7"  # the URL ends in the BoxId
+    assert connected["auth"] == "Basic " + base64.b64encode(("BOX-7:" + key).encode()).decode()
+    assert cs.got("BootNotification")
