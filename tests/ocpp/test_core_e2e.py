@@ -300,3 +300,22 @@ def test_security_profile_1_sends_the_box_id_and_key_as_basic_auth(sim_factory, 
     assert connected["connected"] == "BOX-7"  # the URL ends in the BoxId
     assert connected["auth"] == "Basic " + base64.b64encode(("BOX-7:" + key).encode()).decode()
     assert cs.got("BootNotification")
+
+
+def test_heartbeats_at_the_interval_the_central_system_gives(sim_factory, central):
+    cs = central(interval=2)
+    ocpp_charger(sim_factory, cs)
+    cs.got("StatusNotification")
+    first = time.monotonic()
+    cs.got("Heartbeat", timeout=10)
+    cs.got("Heartbeat", timeout=10)
+    assert 2 <= time.monotonic() - first <= 10
+
+
+def test_a_fault_is_reported_faulted_with_its_error_code(sim_factory, central):
+    cs = central()
+    s = ocpp_charger(sim_factory, cs)
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Available")
+    s.client.faults(Epo=True)
+    faulted = cs.got("StatusNotification", where=lambda p: p["status"] == "Faulted")["payload"]
+    assert faulted["error_code"] == "OtherError"
