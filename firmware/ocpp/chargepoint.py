@@ -327,6 +327,10 @@ class ChargePoint:
         if "timestamp" not in out:
             out["timestamp"] = (self._now(uptime) if boot == self.boot_id else None) or self._now() or \
                 timefmt.format(0)
+        if action == STOP and "Energy.Active.Import.Register" in self.config.value("StopTxnSampledData"):
+            out["transactionData"] = [{"timestamp": out["timestamp"], "sampledValue": [
+                {"value": str(out["meterStop"]), "context": "Transaction.End",
+                 "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]
         if action == METER:
             out = {"connectorId": CONNECTOR, "transactionId": out.get("transactionId", 0),
                    "meterValue": [{"timestamp": out["timestamp"], "sampledValue": out["sampledValue"]}]}

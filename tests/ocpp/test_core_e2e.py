@@ -127,6 +127,8 @@ def test_tc_003_plug_and_charge_in_free_mode(sim_factory, central):
     stop = cs.got("StopTransaction")["payload"]
     assert stop["transaction_id"] == 1 and stop["reason"] == "EVDisconnected"
     assert stop["meter_stop"] >= start["meter_start"]
+    end = stop["transaction_data"][0]["sampled_value"][0]
+    assert (end["value"], end["context"], end["unit"]) == (str(stop["meter_stop"]), "Transaction.End", "Wh")
     cs.got("StatusNotification", where=lambda p: p["status"] == "Available")
 
 
