@@ -50,8 +50,7 @@ def repl_sim(tmp_path):
     sim = ReplSim(tmp_path)
     yield sim
     if sim.proc.poll() is None:
-        sim.proc.kill()
-        sim.proc.wait()
+        sim.stop()  # as a user stops it: Ctrl-C, which stops the board too
 
 
 def evsectl(*args):
@@ -113,3 +112,35 @@ def test_sim_repl_needs_micropython():
     done = evsectl("sim", "--repl", "--interpreter", "cpython", "--port", str(free_port()))
     assert (done.returncode, done.stderr) == (
         2, "evsectl sim: --repl needs MicroPython, whose REPL mpremote speaks; leave out --interpreter cpython\n")
+
+
+def test_a_simulator_killed_outright_takes_its_board_with_it(repl_sim):
+    pids = _children(repl_sim.proc.pid)
+    assert pids  # the interpreter the board runs
+    repl_sim.proc.kill()
+    repl_sim.proc.wait()
+    deadline = time.monotonic() + 5
+    while any(os.path.exists("/proc/%s" % pid) and _alive(pid) for pid in pids):
+        assert time.monotonic() < deadline, "the board's interpreter outlived its simulator"
+        time.sleep(0.05)
+
+
+def _children(parent):
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    if int(f.read().rsplit(") ", 1)[1].split()[1]) == parent:
+                        found.append(pid)
+            except OSError:
+                pass
+    return found
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False

@@ -68,6 +68,18 @@ del os, sys, vfs, Flash, machine
 """
 
 
+def _die_with_parent():
+    """In the interpreter's process, before it starts: on Linux, end with the
+    process that made it, even one killed outright, rather than run on as a
+    board nobody holds (prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class ReplDevice:
     def __init__(self, flash_dir, rom_partition=None, app=None, interpreter=None):
         """``rom_partition``: a file to be the board's romfs partition,
@@ -107,8 +119,8 @@ class ReplDevice:
             runner = [micropython_exe()]
         if self.app and not raw:
             startup += self.app + "\n"
-        self._proc = subprocess.Popen(runner + ["-i", "-c", startup],
-                                      stdin=end, stdout=end, stderr=end, cwd=self.flash_dir)
+        self._proc = subprocess.Popen(runner + ["-i", "-c", startup], stdin=end, stdout=end, stderr=end,
+                                      cwd=self.flash_dir, preexec_fn=_die_with_parent)
         os.close(end)  # the interpreter's exit then reads as EIO on dev
         self._dev = dev
         if self.app and not raw:
