@@ -144,3 +144,15 @@ def _alive(pid):
             return f.read().split(") ")[1][0] != "Z"
     except OSError:
         return False
+
+
+def test_a_plain_simulator_killed_outright_takes_its_firmware_with_it(sim_factory):
+    s = sim_factory()
+    pids = _children(s.proc.pid)
+    assert pids
+    s.proc.kill()
+    s.proc.wait()
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in pids):
+        assert time.monotonic() < deadline, "the firmware outlived its simulator"
+        time.sleep(0.05)

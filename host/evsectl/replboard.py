@@ -43,7 +43,7 @@ import threading
 import time
 import tty
 
-from evsectl.sim import micropython_exe
+from evsectl.sim import die_with_parent, micropython_exe
 
 HARD_RESET_EXIT = 42
 FIRMWARE_RESTART_EXIT = 75  # firmware/main.py and hal/sim.py: "restart me"
@@ -66,18 +66,6 @@ class machine:
 sys.modules['machine'] = machine
 del os, sys, vfs, Flash, machine
 """
-
-
-def _die_with_parent():
-    """In the interpreter's process, before it starts: on Linux, end with the
-    process that made it, even one killed outright, rather than run on as a
-    board nobody holds (prctl PR_SET_PDEATHSIG)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 class ReplDevice:
@@ -120,7 +108,7 @@ class ReplDevice:
         if self.app and not raw:
             startup += self.app + "\n"
         self._proc = subprocess.Popen(runner + ["-i", "-c", startup], stdin=end, stdout=end, stderr=end,
-                                      cwd=self.flash_dir, preexec_fn=_die_with_parent)
+                                      cwd=self.flash_dir, preexec_fn=die_with_parent)
         os.close(end)  # the interpreter's exit then reads as EIO on dev
         self._dev = dev
         if self.app and not raw:

@@ -203,11 +203,25 @@ def _stop_signal(interpreter):
     return signal.SIGINT if interpreter == "micropython" else signal.SIGTERM
 
 
+def die_with_parent():
+    """In the firmware's process, before it starts (``preexec_fn``): on Linux,
+    end with the process that made it, even one killed outright, rather than
+    run on as a charger nobody holds (prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+
 def _supervise(dev, cmd, url, out, stop=signal.SIGINT):
     """Run the firmware in ``dev``, restarting it when it asks to be;
     interrupted, stop it with the signal ``stop``."""
     while True:
-        proc = subprocess.Popen(cmd, cwd=dev, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(cmd, cwd=dev, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                preexec_fn=die_with_parent)
         stopping = threading.Event()
         pump = threading.Thread(target=_pump, args=(proc, out, url, stopping), daemon=True)
         pump.start()
