@@ -321,3 +321,19 @@ def test_a_fault_is_reported_faulted_with_its_error_code(sim_factory, central):
     s.client.faults(Epo=True)
     faulted = cs.got("StatusNotification", where=lambda p: p["status"] == "Faulted")["payload"]
     assert faulted["error_code"] == "OtherError"
+
+
+def test_every_configuration_key_is_read_and_written_back(sim_factory, central):
+    cs = central()
+    ocpp_charger(sim_factory, cs)
+    cs.got("StatusNotification")
+    keys = cs.call("GetConfiguration", {})["result"]["configuration_key"]
+    assert len(keys) >= 25
+    for k in keys:
+        answer = cs.call("ChangeConfiguration", {"key": k["key"], "value": k.get("value") or ""})["result"]["status"]
+        if k["readonly"]:
+            assert answer == "Rejected", k
+        else:  # its own value back: nothing changes, whatever it needs to apply
+            assert answer in ("Accepted", "RebootRequired"), (k, answer)
+    again = {k["key"]: k.get("value") for k in cs.call("GetConfiguration", {})["result"]["configuration_key"]}
+    assert again == {k["key"]: k.get("value") for k in keys}
