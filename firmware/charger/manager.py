@@ -272,8 +272,8 @@ class EvseManager:
             self._enabled = enabled
             self.events.emit(E.ENABLED if enabled else E.DISABLED, 0, self.clock.ticks())
             self.limits.set(DISABLED, NONE if enabled else 0)
-            if not enabled:
-                self._pending = False
+            if not enabled and self._pending:
+                self.withdraw_authorization()  # nothing may start while disabled
             self._sync_auto_start()
             self._resolve(self.clock.ticks())
 
@@ -334,7 +334,8 @@ class EvseManager:
         self._res_id = reservation_id
         self._res_tag = id_tag
         self._res_until = ticks_add(now, expiry_ms)
-        self._pending = False
+        if self._pending:
+            self.withdraw_authorization()  # the reserved tag must authorize anew
         self._sync_auto_start()
         self.events.emit(E.RESERVATION_START, reservation_id, now)
         return True

@@ -346,3 +346,17 @@ def test_evse_power_available_from_the_remote_system_is_named_as_such():
     r.vehicle("C")
     r.run(2000)
     assert r.m.offered_a == 10
+
+
+def test_disable_or_a_reservation_withdraws_a_waiting_authorization():
+    r = Rig(ChargeAutoStart=False)
+    assert r.m.authorize("A") is True
+    assert r.m.disable("CSMS", 0) is True and not r.m.authorized
+    assert r.names() == ["Authorized", "Disabled", "Deauthorized"]
+    r.m.enable("CSMS", 0)
+    assert r.m.authorize("A") is True
+    assert r.m.reserve(4, "B", 60000) is True and not r.m.authorized
+    assert r.names() == ["Enabled", "Authorized", "Deauthorized", "ReservationStart"]
+    r.vehicle("C")
+    r.run(2000)
+    assert not r.m.transaction_active
