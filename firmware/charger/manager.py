@@ -272,9 +272,9 @@ class EvseManager:
             self._enabled = enabled
             self.events.emit(E.ENABLED if enabled else E.DISABLED, 0, self.clock.ticks())
             self.limits.set(DISABLED, NONE if enabled else 0)
-            if not enabled:
-                self._pending = False
-            elif self.kernel.connected and self.config["ChargeAutoStart"] and self._res_id is None:
+            if not enabled and self._pending:
+                self.withdraw_authorization()  # nothing may start while disabled
+            elif enabled and self.kernel.connected and self.config["ChargeAutoStart"] and self._res_id is None:
                 # Free mode: a vehicle that waited while disabled starts now,
                 # as if it had just plugged in.
                 self._pending = True
@@ -340,7 +340,8 @@ class EvseManager:
         self._res_id = reservation_id
         self._res_tag = id_tag
         self._res_until = ticks_add(now, expiry_ms)
-        self._pending = False
+        if self._pending:
+            self.withdraw_authorization()  # the reserved tag must authorize anew
         self._sync_auto_start()
         self.events.emit(E.RESERVATION_START, reservation_id, now)
         return True

@@ -320,3 +320,42 @@ def test_the_manager_step_allocates_nothing():
                          "TransactionStarted", "ChargingStarted", "ChargingPausedEV", "StoppingCharging",
                          "TransactionFinished", "Authorized", "TransactionStarted", "ChargingStarted",
                          "ErrorRaised", "ErrorCleared", "TransactionFinished", "SessionFinished"]
+
+
+def test_boost_toggles_only_while_charging_is_started():
+    r = Rig(ChargeCurrent=10, ChargeCurrentBoost=20)
+    assert r.m.boost_refusal() == "charging is not started"
+    assert r.m.toggle_boost() == "charging is not started" and not r.m.boosted
+    r.vehicle("C")
+    r.run(2000)
+    assert r.m.boost_refusal() is None and r.m.toggle_boost() is True and r.m.boosted
+    r.run(100)
+    assert r.m.limits.get(L.SETTINGS) == 20 and r.m.limit_source == "Settings"
+    r.run(6000)
+    assert r.m.offered_a == 20
+    assert r.m.toggle_boost() is True and not r.m.boosted
+
+
+def test_evse_power_available_from_the_remote_system_is_named_as_such():
+    r = Rig(ControlStrategy=1, Meter2Type=7, Meter2Ip="127.0.0.1", ChargeCurrent=32)
+    assert r.m.may_set_power_available("127.0.0.1") and not r.m.may_set_power_available("127.0.0.2")
+    assert r.m.set_power_available(6900) is True  # 10 A on three phases
+    assert r.m.limit_source == "EVSEPowerAvailable" and r.charger.kernel.limit_a == 10
+    assert r.m.power_available_w() == 6900
+    r.vehicle("C")
+    r.run(2000)
+    assert r.m.offered_a == 10
+
+
+def test_disable_or_a_reservation_withdraws_a_waiting_authorization():
+    r = Rig(ChargeAutoStart=False)
+    assert r.m.authorize("A") is True
+    assert r.m.disable("CSMS", 0) is True and not r.m.authorized
+    assert r.names() == ["Authorized", "Disabled", "Deauthorized"]
+    r.m.enable("CSMS", 0)
+    assert r.m.authorize("A") is True
+    assert r.m.reserve(4, "B", 60000) is True and not r.m.authorized
+    assert r.names() == ["Enabled", "Authorized", "Deauthorized", "ReservationStart"]
+    r.vehicle("C")
+    r.run(2000)
+    assert not r.m.transaction_active
