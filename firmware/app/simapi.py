@@ -115,6 +115,20 @@ def install(app, charger):
         sim.save()
         return sim.vehicle.as_dict()
 
+    @api.post("Card")
+    async def card(req):
+        # The simulated board's card reader: the id tag of a card held to it.
+        data, err = _body(req)
+        if err:
+            return err
+        tag = data.get("IdTag")
+        if set(data) != {"IdTag"} or not isinstance(tag, str):
+            return _error(400, {"IdTag": "must be the only key, a string"})
+        done = charger.manager.present_id_tag(tag)
+        if done is not True:
+            return _error(409, {"IdTag": done})
+        return {"IdTag": tag}
+
     def faults():
         out = dict(sim.faults)
         out["TempC"] = sim.temp_c10 / 10

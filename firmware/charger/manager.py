@@ -77,6 +77,7 @@ class EvseManager:
         self.limits = LimitArbiter()
         self.limits.set(RATING, self.kernel.params.max_current_a)
         self._enables = {}  # source: (enable, priority)
+        self.token_validator = None  # async (id tag): authorizes it if it may charge (present_id_tag)
         self._enabled = True
         # What step() saw last (all ints and bools: step allocates nothing).
         self._session = False
@@ -305,6 +306,23 @@ class EvseManager:
         self.events.emit(E.AUTHORIZED, 0 if id_tag is None else 1, self.clock.ticks())
         if k.connected and not k.started and k.start_stop_allowed:
             k.toggle_start()  # the transaction starts at the next step
+        return True
+
+    def present_id_tag(self, id_tag):
+        """An id tag shown at the charger (a card on its reader). The tag of
+        the running transaction stops it (Local); any other is checked by the
+        ``token_validator`` an adapter set (OCPP asks its central system),
+        which authorizes it if it may charge; without one, it is authorized
+        at once. True, or why not."""
+        if not (isinstance(id_tag, str) and 0 < len(id_tag) <= MAX_ID_TAG):
+            return "id tag must be a string of 1 to %d characters" % MAX_ID_TAG
+        if self.transaction_active and id_tag == self._id_tag:
+            return self.stop_transaction(E.REASON_LOCAL)
+        if self.token_validator is None:
+            return self.authorize(id_tag)
+        import asyncio
+
+        asyncio.create_task(self.token_validator(id_tag))
         return True
 
     def withdraw_authorization(self):

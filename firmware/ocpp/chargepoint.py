@@ -90,6 +90,8 @@ class ChargePoint:
         self._sample_ms = ticks_ms()
         self._availability = None  # "Inoperative"/"Operative" scheduled until the transaction ends
         self.wake = asyncio.Event()
+        self._one_call = asyncio.Lock()  # one CALL of ours outstanding at a time
+        self.m.token_validator = self._validate
         self.link_lost = False
         self._finished = False  # a transaction ended and its vehicle is still there
         self._phase = None  # the last of ChargingStarted / ChargingPausedEV / ChargingPausedEVSE
@@ -231,6 +233,12 @@ class ChargePoint:
 
     async def call(self, action, payload):
         """Send a CALL and wait for its answer: the payload, or CallError."""
+        if self.ws is None or self.link_lost:
+            raise CallError("offline")
+        async with self._one_call:
+            return await self._call(action, payload)
+
+    async def _call(self, action, payload):
         self._ids += 1
         mid = str(self._ids)
         done = asyncio.Event()
@@ -447,6 +455,23 @@ class ChargePoint:
             done = m.force_unlock()
             return {"status": "Unlocked" if done is True else "NotSupported"}
         raise CallError("unknown action %s" % action)
+
+    async def _validate(self, id_tag):
+        """An id tag shown at the charger may charge if the central system
+        says so (Authorize); offline, if AllowOfflineTxForUnknownId."""
+        try:
+            r = await self.call("Authorize", {"idTag": id_tag}) if self.accepted else None
+        except CallError as e:
+            log.warn("ocpp: Authorize %s: %s" % (id_tag, e))
+            r = None
+        if r is None:
+            status = "Accepted" if self.config.value("AllowOfflineTxForUnknownId") else "offline"
+        else:
+            status = r.get("idTagInfo", {}).get("status")
+        if status == "Accepted":
+            self.m.authorize(id_tag)
+        else:
+            log.info("ocpp: id tag %s not authorized: %s" % (id_tag, status))
 
     def _apply_availability(self, kind):
         self._availability = None

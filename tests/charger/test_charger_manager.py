@@ -359,3 +359,17 @@ def test_disable_or_a_reservation_withdraws_a_waiting_authorization():
     r.vehicle("C")
     r.run(2000)
     assert not r.m.transaction_active
+
+
+def test_a_card_is_authorized_at_once_without_a_validator_and_its_tag_stops_its_transaction():
+    r = Rig(ChargeAutoStart=False)
+    r.vehicle("C")
+    r.run(2000)
+    r.names()
+    assert r.m.present_id_tag("") != True and r.m.present_id_tag(7) != True  # noqa: E712 (a reason string)
+    assert r.m.present_id_tag("04A2B3C4") is True
+    r.run(2000)
+    assert r.names() == ["Authorized", "TransactionStarted", "ChargingStarted"] and r.m.id_tag == "04A2B3C4"
+    assert r.m.present_id_tag("04A2B3C4") is True  # the same card: stop
+    r.run(7000)
+    assert ("TransactionFinished", E.REASON_LOCAL) in r.events()

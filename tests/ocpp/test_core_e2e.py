@@ -337,3 +337,50 @@ def test_every_configuration_key_is_read_and_written_back(sim_factory, central):
             assert answer in ("Accepted", "RebootRequired"), (k, answer)
     again = {k["key"]: k.get("value") for k in cs.call("GetConfiguration", {})["result"]["configuration_key"]}
     assert again == {k["key"]: k.get("value") for k in keys}
+
+
+def test_tc_004_a_card_at_the_charger_is_authorized_by_the_central_system(sim_factory, central):
+    cs = central(authorize={"STOLEN": "Blocked"})
+    s = ocpp_charger(sim_factory, cs, ChargeAutoStart=False)  # Eaton's CsMode 0, Authenticated
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Available")
+    s.client.vehicle(State="C")
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Preparing")
+    s.client.ok(s.client.post("/sim/v1/Card", {"IdTag": "STOLEN"}))
+    assert cs.got("Authorize")["payload"]["id_tag"] == "STOLEN"
+    time.sleep(2)
+    assert not cs.calls("StartTransaction") and not s.client.board()["RelayClosed"]
+    s.client.ok(s.client.post("/sim/v1/Card", {"IdTag": "04A2B3C4"}))
+    assert cs.got("Authorize")["payload"]["id_tag"] == "04A2B3C4"
+    assert cs.got("StartTransaction")["payload"]["id_tag"] == "04A2B3C4"
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Charging")
+    # The same card again ends it, as at any charger.
+    s.client.ok(s.client.post("/sim/v1/Card", {"IdTag": "04A2B3C4"}))
+    stop = cs.got("StopTransaction")["payload"]
+    assert stop["reason"] == "Local"
+    assert s.client.post("/sim/v1/Card", {"IdTag": 7}).status == 400
+
+
+def test_offline_a_card_charges_only_if_allow_offline_tx_for_unknown_id(sim_factory, central):
+    cs = central()
+    s = ocpp_charger(sim_factory, cs, ChargeAutoStart=False)
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Available")
+    port = cs.port
+    cs.stop()
+    time.sleep(1)
+    s.client.vehicle(State="C")
+    s.client.ok(s.client.post("/sim/v1/Card", {"IdTag": "UNKNOWN1"}))
+    time.sleep(2)
+    assert not s.client.board()["RelayClosed"]  # AllowOfflineTxForUnknownId is false
+    back = central(port=port)
+    back.got("StatusNotification", timeout=60)
+    assert back.call("ChangeConfiguration", {"key": "AllowOfflineTxForUnknownId", "value": "true"}
+                     )["result"]["status"] == "Accepted"
+    back.stop()
+    time.sleep(1)
+    s.client.ok(s.client.post("/sim/v1/Card", {"IdTag": "UNKNOWN2"}))
+    deadline = time.monotonic() + 10
+    while not s.client.board()["RelayClosed"]:
+        assert time.monotonic() < deadline, "an unknown card did not charge offline"
+        time.sleep(0.2)
+    again = central(port=port)
+    assert again.got("StartTransaction", timeout=60)["payload"]["id_tag"] == "UNKNOWN2"
