@@ -98,6 +98,10 @@ class ChargePoint:
         # Which start of the firmware a record without a time was made in.
         self.boot_id = int.from_bytes(os.urandom(3), "big")
         self._recover()
+        if self.m.transaction_active:
+            # It started before this task subscribed (the control loop runs
+            # first after a restart, and a vehicle still plugged in starts at once).
+            self._on_event(E.TRANSACTION_STARTED, 0)
 
     # -- time ------------------------------------------------------------------
 
@@ -114,7 +118,8 @@ class ChargePoint:
         if self.epoch_at is None:
             return None
         t, at = self.epoch_at
-        return timefmt.format(t + ((self._uptime() if uptime is None else uptime) - at) // 1000)
+        since = (self._uptime() if uptime is None else uptime) - at
+        return timefmt.format(t + since // 1000, since % 1000)
 
     # -- what the charger does, recorded -------------------------------------------
 
@@ -153,7 +158,7 @@ class ChargePoint:
             self._phase = code
         elif code == E.SESSION_STARTED:
             self._finished = False
-        elif code == E.TRANSACTION_STARTED:
+        elif code == E.TRANSACTION_STARTED and self.tx_ref is None:
             payload = {"connectorId": CONNECTOR, "idTag": self.m.id_tag or "FREE", "meterStart": self._register_wh()}
             payload.update(self._when())
             try:

@@ -51,7 +51,9 @@ def parse(text):
         return None
 
 
-def format(epoch_s):
+def format(epoch_s, ms=None):
+    """``ms``: milliseconds to show (two messages in one second stay apart)."""
     days, secs = divmod(int(epoch_s), 86400)
     y, m, d = _civil_from_days(days)
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, m, d, secs // 3600, secs // 60 % 60, secs % 60)
+    text = "%04d-%02d-%02dT%02d:%02d:%02d" % (y, m, d, secs // 3600, secs // 60 % 60, secs % 60)
+    return text + ("Z" if ms is None else ".%03dZ" % ms)

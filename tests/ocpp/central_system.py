@@ -18,7 +18,9 @@ answers; ``{"drop": true}`` closes the charge point's connection.
 Behaviour keys: ``boot`` (list of statuses answered to successive
 BootNotifications, the last one repeated), ``interval`` (s), ``authorize``
 ({idTag: status}, default Accepted), ``callerror`` (actions answered with a
-CALLERROR), ``silent`` (actions never answered).
+CALLERROR), ``silent`` (actions never answered), ``dedupe`` (a StartTransaction
+seen before gets its transactionId again), ``known`` and ``next_tx`` (what
+it remembers from before it went down).
 """
 
 import asyncio
@@ -33,7 +35,8 @@ from ocpp.v16.enums import Action
 
 behaviour = {}
 boots = 0
-tx_ids = 0
+tx_ids = 0  # the last transactionId given
+known = {}  # StartTransaction (connector, idTag, timestamp, meterStart) -> its transactionId
 connected = {}  # "cp": the ChargePoint of the charger connected now
 
 
@@ -97,9 +100,17 @@ class CentralSystem(ChargePoint):
     @on(Action.start_transaction)
     def on_start(self, id_tag, **kw):
         global tx_ids
-        self._gate("StartTransaction", dict(kw, id_tag=id_tag))
-        tx_ids += 1
-        return call_result.StartTransaction(transaction_id=tx_ids, id_tag_info=self._id_tag_info(id_tag))
+        payload = dict(kw, id_tag=id_tag)
+        key = json.dumps([kw.get("connector_id"), id_tag, kw.get("timestamp"), kw.get("meter_start")])
+        if behaviour.get("dedupe") and key in known:
+            tx = known[key]  # sent again after a lost answer: the same transaction
+        else:
+            tx_ids += 1
+            tx = known[key] = tx_ids
+        emit(got="StartTransaction", payload=payload, id=self.id, tx=tx)
+        if "StartTransaction" in behaviour.get("silent", ()):
+            raise Silent()
+        return call_result.StartTransaction(transaction_id=tx, id_tag_info=self._id_tag_info(id_tag))
 
     @on(Action.stop_transaction)
     def on_stop(self, **kw):
@@ -167,6 +178,10 @@ async def main():
     global behaviour
     port = int(sys.argv[1])
     behaviour = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+    # What a central system that was down remembers (a real one keeps it in its database).
+    global tx_ids
+    tx_ids = behaviour.pop("next_tx", 0)
+    known.update(behaviour.pop("known", {}))
     async with websockets.serve(serve, "127.0.0.1", port, subprotocols=["ocpp1.6"]):
         emit(listening=port)
         loop = asyncio.get_running_loop()

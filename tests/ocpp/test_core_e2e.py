@@ -22,21 +22,66 @@ from simclient import free_port  # noqa: E402
 class Central:
     """The central system process, and what it saw."""
 
-    def __init__(self, behaviour=None, port=None):
+    def __init__(self, behaviour=None, port=None, seen=None):
         self.port = port or free_port()
+        self.seen = [] if seen is None else seen  # kept across a restart of the central system
+        behaviour = dict(behaviour or {})
+        if seen:
+            starts = [e for e in seen if e.get("got") == "StartTransaction"]
+            behaviour["known"] = {json.dumps([e["payload"].get("connector_id"), e["payload"]["id_tag"],
+                                              e["payload"].get("timestamp"), e["payload"].get("meter_start")]):
+                                  e["tx"] for e in starts}
+            behaviour["next_tx"] = max([e["tx"] for e in starts] or [0])
         # Without firmware/ on the path, `ocpp` is the package from PyPI.
         env = dict(os.environ, PYTHONPATH="")
         self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "central_system.py"), str(self.port),
                                       json.dumps(behaviour or {})], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, env=env, cwd=HERE)
         self.events = queue.Queue()
-        self.seen = []
+        self.last_ms = time.monotonic()
         threading.Thread(target=self._pump, daemon=True).start()
         assert self.next(lambda e: "listening" in e, 20)
 
     def _pump(self):
         for line in self.proc.stdout:
             self.events.put(json.loads(line))
+            self.last_ms = time.monotonic()
+
+    def drain(self):
+        while True:
+            try:
+                self.seen.append(self.events.get_nowait())
+            except queue.Empty:
+                return
+
+    def quiet(self, seconds):
+        """Nothing heard for ``seconds`` (waits a little)."""
+        time.sleep(0.5)
+        self.drain()
+        return time.monotonic() - self.last_ms >= seconds
+
+    def transactions(self):
+        """({transactionId: [distinct Start payloads]}, {transactionId: [distinct Stop payloads]})."""
+        self.drain()
+        starts, stops = {}, {}
+        for e in self.seen:
+            if e.get("got") == "StartTransaction":
+                group = starts.setdefault(e["tx"], [])
+            elif e.get("got") == "StopTransaction":
+                group = stops.setdefault(e["payload"]["transaction_id"], [])
+            else:
+                continue
+            if e["payload"] not in group:  # the same message again is a resend, not a second one
+                group.append(e["payload"])
+        return starts, stops
+
+    def meter_values(self, tx):
+        """The energy register's readings of transaction ``tx``, in the order received."""
+        self.drain()
+        return [int(v["value"]) for e in self.seen if e.get("got") == "MeterValues"
+                and e["payload"]["transaction_id"] == tx for mv in e["payload"]["meter_value"]
+                for v in mv["sampled_value"] if v.get("measurand", "Energy.Active.Import.Register")
+                == "Energy.Active.Import.Register"]
 
     def next(self, match, timeout=30):
         """The next event that ``match`` takes (all seen are kept in ``seen``)."""
@@ -74,14 +119,16 @@ class Central:
     def stop(self):
         self.proc.kill()
         self.proc.wait()
+        time.sleep(0.1)  # the pump's last lines
+        self.drain()  # all it heard, for the one that follows it
 
 
 @pytest.fixture
 def central():
     made = []
 
-    def make(port=None, **behaviour):
-        c = Central(behaviour, port)
+    def make(port=None, seen=None, **behaviour):
+        c = Central(behaviour, port, seen)
         made.append(c)
         return c
 
