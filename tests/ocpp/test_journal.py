@@ -218,6 +218,42 @@ def test_a_power_cut_at_every_byte_of_a_compaction_loses_nothing():
     assert _state(Journal(j.path, max_bytes=j.max_bytes)) == state
 
 
+def test_a_start_is_confirmed_with_its_transaction_id_in_one_record():
+    # Never the id without the confirmation: the Start would be sent again
+    # after a restart and open a second transaction at the central system.
+    j = _scenario()
+    a = j.append(START, {"idTag": "abc", "meterStart": 5})
+    m = j.append(METER, _meter(3))
+    for bad in ("7", True, 7.5):
+        try:
+            j.confirm(a, bad)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("confirmed with transactionId %r" % (bad,))
+    assert a in [r[0] for r in j.records()] and j.transaction_id(a) is None
+    before = read(j.path)
+    unconfirmed = _state(j)
+    assert j.confirm(a, 4713) and not j.confirm(a, 4714)
+    assert j.transaction_id(a) == 4713 and a not in [r[0] for r in j.records()]
+    assert _state(Journal(j.path, max_bytes=j.max_bytes)) == _state(j)
+    again = Journal(j.path, max_bytes=j.max_bytes)
+    assert again.transaction_id(a) == 4713 and again.first() is not None
+    assert m in [r[0] for r in again.records()]
+    after = read(j.path)
+    assert after[:len(before)] == before
+    for k in range(len(after) - len(before)):
+        write(j.path, after[:len(before) + k])
+        cut = Journal(j.path, max_bytes=j.max_bytes)
+        assert a in [r[0] for r in cut.records()] and cut.transaction_id(a) is None, k
+        assert _state(cut) == unconfirmed, k
+    # And the id outlives a compaction.
+    write(j.path, after)
+    again = Journal(j.path, max_bytes=j.max_bytes)
+    again._compact()
+    assert Journal(j.path, max_bytes=j.max_bytes).transaction_id(a) == 4713
+
+
 def test_a_flipped_bit_in_an_old_record_stops_the_replay_there():
     # Not a power cut (those only hit the end) but flash going bad: replay
     # keeps what precedes the damage and never returns a damaged record.
