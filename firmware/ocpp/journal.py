@@ -540,7 +540,12 @@ def flash_bytes_per_hour(sample_interval_s, meter_values=None):
     MeterValueSampleInterval ``sample_interval_s``, the central system
     answering everything: each MeterValues record and its confirmation.
     (The Start and Stop of the session, some 300 bytes, come on top once.)
-    The file system's own metadata commit per sync comes on top."""
+
+    These are the journal's bytes, not the flash's: LittleFS never
+    programs a block twice, so each synced append copies the file's
+    unfinished last block to a fresh one (some 2 KB and an erase per
+    record on an ESP32's 4 KiB blocks). tests/ocpp/store_figures.py
+    measures that on LittleFS itself."""
     if sample_interval_s <= 0:
         return 0
     samples = 3600 // sample_interval_s
