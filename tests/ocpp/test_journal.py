@@ -59,6 +59,21 @@ def test_everything_survives_a_restart():
     assert [r[0] for r in again.records()] == [b, c, d]
 
 
+def test_seqs_wrap_below_the_small_int_limit_and_order_holds():
+    # On a 32-bit port small ints end at 2^30: seqs wrap at 2^29, never 0,
+    # and the order is the file's, not the numbers'.
+    j = _journal()
+    j._seq = (1 << 29) - 2
+    seqs = [j.append(METER, _meter(n)) for n in range(4)]
+    assert seqs == [(1 << 29) - 1, 1, 2, 3]
+    assert [r[0] for r in j.records()] == seqs and j.first()[0] == seqs[0]
+    again = Journal(j.path, max_bytes=j.max_bytes)
+    assert [r[0] for r in again.records()] == seqs and again.last_seq() == 3
+    again._compact()
+    again = Journal(j.path, max_bytes=j.max_bytes)
+    assert [r[0] for r in again.records()] == seqs and again.append(METER, _meter(9)) == 4
+
+
 def test_the_transaction_id_of_an_offline_start_is_kept_and_bounded():
     j = _journal()
     j.set_transaction_id("r4", 9)
