@@ -324,9 +324,8 @@ class ChargePoint:
                     continue
                 await sleep_ms(self.config.value("TransactionMessageRetryInterval") * 1000 * tries)
                 return False
-            if action == START:
-                j.set_transaction_id(seq, answer.get("transactionId", 0))
-            j.confirm(seq)
+            # A Start's id and its confirmation go to flash as one record.
+            j.confirm(seq, answer.get("transactionId", 0) if action == START else None)
 
     def _wire(self, action, payload):
         """A journal record as the central system gets it."""

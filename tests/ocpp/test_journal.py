@@ -59,6 +59,21 @@ def test_everything_survives_a_restart():
     assert [r[0] for r in again.records()] == [b, c, d]
 
 
+def test_seqs_wrap_below_the_small_int_limit_and_order_holds():
+    # On a 32-bit port small ints end at 2^30: seqs wrap at 2^29, never 0,
+    # and the order is the file's, not the numbers'.
+    j = _journal()
+    j._seq = (1 << 29) - 2
+    seqs = [j.append(METER, _meter(n)) for n in range(4)]
+    assert seqs == [(1 << 29) - 1, 1, 2, 3]
+    assert [r[0] for r in j.records()] == seqs and j.first()[0] == seqs[0]
+    again = Journal(j.path, max_bytes=j.max_bytes)
+    assert [r[0] for r in again.records()] == seqs and again.last_seq() == 3
+    again._compact()
+    again = Journal(j.path, max_bytes=j.max_bytes)
+    assert [r[0] for r in again.records()] == seqs and again.append(METER, _meter(9)) == 4
+
+
 def test_the_transaction_id_of_an_offline_start_is_kept_and_bounded():
     j = _journal()
     j.set_transaction_id("r4", 9)
@@ -216,6 +231,42 @@ def test_a_power_cut_at_every_byte_of_a_compaction_loses_nothing():
     remove(tmp)
     write(j.path, new)  # renamed: the new file alone
     assert _state(Journal(j.path, max_bytes=j.max_bytes)) == state
+
+
+def test_a_start_is_confirmed_with_its_transaction_id_in_one_record():
+    # Never the id without the confirmation: the Start would be sent again
+    # after a restart and open a second transaction at the central system.
+    j = _scenario()
+    a = j.append(START, {"idTag": "abc", "meterStart": 5})
+    m = j.append(METER, _meter(3))
+    for bad in ("7", True, 7.5):
+        try:
+            j.confirm(a, bad)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("confirmed with transactionId %r" % (bad,))
+    assert a in [r[0] for r in j.records()] and j.transaction_id(a) is None
+    before = read(j.path)
+    unconfirmed = _state(j)
+    assert j.confirm(a, 4713) and not j.confirm(a, 4714)
+    assert j.transaction_id(a) == 4713 and a not in [r[0] for r in j.records()]
+    assert _state(Journal(j.path, max_bytes=j.max_bytes)) == _state(j)
+    again = Journal(j.path, max_bytes=j.max_bytes)
+    assert again.transaction_id(a) == 4713 and again.first() is not None
+    assert m in [r[0] for r in again.records()]
+    after = read(j.path)
+    assert after[:len(before)] == before
+    for k in range(len(after) - len(before)):
+        write(j.path, after[:len(before) + k])
+        cut = Journal(j.path, max_bytes=j.max_bytes)
+        assert a in [r[0] for r in cut.records()] and cut.transaction_id(a) is None, k
+        assert _state(cut) == unconfirmed, k
+    # And the id outlives a compaction.
+    write(j.path, after)
+    again = Journal(j.path, max_bytes=j.max_bytes)
+    again._compact()
+    assert Journal(j.path, max_bytes=j.max_bytes).transaction_id(a) == 4713
 
 
 def test_a_flipped_bit_in_an_old_record_stops_the_replay_there():
