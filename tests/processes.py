@@ -1,6 +1,7 @@
 """A test's view of the processes it started, from /proc (Linux)."""
 
 import os
+import time
 
 
 def children(parent):
@@ -24,3 +25,11 @@ def alive(pid):
             return f.read().rsplit(") ", 1)[1][0] != "Z"
     except OSError:
         return False
+
+
+def wait_gone(pids, timeout=5):
+    """Until none of ``pids`` runs; AssertionError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while any(alive(pid) for pid in pids):
+        assert time.monotonic() < deadline, "still running: %s" % [p for p in pids if alive(p)]
+        time.sleep(0.05)

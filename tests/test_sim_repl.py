@@ -14,7 +14,7 @@ import tty
 
 import pytest
 
-from processes import alive, children
+from processes import children, wait_gone
 from simclient import SimClient, free_port
 from test_deploy import read_until
 
@@ -120,12 +120,7 @@ def test_a_simulator_killed_outright_takes_its_board_with_it(repl_sim):
     assert pids  # the interpreter the board runs
     repl_sim.proc.kill()
     repl_sim.proc.wait()
-    deadline = time.monotonic() + 5
-    while any(alive(pid) for pid in pids):
-        assert time.monotonic() < deadline, "the board's interpreter outlived its simulator"
-        time.sleep(0.05)
-
-
+    wait_gone(pids)  # the interpreter ends with its simulator
 
 
 def test_a_plain_simulator_killed_outright_takes_its_firmware_with_it(sim_factory):
@@ -134,7 +129,4 @@ def test_a_plain_simulator_killed_outright_takes_its_firmware_with_it(sim_factor
     assert pids
     s.proc.kill()
     s.proc.wait()
-    deadline = time.monotonic() + 5
-    while any(alive(pid) for pid in pids):
-        assert time.monotonic() < deadline, "the firmware outlived its simulator"
-        time.sleep(0.05)
+    wait_gone(pids)  # the firmware ends with its simulator

@@ -33,7 +33,7 @@ import os
 
 from app import log
 from app.atomic import read_json, write_atomic
-from app.aio import sleep_ms, ticks_diff, ticks_ms
+from app.aio import sleep_ms, ticks_diff, ticks_ms, wait_for_ms
 from charger import events as E
 from evse import states as S
 from ocpp import timefmt, ws
@@ -230,7 +230,7 @@ class ChargePoint:
                 self.status = status
             self.wake.set()
             try:
-                await _wait(self.sub.wait(), 1000)
+                await wait_for_ms(self.sub.wait(), 1000)
             except asyncio.TimeoutError:
                 pass
 
@@ -251,7 +251,7 @@ class ChargePoint:
         await self.ws.send(json.dumps([CALL, mid, action, payload]))
         self._sent_ms = ticks_ms()
         try:
-            await _wait(done.wait(), ANSWER_MS)
+            await wait_for_ms(done.wait(), ANSWER_MS)
         except asyncio.TimeoutError:
             raise CallError("no answer to %s" % action)
         finally:
@@ -367,7 +367,7 @@ class ChargePoint:
                 self._sync(r.get("currentTime"))
             self.wake.clear()
             try:
-                await _wait(self.wake.wait(), 1000)
+                await wait_for_ms(self.wake.wait(), 1000)
             except asyncio.TimeoutError:
                 pass
 
@@ -505,8 +505,3 @@ class _Settings:
 
     def update(self, changes):
         return self.m.set_settings(changes)
-
-
-async def _wait(aw, ms):
-    """asyncio.wait_for in milliseconds, on both interpreters."""
-    return await asyncio.wait_for(aw, ms / 1000)

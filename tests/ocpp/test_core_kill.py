@@ -42,6 +42,7 @@ def test_fifty_sessions_through_kills_and_outages_bill_every_transaction_once(si
         assert cs.call("ChangeConfiguration", {"key": key, "value": value})["result"]["status"] == "Accepted"
     kills = outages = 0
     down = False
+    port = seen = None  # of the central system while it is down
     for n in range(50):
         c = sim.client
         # Every session is a transaction (free mode starts it at plug-in);
