@@ -103,16 +103,22 @@ def check_heapsize(heapsize):
         raise UserError("--heapsize %r is not a size; give bytes, or KiB or MiB, e.g. 96k or 2m" % heapsize)
 
 
-def check_port_free(port, host="127.0.0.1"):
-    """Refuse a port another program listens on: the firmware would announce
-    it and then fail to listen, again and again."""
-    with socket.socket() as s:
-        # As the firmware's server does: a port left in TIME_WAIT is free.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError as e:
-            raise UserError("port %d is taken (%s); choose another with --port" % (port, e.strerror))
+def reserve_port(port, host="127.0.0.1"):
+    """Refuse a port another program listens on (the firmware would announce
+    it and then fail to listen, again and again); else hold it, listening,
+    until the firmware is about to take it: the simulated meters start first
+    on ports the system picks, and it could pick this one. Returns the
+    socket to close then."""
+    s = socket.socket()
+    # As the firmware's server does: a port left in TIME_WAIT is free.
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((host, port))
+        s.listen(1)
+    except OSError as e:
+        s.close()
+        raise UserError("port %d is taken (%s); choose another with --port" % (port, e.strerror))
+    return s
 
 
 def check_device_dir(device_dir):
@@ -134,17 +140,18 @@ def run(port=8080, board="sim", interpreter="micropython", virtual_time=False, d
         device_dir = default_device_dir(board)
     # First what can be wrong with the options: a mistake then starts nothing.
     check_heapsize(heapsize)
-    check_port_free(port)
     check_device_dir(device_dir)
     cmd = command(interpreter, heapsize, rom, micropython)
     if repl and interpreter != "micropython":
         raise UserError("--repl needs MicroPython, whose REPL mpremote speaks; leave out --interpreter cpython")
+    held = reserve_port(port)
     # Terminated like interrupted: the firmware must not outlive its simulator.
     signal.signal(signal.SIGTERM, _interrupt)
     metersim.log_frames(verbose=False)
     try:
         sim_meters = simmeters.SimMeters(port, *meters).start()  # first: a bad model changes nothing
     except (ValueError, OSError) as e:
+        held.close()
         raise UserError(str(e))
     try:
         try:
@@ -153,11 +160,13 @@ def run(port=8080, board="sim", interpreter="micropython", virtual_time=False, d
             raise UserError("cannot write the simulated flash into %s (%s); choose another --device-dir"
                             % (device_dir, e.strerror))
         print(sim_meters.summary(), file=out, flush=True)
+        held.close()  # the firmware's now
         url = "http://127.0.0.1:%d/webapi/v1/Status" % port
         if repl:
             return _serial_board(dev, cmd[:-2], board, port, url, out)  # cmd ends in -c _START
         return _supervise(dev, cmd, url, out, _stop_signal(interpreter))
     finally:
+        held.close()
         sim_meters.stop()
 
 
