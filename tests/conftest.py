@@ -1,6 +1,7 @@
 """Shared fixtures: a running simulator (the real firmware under the
 MicroPython unix port, started with ``evsectl sim`` as a user would)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -53,8 +54,13 @@ class SimProcess:
 def sim_factory(tmp_path):
     started = []
 
-    def make(**kw):
+    def make(files=None, **kw):
+        """``files``: {name: JSON object} on the simulated flash before it
+        starts, as a charger configured earlier has them (config.json...)."""
         s = SimProcess(tmp_path / ("dev%d" % len(started)), **kw)
+        for name, content in (files or {}).items():
+            s.device_dir.mkdir(parents=True, exist_ok=True)
+            (s.device_dir / name).write_text(json.dumps(content))
         started.append(s)
         return s.start()
 

@@ -1,6 +1,6 @@
 """Transactions that survive anything: the firmware (``evsectl sim``, the
 MicroPython unix port) killed with SIGKILL at random moments during 50
-sessions, the central system down for parts of them. Afterwards the
+sessions (one in three charging), the central system down for parts of them. Afterwards the
 central system holds exactly one Start and one Stop for every transaction,
 readings that never go backwards within one, and no transaction twice.
 
@@ -49,23 +49,25 @@ def test_fifty_sessions_through_kills_and_outages_bill_every_transaction_once(si
     cs = central(dedupe=True)
     sim = ocpp_charger(sim_factory, cs)
     cs.got("StatusNotification")
-    for key, value in (("MeterValueSampleInterval", "1"), ("RetryBackoffWaitMinimum", "1"),
-                       ("RetryBackoffRandomRange", "1"), ("TransactionMessageRetryInterval", "1"),
+    for key, value in (("MeterValueSampleInterval", "1"), ("TransactionMessageRetryInterval", "1"),
                        ("TransactionMessageAttempts", "20")):
-        assert cs.call("ChangeConfiguration", {"key": key, "value": value})["result"]["status"] in (
-            "Accepted", "RebootRequired")
-    _kill_firmware(sim)  # the backoff keys apply from the next start
+        assert cs.call("ChangeConfiguration", {"key": key, "value": value})["result"]["status"] == "Accepted"
     kills = outages = 0
     down = False
     for n in range(50):
         c = sim.client
-        c.vehicle(State="C")
-        deadline = time.monotonic() + 10
-        while not c.board()["RelayClosed"]:  # each session charges: a transaction
-            assert time.monotonic() < deadline, "session %d did not charge" % n
+        # Every session is a transaction (free mode starts it at plug-in);
+        # one in three charges. The contactor's wear budget allows a close
+        # every 6 s on average: a close per session would make this test
+        # wait for the budget rather than test anything.
+        charges = n % 3 == 0
+        c.vehicle(State="C" if charges else "B")
+        deadline = time.monotonic() + 20
+        while not (c.board()["RelayClosed"] if charges else c.status()["ChargerStarted"]):
+            assert time.monotonic() < deadline, "session %d did not start" % n
             time.sleep(0.05)
         time.sleep(rng.uniform(0.1, 0.6))
-        if rng.random() < 0.2:
+        if rng.random() < 0.14:
             _kill_firmware(sim)  # mid-charge (the car stays plugged in: a new transaction follows)
             kills += 1
         if rng.random() < 0.15:
@@ -78,7 +80,7 @@ def test_fifty_sessions_through_kills_and_outages_bill_every_transaction_once(si
             outages += 1
         sim.client.vehicle(State="A")
         time.sleep(rng.uniform(0.1, 0.3))
-        if rng.random() < 0.1:
+        if rng.random() < 0.08:
             _kill_firmware(sim)  # between sessions, maybe while a Stop is being sent
             kills += 1
     if down:
