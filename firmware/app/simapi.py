@@ -192,6 +192,7 @@ def install(app, charger):
 
     @api.get("Site")
     async def get_site(req):
+        sim.keep_counts()
         return site()
 
     @api.post("Site")

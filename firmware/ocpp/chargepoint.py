@@ -18,13 +18,18 @@ Two tasks:
 
 Times: the charger has no clock of its own worth sending. The central
 system's ``currentTime`` (BootNotification, Heartbeat) sets it; records
-made before that carry their uptime and are dated when the clock is known,
-if the charger has not restarted since (else they carry the time they are
-sent).
+made before that carry their uptime and are dated when the clock is known;
+those of a start of the firmware that ended before it knew the time are
+dated once for all, just before this start (_dated), so that a message
+sent again carries the time it had.
 
 Energy: ``meterStart``/``meterStop`` and Energy.Active.Import.Register are
 meter 1's import counter when a meter reads it; without one they are the
-session's estimated energy, which starts at 0 in each transaction.
+session's estimated energy, which starts at 0 in each transaction. One or
+the other for a whole transaction, never both: one that starts before meter
+1's first reading (at power-up, with a vehicle still plugged in) is
+journalled when that reading comes (up to MeterStaleS later, then on the
+estimate).
 """
 
 import asyncio
@@ -66,7 +71,8 @@ class CallError(Exception):
 
 
 class ChargePoint:
-    def __init__(self, charger, journal_path="ocpp.jnl", config_path="ocpp.json", open_path="ocpp.tx"):
+    def __init__(self, charger, journal_path="ocpp.jnl", config_path="ocpp.json", open_path="ocpp.tx",
+                 dates_path="ocpp.dates"):
         self.charger = charger
         self.m = charger.manager
         info = dict(ModelId=charger.board.get("product_type", ""), VendorId="open-evse",
@@ -77,6 +83,7 @@ class ChargePoint:
         # the register when last sampled}): one that was running when the
         # charger lost power is stopped when it is back (_recover, last).
         self.open_path = open_path
+        self.dates_path = dates_path
         self.sub = self.m.events.subscribe()
         self.ws = None
         self.accepted = False
@@ -84,6 +91,12 @@ class ChargePoint:
         self.status = None  # the connector status to report, and the last reported
         self.reported = None
         self.tx_ref = None  # the journal seq of the running transaction's Start
+        # A transaction that waits for meter 1's first reading to be journalled:
+        # since when (ticks_ms), its Start's time, and once over its Stop's (reason, time).
+        self._pending = None
+        self._pending_when = None
+        self._pending_stop = None
+        self._by_meter = False  # the running transaction's energy is meter 1's register (else the estimate)
         self._ids = 0
         self._waiting = None  # (message id, asyncio.Event, [answer]) of our outstanding CALL
         self._sent_ms = ticks_ms()
@@ -121,11 +134,47 @@ class ChargePoint:
         since = (self._uptime() if uptime is None else uptime) - at
         return timefmt.format(t + since // 1000, since % 1000)
 
+    def _dated(self, boot, uptime):
+        """The time of a record made in an earlier start of the firmware
+        that never learnt the time (or None, while this one has not). That
+        start is dated once, on flash (``dates_path``): it is put to have
+        made its first record sent 1 s before this start began. So its
+        records keep their order, and one sent again after another restart
+        (its answer lost) carries the same time as before: a central system
+        recognises a StartTransaction sent again by its time (and connector,
+        idTag, meterStart), not one dated anew each time."""
+        if self.epoch_at is None:
+            return None
+        dates = read_json(self.dates_path).get("boots", [])
+        for b, base in dates:
+            if b == boot:
+                break
+        else:
+            t, at = self.epoch_at
+            base = t * 1000 - at - 1000 - uptime  # epoch ms at that start's uptime 0
+            dates = (dates + [[boot, base]])[-8:]  # the starts that can still have records: a few
+            write_atomic(self.dates_path, json.dumps({"boots": dates}))  # before anything carries it
+        ms = base + uptime
+        return timefmt.format(ms // 1000, ms % 1000)
+
     # -- what the charger does, recorded -------------------------------------------
 
     def _register_wh(self):
+        """The running transaction's energy register: meter 1's import
+        counter, or the session's estimate, whichever its Start had; never
+        one then the other (the counter of a meter read late is not an
+        energy this transaction took)."""
         s = self.m.session
-        return s.reading_wh if s.reading_wh >= 0 else s.energy_wh
+        return s.reading_wh if self._by_meter and s.reading_wh >= 0 else s.energy_wh
+
+    def _meter_awaited(self):
+        """True while a transaction just started should wait for meter 1's
+        first reading (after a power-up a vehicle still plugged in starts
+        before the meter has been polled): up to MeterStaleS, after which
+        the meter counts as absent and the estimate is the register."""
+        c = self.charger.config
+        return self.m.session.reading_wh < 0 and 1 <= c["Meter1Type"] <= 6 and \
+            ticks_diff(ticks_ms(), self._pending) < c["MeterStaleS"] * 1000
 
     def _when(self):
         """A record's time: the time if known, else this boot's uptime."""
@@ -153,35 +202,65 @@ class ChargePoint:
         return "Finishing" if self.tx_ref is None and self._finished else "Preparing"
 
     def _on_event(self, code, arg):
-        j = self.journal
         if code in (E.CHARGING_STARTED, E.CHARGING_PAUSED_EV, E.CHARGING_PAUSED_EVSE):
             self._phase = code
         elif code == E.SESSION_STARTED:
             self._finished = False
-        elif code == E.TRANSACTION_STARTED and self.tx_ref is None:
-            payload = {"connectorId": CONNECTOR, "idTag": self.m.id_tag or "FREE", "meterStart": self._register_wh()}
-            payload.update(self._when())
-            try:
-                self.tx_ref = j.append(START, payload)
-            except JournalFull:  # it could not be billed: it does not run
-                log.warn("ocpp: journal full, transaction refused")
-                self.m.stop_transaction(E.REASON_OTHER)
-                return
-            self._sample_ms = ticks_ms()
-            write_atomic(self.open_path, json.dumps({"ref": self.tx_ref, "wh": payload["meterStart"]}))
-        elif code == E.TRANSACTION_FINISHED and self.tx_ref is not None:
-            self._stop(E.REASONS[arg])
+        elif code == E.TRANSACTION_STARTED and self.tx_ref is None and \
+                (self._pending is None or self._pending_stop is not None):
+            if self._pending is not None:
+                self._resolve()  # an earlier one, over before meter 1 answered: on the estimate
+            self._pending = ticks_ms()
+            self._pending_when = self._when()
+            if not self._meter_awaited():
+                self._resolve()
+        elif code == E.TRANSACTION_FINISHED and (self.tx_ref is not None or self._pending is not None):
             self._finished = True
+            if self._pending is not None:
+                # Journalled with meter 1's first reading (_record), if that is still awaited.
+                self._pending_stop = (E.REASONS[arg], self._when())
+                if not self._meter_awaited():
+                    self._resolve()
+            else:
+                self._stop(E.REASONS[arg])
             if self._availability:
                 self._apply_availability(self._availability)
         elif code == E.SESSION_FINISHED:
             self._finished = False
 
-    def _stop(self, reason, wh=None):
+    def _resolve(self):
+        """Journal the pending transaction's Start, and its Stop if it is
+        over, with meter 1's register if it has been read by now, else
+        with the estimate."""
+        stop = self._pending_stop
+        self._pending = self._pending_stop = None
+        self._start(self._pending_when)
+        if stop is not None and self.tx_ref is not None:
+            self._stop(stop[0], when=stop[1])
+
+    def _start(self, when):
+        """Journal the running transaction's Start (its meterStart is known now)."""
+        self._by_meter = self.m.session.reading_wh >= 0
+        payload = {"connectorId": CONNECTOR, "idTag": self.m.id_tag or "FREE", "meterStart": self._register_wh()}
+        payload.update(when)
+        try:
+            self.tx_ref = self.journal.append(START, payload)
+        except JournalFull:  # it could not be billed: it does not run
+            log.warn("ocpp: journal full, transaction refused")
+            self.m.stop_transaction(E.REASON_OTHER)
+            return
+        self._sample_ms = ticks_ms()
+        self._note_open(payload["meterStart"])
+
+    def _note_open(self, wh):
+        """The running transaction on flash, with its register now."""
+        write_atomic(self.open_path, json.dumps({"ref": self.tx_ref, "wh": wh, "meter": self._by_meter}))
+
+    def _stop(self, reason, wh=None, when=None):
         """Journal the running transaction's Stop: the transaction is over
         for the central system, whatever the charger does next."""
         payload = {"ref": self.tx_ref, "meterStop": self._register_wh() if wh is None else wh, "reason": reason}
-        payload.update(self._when())
+        payload.update(when or self._when())
         self.journal.append(STOP, payload)
         self.tx_ref = None
         self._phase = None
@@ -196,7 +275,7 @@ class ChargePoint:
             return
         self.tx_ref = left["ref"]
         wh = left.get("wh", 0)
-        if self.m.session.reading_wh >= wh:
+        if left.get("meter", True) and self.m.session.reading_wh >= wh:
             wh = self.m.session.reading_wh
         log.warn("ocpp: transaction %d was open at power-up: stopped (PowerLoss)" % self.tx_ref)
         self._stop("PowerLoss", wh)
@@ -213,7 +292,7 @@ class ChargePoint:
         payload = {"ref": self.tx_ref, "sampledValue": values}
         payload.update(self._when())
         self.journal.append(METER, payload)
-        write_atomic(self.open_path, json.dumps({"ref": self.tx_ref, "wh": self._register_wh()}))
+        self._note_open(self._register_wh())
 
     async def _record(self):
         while True:
@@ -221,6 +300,8 @@ class ChargePoint:
             while ev is not None:
                 self._on_event(ev[0], ev[1])
                 ev = self.sub.poll()
+            if self._pending is not None and not self._meter_awaited():
+                self._resolve()
             interval = self.config.value("MeterValueSampleInterval") * 1000
             if self.tx_ref is not None and interval and ticks_diff(ticks_ms(), self._sample_ms) >= interval:
                 self._sample_ms = ticks_ms()
@@ -337,7 +418,7 @@ class ChargePoint:
         uptime = out.pop("uptime", None)
         boot = out.pop("boot", None)
         if "timestamp" not in out:
-            out["timestamp"] = (self._now(uptime) if boot == self.boot_id else None) or self._now() or \
+            out["timestamp"] = (self._now(uptime) if boot == self.boot_id else self._dated(boot, uptime)) or \
                 timefmt.format(0)
         if action == STOP and "Energy.Active.Import.Register" in self.config.value("StopTxnSampledData"):
             out["transactionData"] = [{"timestamp": out["timestamp"], "sampledValue": [
@@ -422,6 +503,8 @@ class ChargePoint:
             kind = p.get("type")
             if kind not in ("Soft", "Hard"):
                 raise CallError("type must be Soft or Hard")
+            if self._pending is not None:
+                self._resolve()
             if self.tx_ref is not None:
                 # Journalled now: the restart comes before the contactor
                 # would report the transaction finished.
