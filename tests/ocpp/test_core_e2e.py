@@ -83,8 +83,17 @@ class Central:
                 for v in mv["sampled_value"] if v.get("measurand", "Energy.Active.Import.Register")
                 == "Energy.Active.Import.Register"]
 
-    def next(self, match, timeout=30):
-        """The next event that ``match`` takes (all seen are kept in ``seen``)."""
+    backlog = ()  # events a call() passed over while it waited for its result
+
+    def next(self, match, timeout=30, keep=False):
+        """The next event that ``match`` takes (all seen are kept in ``seen``).
+        Events passed over are dropped, or with ``keep`` left for the next
+        call to look at first: what the charge point sent while we waited
+        for its answer may reach us before the answer (both in one read)."""
+        while self.backlog and not keep:
+            e, self.backlog = self.backlog[0], self.backlog[1:]
+            if match(e):
+                return e
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -97,6 +106,8 @@ class Central:
             self.seen.append(e)
             if match(e):
                 return e
+            if keep:
+                self.backlog += (e,)
 
     def got(self, action, timeout=30, where=None):
         return self.next(lambda e: e.get("got") == action and (where is None or where(e["payload"])), timeout)
@@ -110,7 +121,7 @@ class Central:
         Central._ref += 1
         ref = Central._ref
         self.send({"call": action, "payload": payload, "ref": ref})
-        return self.next(lambda e: "result" in e and e.get("ref") == ref, timeout)
+        return self.next(lambda e: "result" in e and e.get("ref") == ref, timeout, keep=True)
 
     def send(self, cmd):
         self.proc.stdin.write(json.dumps(cmd) + "\n")
