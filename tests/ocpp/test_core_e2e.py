@@ -137,10 +137,11 @@ def central():
         c.stop()
 
 
-def ocpp_charger(sim_factory, central, **settings):
-    """A simulated charger (real time) that connects to ``central``: OCPP is
+def ocpp_charger(sim_factory, central, virtual_time=False, interpreter="micropython", **settings):
+    """A simulated charger (real time, or virtual; the firmware under the
+    MicroPython unix port, or CPython) that connects to ``central``: OCPP is
     set through the WebAPI, and applies at the restart that follows."""
-    s = sim_factory(virtual_time=False)
+    s = sim_factory(virtual_time=virtual_time, interpreter=interpreter)
     c = s.client
     c.config(OcppEndpoint="ws://127.0.0.1:%d/ocpp" % central.port, OcppBoxId="CP1", OcppSecurityProfile=0,
              **settings)
