@@ -14,6 +14,7 @@ import tty
 
 import pytest
 
+from processes import alive, children
 from simclient import SimClient, free_port
 from test_deploy import read_until
 
@@ -115,44 +116,25 @@ def test_sim_repl_needs_micropython():
 
 
 def test_a_simulator_killed_outright_takes_its_board_with_it(repl_sim):
-    pids = _children(repl_sim.proc.pid)
+    pids = children(repl_sim.proc.pid)
     assert pids  # the interpreter the board runs
     repl_sim.proc.kill()
     repl_sim.proc.wait()
     deadline = time.monotonic() + 5
-    while any(os.path.exists("/proc/%s" % pid) and _alive(pid) for pid in pids):
+    while any(alive(pid) for pid in pids):
         assert time.monotonic() < deadline, "the board's interpreter outlived its simulator"
         time.sleep(0.05)
 
 
-def _children(parent):
-    found = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open("/proc/%s/stat" % pid) as f:
-                    if int(f.read().rsplit(") ", 1)[1].split()[1]) == parent:
-                        found.append(pid)
-            except OSError:
-                pass
-    return found
-
-
-def _alive(pid):
-    try:
-        with open("/proc/%s/stat" % pid) as f:
-            return f.read().split(") ")[1][0] != "Z"
-    except OSError:
-        return False
 
 
 def test_a_plain_simulator_killed_outright_takes_its_firmware_with_it(sim_factory):
     s = sim_factory()
-    pids = _children(s.proc.pid)
+    pids = children(s.proc.pid)
     assert pids
     s.proc.kill()
     s.proc.wait()
     deadline = time.monotonic() + 5
-    while any(_alive(pid) for pid in pids):
+    while any(alive(pid) for pid in pids):
         assert time.monotonic() < deadline, "the firmware outlived its simulator"
         time.sleep(0.05)

@@ -201,7 +201,10 @@ class WebSocket:
 
     Attributes a caller may set: ``ping_interval_s`` (0 = off),
     ``pong_timeout_ms``, ``read_timeout_ms`` (a frame that stops half way),
-    ``close_timeout_ms``. Counters: ``pings``, ``pongs``, ``oversize``.
+    ``close_timeout_ms``, ``clock`` (the ticks the ping interval is counted
+    in: the simulator's virtual time moves it; the pong timeout and the
+    others are real time, how long a peer takes). Counters: ``pings``,
+    ``pongs``, ``oversize``.
     """
 
     def __init__(self, max_size=MAX_SIZE, timeout_ms=10000):
@@ -209,6 +212,7 @@ class WebSocket:
         self.ping_interval_s = 0
         self.pong_timeout_ms = 10000
         self.read_timeout_ms = timeout_ms
+        self.send_timeout_ms = timeout_ms  # a send the peer does not take (see _drain)
         self.close_timeout_ms = 5000
         self.subprotocol = None
         self.closed = False
@@ -229,13 +233,18 @@ class WebSocket:
         self._closed_evt = None
         self._reader = None  # the task inside recv(), if any
         self._reader_cancelled = False
-        self._ping_at = ticks_ms()
+        self.clock = ticks_ms
+        self._ping_clock = ticks_ms  # the clock _ping_at was taken from
+        self._ping_at = ticks_ms()  # in ``clock``'s ticks: when the last ping went (or the link opened)
+        self._pinged = 0  # real ticks of the ping waiting for its answer
         self._ping_out = False
 
     # -- opening ----------------------------------------------------------
 
     async def _open(self, host, port, path, ctx, subprotocol, auth_header):
-        if ctx is None:
+        if _MPY:
+            await self._mpy_connect(host, port, ctx)
+        elif ctx is None:  # CPython's asyncio sets TCP_NODELAY itself
             self._r, self._w = await asyncio.open_connection(host, port)
         else:
             self._r, self._w = await asyncio.open_connection(host, port, ssl=ctx, server_hostname=host)
@@ -281,12 +290,46 @@ class WebSocket:
         if got != subprotocol:
             raise WsError("server did not accept subprotocol %s (answered %r)" % (subprotocol, got))
         self.subprotocol = got
-        self._ping_at = ticks_ms()
+        self._ping_at = self.clock()
+        self._ping_clock = self.clock
+
+    def _mpy_connect(self, host, port, ctx):
+        # MicroPython's asyncio.open_connection, but with TCP_NODELAY set
+        # before TLS wraps the socket (after that it is out of reach). A
+        # message longer than TX_CHUNK goes out in several writes; with
+        # Nagle's algorithm on, each write after the first waits for the
+        # ACK of the one before, and a server that delays its ACKs (Linux:
+        # 40 ms) stalled every such message by that much. The stream is
+        # ours before the first wait, so a timeout or a failure closes the
+        # socket (_abort) instead of leaving it to the collector.
+        import socket
+        from asyncio import core
+        from errno import EINPROGRESS
+
+        ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]  # blocks, as asyncio's does
+        s = socket.socket(ai[0], ai[1], ai[2])
+        self._r = self._w = asyncio.StreamReader(s)
+        try:  # the same numbers on Linux and lwIP; some ports name neither
+            s.setsockopt(getattr(socket, "IPPROTO_TCP", 6), getattr(socket, "TCP_NODELAY", 1), 1)
+        except OSError:
+            pass
+        s.setblocking(False)
+        try:
+            s.connect(ai[-1])
+        except OSError as e:
+            if e.errno != EINPROGRESS:
+                raise
+        if ctx is not None:  # the handshake happens on the first read or write
+            s = ctx.wrap_socket(s, server_hostname=host, do_handshake_on_connect=False)
+            s.setblocking(False)
+            self._r = self._w = asyncio.StreamReader(s)
+        yield core._io_queue.queue_write(s)
 
     # -- sending ----------------------------------------------------------
 
     async def send(self, text):
-        """Send ``text`` (str) as one text message."""
+        """Send ``text`` (str) as one text message. A peer that takes
+        nothing for ``send_timeout_ms`` fails the link (WsClosed, 1006)."""
         if not isinstance(text, str):
             raise TypeError("send() takes str (OCPP-J is text), not %s" % type(text).__name__)
         if self.closed or self._close_sent:
@@ -346,8 +389,12 @@ class WebSocket:
                     if j < m:
                         tx[h + j] = data[i + j] ^ m3
                         j += 1
-                put(self._w, mv[: h + m])
-                await self._w.drain()
+                w = self._w
+                put(w, mv[: h + m])
+                if _MPY and not w.out_buf:
+                    await w.drain()  # the socket took it all: this only yields
+                else:
+                    await self._drain(w)
                 i += m
                 h = 0
                 if i >= n:
@@ -357,6 +404,18 @@ class WebSocket:
             raise WsClosed(1006, "send failed: %s" % e)
         finally:
             self._lock.release()
+
+    async def _drain(self, w):
+        # Wait until the socket has taken what put() could not hand over at
+        # once, at most send_timeout_ms: a peer that takes nothing (a dead
+        # link with full buffers) would otherwise hold the send lock for
+        # ever, and with it the pings that detect the dead link and close().
+        # Called only then on MicroPython: the timer is a task (allocation).
+        try:
+            await wait_for_ms(w.drain(), self.send_timeout_ms)
+        except asyncio.TimeoutError:
+            self._abort()
+            raise WsClosed(1006, "send stalled: the peer took nothing for %d ms" % self.send_timeout_ms)
 
     async def _send_control(self, b0, code, payload):
         # Close frames carry a 2-byte code then the reason (<= 125 bytes).
@@ -494,24 +553,32 @@ class WebSocket:
 
     async def _keepalive(self):
         # ms until something is due (None: nothing), sending a ping if due.
+        # The interval is counted in self.clock's ticks; the pong timeout in
+        # real ones.
         interval = self.ping_interval_s * 1000
-        now = ticks_ms()
+        clock = self.clock
+        now = clock()
+        if clock is not self._ping_clock:  # a caller set another clock: start counting on it
+            self._ping_clock = clock
+            self._ping_at = now
         if not interval:
             self._ping_at = now  # keep the stamp fresh for ticks_diff
             self._ping_out = False
             return None
         if self._ping_out:
-            left = self.pong_timeout_ms - ticks_diff(now, self._ping_at)
+            left = self.pong_timeout_ms - ticks_diff(ticks_ms(), self._pinged)
             if left <= 0:
                 self._abort()
                 raise WsClosed(1006, "dead link: nothing received for %d ms after a ping" % self.pong_timeout_ms)
             return left
         left = interval - ticks_diff(now, self._ping_at)
         if left > 0:
-            return left
+            # Another clock moves without telling us (virtual time): look again each second.
+            return left if clock is ticks_ms or left < 1000 else 1000
         await self._send_control(0x80 | _PING, None, b"")
         self.pings += 1
         self._ping_at = now
+        self._pinged = ticks_ms()
         self._ping_out = True
         return self.pong_timeout_ms
 

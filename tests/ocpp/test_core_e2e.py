@@ -83,8 +83,17 @@ class Central:
                 for v in mv["sampled_value"] if v.get("measurand", "Energy.Active.Import.Register")
                 == "Energy.Active.Import.Register"]
 
-    def next(self, match, timeout=30):
-        """The next event that ``match`` takes (all seen are kept in ``seen``)."""
+    backlog = ()  # events a call() passed over while it waited for its result
+
+    def next(self, match, timeout=30, keep=False):
+        """The next event that ``match`` takes (all seen are kept in ``seen``).
+        Events passed over are dropped, or with ``keep`` left for the next
+        call to look at first: what the charge point sent while we waited
+        for its answer may reach us before the answer (both in one read)."""
+        while self.backlog and not keep:
+            e, self.backlog = self.backlog[0], self.backlog[1:]
+            if match(e):
+                return e
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -97,6 +106,8 @@ class Central:
             self.seen.append(e)
             if match(e):
                 return e
+            if keep:
+                self.backlog += (e,)
 
     def got(self, action, timeout=30, where=None):
         return self.next(lambda e: e.get("got") == action and (where is None or where(e["payload"])), timeout)
@@ -110,7 +121,7 @@ class Central:
         Central._ref += 1
         ref = Central._ref
         self.send({"call": action, "payload": payload, "ref": ref})
-        return self.next(lambda e: "result" in e and e.get("ref") == ref, timeout)
+        return self.next(lambda e: "result" in e and e.get("ref") == ref, timeout, keep=True)
 
     def send(self, cmd):
         self.proc.stdin.write(json.dumps(cmd) + "\n")
@@ -137,14 +148,15 @@ def central():
         c.stop()
 
 
-def ocpp_charger(sim_factory, central, **settings):
-    """A simulated charger (real time) configured earlier to connect to
+def ocpp_charger(sim_factory, central, virtual_time=False, interpreter="micropython", **settings):
+    """A simulated charger (real time, or virtual; the firmware under the
+    MicroPython unix port, or CPython) configured earlier to connect to
     ``central`` (the WebAPI way, with its restart, is
     test_security_profile_1...), retrying a lost link within a second."""
     config = dict(OcppEndpoint="ws://127.0.0.1:%d/ocpp" % central.port, OcppBoxId="CP1", OcppSecurityProfile=0)
     config.update(settings)
-    return sim_factory(virtual_time=False, files={"config.json": config, "ocpp.json": dict(
-        RetryBackoffWaitMinimum=1, RetryBackoffRandomRange=0)})
+    return sim_factory(virtual_time=virtual_time, interpreter=interpreter, files={"config.json": config,
+                       "ocpp.json": dict(RetryBackoffWaitMinimum=1, RetryBackoffRandomRange=0)})
 
 
 def test_tc_001_cold_boot_pending_then_accepted(sim_factory, central):

@@ -29,27 +29,15 @@ import random
 import signal
 import time
 
+from processes import children
 from test_core_e2e import central  # noqa: F401 (the fixture: a central system process)
 from test_core_e2e import ocpp_charger
-
-
-def _children(parent):
-    found = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open("/proc/%s/stat" % pid) as f:
-                    if int(f.read().rsplit(") ", 1)[1].split()[1]) == parent:
-                        found.append(int(pid))
-            except OSError:
-                pass
-    return found
 
 
 def _kill_firmware(sim):
     """SIGKILL the firmware (a power cut, as far as its flash is concerned);
     its simulator ends with it, and is started again on the same flash."""
-    for pid in _children(sim.proc.pid):
+    for pid in children(sim.proc.pid):
         os.kill(pid, signal.SIGKILL)
     sim.proc.wait(10)
     sim.log.close()

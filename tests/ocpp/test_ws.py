@@ -24,7 +24,8 @@ CASES = HERE / "ws_cases.py"
 SERVER = HERE / "ws_server.py"
 
 PLAIN = ["echo_sizes", "subprotocol_refused", "fragments", "server_ping_answered", "our_pings", "dead_link",
-         "server_close", "client_close", "oversize", "binary_refused", "protocol_errors", "close_while_silent", "stall_mid_frame", "connect_timeout",
+         "server_close", "client_close", "oversize", "binary_refused", "protocol_errors", "close_while_silent", "send_stall",
+         "no_nagle_stall", "stall_mid_frame", "connect_timeout",
          "auth_accepted", "auth_refused", "for_profile_sync", "parse_url_sync", "backoff_sync", "sha1_sync",
          "basic_auth_sync"]
 TLS = ["tls_ok", "tls_wrong_ca", "tls_wrong_host"]

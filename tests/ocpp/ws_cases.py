@@ -214,6 +214,55 @@ async def case_close_while_silent():
     assert 250 <= ms < 3000, ms
 
 
+async def case_send_stall():
+    # the server stops reading: once the socket buffers are full a send
+    # fails after send_timeout_ms instead of holding the send lock for ever
+    # (the reader's pings and close() need it too)
+    ws = await connect(url(), timeout_ms=700)
+    await ws.send("silence")
+    reader = asyncio.create_task(ws.recv())
+    msg = "s" * 65536
+    e = None
+    for sent in range(400):  # 26 MB: far more than loopback's buffers hold (~4 MB)
+        try:
+            await ws.send(msg)
+        except WsClosed as err:
+            e = err
+            break
+    assert e is not None and e.code == 1006 and "send stalled" in e.reason, (sent, e)
+    assert ws.closed
+    e = await araises(WsClosed, reader)  # woken, not left waiting
+    t0 = ticks_ms()
+    await ws.close()  # at once: nothing left to wait for
+    assert ticks_diff(ticks_ms(), t0) < 100
+    print("send stalled after %d messages of 64 KiB" % sent)
+
+
+async def rtt_ms(ws, n, times=15):
+    # The median round trip of an n-byte message, in ms.
+    msg = "n" * n
+    await echo(ws, msg)
+    rtts = []
+    for _ in range(times):
+        t0 = ticks_ms()
+        await echo(ws, msg)
+        rtts.append(ticks_diff(ticks_ms(), t0))
+    rtts.sort()
+    return rtts[times // 2]
+
+
+async def case_no_nagle_stall():
+    # A message longer than TX_CHUNK goes out in several writes. With Nagle's
+    # algorithm on, each waited for the ACK of the one before, which the
+    # server delays by 40 ms: every such message took >= 40 ms on loopback.
+    ws = await connect(url())
+    for n in (100, 1000, 5000):
+        ms = await rtt_ms(ws, n)
+        print("round trip of %d bytes: %d ms" % (n, ms))
+        assert ms < 25, (n, ms)
+    await ws.close()
+
+
 async def case_stall_mid_frame():
     ws = await connect(url(), timeout_ms=700)
     await ws.send("stall")  # the header and 2 of 5 bytes, then nothing
@@ -267,6 +316,8 @@ async def case_tls_ok():
         await echo(ws, "t" * n)
     await ws.send("frag 3 3000")
     assert await ws.recv(timeout_ms=5000) == "f" * 3000
+    ms = await rtt_ms(ws, 1000)  # no Nagle stall over TLS either (see no_nagle_stall)
+    assert ms < 25, ms
     await ws.close()
     assert ws.close_code == 1000
 
