@@ -202,3 +202,20 @@ def _check_energy(sessions, starts, stops):
         inside = [(a, b) for a, b in txs if before - 1 <= a < b <= after + 1]
         billed = sum(b - a for a, b in inside)
         assert after - before - 3 * max(1, len(inside)) <= billed, (before, after, inside)
+
+
+def test_a_transaction_that_starts_before_meter_1_is_read_bills_its_register(sim_factory, central, tmp_path):
+    """After a power cut the vehicle, still plugged in, starts a transaction
+    at once, before meter 1 has been polled: its Start waits for the
+    meter's first reading (it once had the estimate, 0, for meterStart and
+    the register for meterStop)."""
+    cs = central()
+    (tmp_path / "dev0.vehicle.json").write_text(json.dumps({
+        "Vehicle": {"State": "C", "CableA": 32, "DrawA": 16, "Phases": 1}, "Faults": {},
+        "Site": {"EnergyWh": [START_WH, START_WH]}}))
+    sim = ocpp_charger(sim_factory, cs, Meter1Type=1, MeterPollMs=2000)
+    start = cs.got("StartTransaction")["payload"]
+    assert START_WH <= start["meter_start"] <= START_WH + 5, start
+    sim.client.vehicle(State="A")
+    stop = cs.got("StopTransaction")["payload"]
+    assert start["meter_start"] <= stop["meter_stop"] <= _site_wh(sim) + 1, (start, stop)
