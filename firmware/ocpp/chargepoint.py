@@ -181,12 +181,12 @@ class ChargePoint:
     # -- what the charger does, recorded -------------------------------------------
 
     def _register_wh(self):
-        """The running transaction's energy register: meter 1's import
-        counter, or the session's estimate, whichever its Start had; never
-        one then the other (the counter of a meter read late is not an
-        energy this transaction took)."""
+        """The energy register: meter 1's import counter, or the session's
+        estimate. In a transaction whichever its Start had, never one then
+        the other (the counter of a meter read late is not an energy this
+        transaction took)."""
         s = self.m.session
-        return s.reading_wh if self._by_meter and s.reading_wh >= 0 else s.energy_wh
+        return s.reading_wh if s.reading_wh >= 0 and (self._by_meter or self.tx_ref is None) else s.energy_wh
 
     def _meter_awaited(self):
         """True while a transaction just started should wait for meter 1's
@@ -281,7 +281,10 @@ class ChargePoint:
 
     def _note_open(self, wh):
         """The running transaction on flash, with its register now."""
-        write_atomic(self.open_path, json.dumps({"ref": self.tx_ref, "wh": wh, "meter": self._by_meter}))
+        note = {"ref": self.tx_ref, "wh": wh}
+        if not self._by_meter:
+            note["est"] = 1  # the estimate: not to be compared with meter 1's counter after a restart
+        write_atomic(self.open_path, json.dumps(note))
 
     def _stop(self, reason, wh=None, when=None):
         """Journal the running transaction's Stop: the transaction is over
@@ -302,7 +305,7 @@ class ChargePoint:
             return
         self.tx_ref = left["ref"]
         wh = left.get("wh", 0)
-        if left.get("meter", True) and self.m.session.reading_wh >= wh:
+        if "est" not in left and self.m.session.reading_wh >= wh:
             wh = self.m.session.reading_wh
         log.warn("ocpp: transaction %d was open at power-up: stopped (PowerLoss)" % self.tx_ref)
         self._stop("PowerLoss", wh)
