@@ -1,8 +1,12 @@
 """Transactions that survive anything: the firmware (``evsectl sim``, the
-MicroPython unix port) killed with SIGKILL at random moments during 50
-sessions (one in three charging), the central system down for parts of them. Afterwards the
-central system holds exactly one Start and one Stop for every transaction,
-readings that never go backwards within one, and no transaction twice.
+MicroPython unix port) killed with SIGKILL at random moments (seeded) during
+50 sessions (one in three charging, some stopped remotely), the central
+system down for parts of them. The kills are aimed at every phase: while a
+StartTransaction is on its way, mid-charge, while a StopTransaction is on its
+way, between sessions, while the central system is down. Afterwards the
+central system holds exactly one Start and one Stop for every transaction
+(one cut by a kill stopped after the restart, PowerLoss), readings that never
+go backwards, the energy meter 1 counted, and nothing twice.
 
 Delivery is at least once: a CALL whose answer was lost to a kill is sent
 again. The central system here does what a real one does with that, as
