@@ -25,10 +25,10 @@ a reconnect) runs on real time.
 
 Times: the charger has no clock of its own worth sending. The central
 system's ``currentTime`` (BootNotification, Heartbeat) sets it; records
-made before that carry their uptime and are dated when the clock is known;
-those of a start of the firmware that ended before it knew the time are
-dated once for all, just before this start (_dated), so that a message
-sent again carries the time it had.
+made before that carry their uptime and are dated when they are sent (those
+of a start of the firmware that ended before it knew the time as if made
+just before this start). Each start's dating is kept on flash, so that a
+message sent again after a restart carries the time it had (_dated).
 
 Energy: ``meterStart``/``meterStop`` and Energy.Active.Import.Register are
 meter 1's import counter when a meter reads it; without one they are the
@@ -156,14 +156,16 @@ class ChargePoint:
         return timefmt.format(t + since // 1000, since % 1000)
 
     def _dated(self, boot, uptime):
-        """The time of a record made in an earlier start of the firmware
-        that never learnt the time (or None, while this one has not). That
-        start is dated once, on flash (``dates_path``): it is put to have
-        made its first record sent 1 s before this start began. So its
-        records keep their order, and one sent again after another restart
-        (its answer lost) carries the same time as before: a central system
+        """The time of a record made ``uptime`` ms into start ``boot`` of
+        the firmware before the time was known (None while it is not).
+
+        A start's dating is written to flash (``dates_path``) before the
+        first of its records goes out, so that one sent again after a
+        restart (its answer lost) carries the time it had: a central system
         recognises a StartTransaction sent again by its time (and connector,
-        idTag, meterStart), not one dated anew each time."""
+        idTag, meterStart). This start is dated by the clock; an earlier one
+        that never learnt the time as if it made its first record sent 1 s
+        before this start began (its records keep their order)."""
         if self.epoch_at is None:
             return None
         dates = read_json(self.dates_path).get("boots", [])
@@ -172,9 +174,11 @@ class ChargePoint:
                 break
         else:
             t, at = self.epoch_at
-            base = t * 1000 - at - 1000 - uptime  # epoch ms at that start's uptime 0
+            base = t * 1000 - at  # epoch ms at this start's uptime 0
+            if boot != self.boot_id:
+                base -= 1000 + uptime
             dates = (dates + [[boot, base]])[-8:]  # the starts that can still have records: a few
-            write_atomic(self.dates_path, json.dumps({"boots": dates}))  # before anything carries it
+            write_atomic(self.dates_path, json.dumps({"boots": dates}))
         ms = base + uptime
         return timefmt.format(ms // 1000, ms % 1000)
 
@@ -504,8 +508,7 @@ class ChargePoint:
         uptime = out.pop("uptime", None)
         boot = out.pop("boot", None)
         if "timestamp" not in out:
-            out["timestamp"] = (self._now(uptime) if boot == self.boot_id else self._dated(boot, uptime)) or \
-                timefmt.format(0)
+            out["timestamp"] = self._dated(boot, uptime) or timefmt.format(0)
         if action == STOP and "Energy.Active.Import.Register" in self.config.value("StopTxnSampledData"):
             out["transactionData"] = [{"timestamp": out["timestamp"], "sampledValue": [
                 {"value": str(out["meterStop"]), "context": "Transaction.End",

@@ -223,3 +223,22 @@ def test_a_transaction_that_starts_before_meter_1_is_read_bills_its_register(sim
     sim.client.vehicle(State="A")
     stop = cs.got("StopTransaction")["payload"]
     assert start["meter_start"] <= stop["meter_stop"] <= _site_wh(sim) + 1, (start, stop)
+
+
+def test_a_start_sent_again_after_a_restart_carries_the_time_it_had(sim_factory, central):
+    """A StartTransaction made before the charger knew the time (the central
+    system down since power-up) is dated when it is sent; its answer lost to a
+    power cut, it is sent again after the restart with the same time, so that
+    the central system recognises it (it was dated anew, and a deduplicating
+    central system opened a second transaction that was never stopped)."""
+    cs = central()
+    port = cs.port
+    cs.stop()  # down from the charger's power-up: it never learns the time
+    sim = ocpp_charger(sim_factory, cs)
+    sim.client.vehicle(State="B")
+    _wait("no transaction", lambda: sim.client.status()["ChargerStarted"])
+    cs = central(port=port, dedupe=True, silent=["StartTransaction"])  # its answer never comes
+    first = cs.got("StartTransaction")["payload"]
+    _kill_firmware(sim)
+    again = cs.got("StartTransaction")["payload"]  # after the restart: the journal, oldest first
+    assert again == first
