@@ -7,7 +7,11 @@ a CA and a "localhost" certificate made here) on loopback, then runs the real
 client, compiled to .mpy as it ships without a ROM, under MicroPython, and
 prints what ``gc.mem_alloc()`` says after a ``gc.collect()``:
 
-    ws_import_bytes         importing ocpp.ws (asyncio and app.aio already in)
+    ws_import_bytes         importing ocpp.ws (asyncio and app.aio already in), from
+                            .mpy files: their bytecode is on the heap
+    ws_import_bytes_rom_32 / ws_connection_bytes_rom_32
+                            the same with ocpp/ in a ROM image, as a board with
+                            the app in its romfs partition runs it (bytecode in flash)
     ws_connection_bytes     one open connection after a 1000-byte echo: socket,
                             stream, the WebSocket and its buffers (1 KB of it the
                             receive buffer, grown to that message)
@@ -48,6 +52,12 @@ _CLIENT = r"""
 import sys
 sys.path.insert(0, %(firmware)r)
 sys.path.insert(0, %(compiled)r)
+if %(rom)r:  # ocpp/ in a ROM image, its bytecode run in place as on a board (evsectl.romheap)
+    import vfs
+    with open(%(rom)r, "rb") as f:
+        _rom = bytearray(f.read())
+    vfs.mount(vfs.VfsRom(_rom), "/rom")
+    sys.path.insert(0, "/rom")
 import gc, asyncio, json
 import app.aio
 msg = "m" * 1000
@@ -144,10 +154,20 @@ def _compile(folder):
     return str(folder)
 
 
-def _client(micropython, compiled, url, ca, heapsize="1m"):
+def _rom_image(compiled):
+    """The compiled ocpp/ as a ROM image file beside it."""
+    from evsectl import romfs
+
+    path = Path(compiled) / "ocpp.rom"
+    path.write_bytes(romfs.image_of(Path(compiled)))
+    return str(path)
+
+
+def _client(micropython, compiled, url, ca, heapsize="1m", rom=None):
     """Run the client script; its figures, or None if it failed (e.g. out of heap)."""
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(_CLIENT % {"firmware": str(paths.firmware_dir()), "compiled": compiled, "url": url, "ca": ca})
+        f.write(_CLIENT % {"firmware": str(paths.firmware_dir()), "compiled": compiled, "url": url, "ca": ca,
+                           "rom": rom})
     try:
         out = subprocess.run([str(micropython), "-X", "heapsize=" + heapsize, f.name], capture_output=True,
                              text=True, timeout=60)
@@ -158,8 +178,8 @@ def _client(micropython, compiled, url, ca, heapsize="1m"):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _figures(micropython, compiled, url, ca):
-    r = _client(micropython, compiled, url, ca)
+def _figures(micropython, compiled, url, ca, rom=None):
+    r = _client(micropython, compiled, url, ca, rom=rom)
     if r is None:
         raise RuntimeError("the WebSocket client failed under %s on %s" % (micropython, url))
     return r
@@ -194,12 +214,15 @@ def measure(micropython=None, micropython32=MICROPYTHON32):
             ca = certs["ca"].read_text()
             compiled = _compile(Path(tmp) / "mpy")
             r32 = _figures(micropython32, compiled, url, None)
+            rom32 = _figures(micropython32, compiled, url, None, rom=_rom_image(compiled))
             r64 = _figures(micropython, compiled, url, None)
             t64 = _figures(micropython, compiled, wss, ca)
             figures = {
                 "ws_import_bytes_32": r32["import"],
                 "ws_connection_bytes_32": r32["connection"],
                 "ws_send_alloc_bytes_32": r32["send"],
+                "ws_import_bytes_rom_32": rom32["import"],
+                "ws_connection_bytes_rom_32": rom32["connection"],
                 "ws_import_bytes": r64["import"],
                 "ws_connection_bytes": r64["connection"],
                 "ws_tls_connection_bytes": t64["connection"],

@@ -20,5 +20,7 @@ def test_heap_figures_of_a_connected_client():
     assert 1000 <= figures["ws_send_alloc_bytes_32"] < 1000 + 256, figures
     # socket, stream, WebSocket, its buffers (1 KB receive buffer after a 1000-byte message)
     assert 2000 < figures["ws_connection_bytes_32"] < 8 * 1024, figures
+    # with the app in ROM the client's bytecode stays in flash
+    assert figures["ws_import_bytes_rom_32"] < figures["ws_import_bytes_32"] // 2, figures
     assert figures["ws_tls_connection_bytes"] > figures["ws_connection_bytes"], figures
     assert figures["ws_tls_min_heap_kib"] >= figures["ws_min_heap_kib"], figures
