@@ -272,6 +272,8 @@ def _flash(workdir, s, cs):
         cs.got("MeterValues")
     writes = w.stop()
     samples = len(writes.get("ocpp.tx.tmp", ()))
+    if not samples:  # the trace saw no file writes: not a figure
+        return none
     per_sample, other = _ocpp_bytes(writes)
     per_sample = per_sample / samples
     # A transaction with sampling off: its Start and its Stop, each confirmed.
