@@ -150,6 +150,15 @@ class Metering:
         # Through the limit arbiter, which names the winner (charger.limits).
         self.charger.manager.load_limit(self.limit_a(now))
 
+    def voltage_v(self, now):
+        """Meter 1's voltage (the mean of the phases it reads), or None
+        without a fresh reading."""
+        m1 = self.meters[0]
+        volts = m1.per_phase(models.VOLTAGE, now) if m1 is not None else None
+        if not volts:
+            return None
+        return sum(volts) / len(volts)
+
     def drawing(self):
         """The charger's conductors the vehicle draws on: those meter 1 saw
         carrying current this session, else every one it has (the cautious

@@ -78,7 +78,8 @@ class Charger:
 
     async def advance(self, ms):
         """Virtual time: run the control loop for ``ms``, with a meter poll
-        cycle every MeterPollMs of it, as the real-time tasks would."""
+        cycle every MeterPollMs of it, as the real-time tasks would, and
+        the OCPP charge point's timers (its step) after each."""
         clock = self.clock
         period = self.config["MeterPollMs"]
         while ms > 0:
@@ -87,6 +88,8 @@ class Charger:
             ms -= step
             if clock.uptime_ms() % period == 0:
                 await self.metering.cycle()
+            if self.ocpp is not None:
+                self.ocpp.step()
 
     # -- what the WebAPI reports -------------------------------------------------
 

@@ -16,6 +16,10 @@ vehicle, inject faults, read the board's lines, advance virtual time.
                            adds HouseholdA); SupplyPhaseL1 is the site phase the
                            charger's L1 is wired to, L2 and L3 following
     POST /sim/v1/Time      {"AdvanceMs": int}   (with --virtual-time only)
+    GET  /sim/v1/Ocpp      the OCPP charge point's link: Connected, Journal (messages
+                           not yet confirmed), Busy (something to send or an answer
+                           awaited), Status (the connector status last reported);
+                           404 without OCPP. Tests and the bench wait on it.
     POST /sim/v1/Crash     {"Task": "housekeeping", "Error": "MemoryError"|"RuntimeError"}
 
 Any subset of keys may be sent; a bad key or value is answered 400 and
@@ -192,6 +196,7 @@ def install(app, charger):
 
     @api.get("Site")
     async def get_site(req):
+        sim.keep_counts()
         return site()
 
     @api.post("Site")
@@ -213,6 +218,12 @@ def install(app, charger):
         sim.set_site(household, faults, data.get("SupplyPhaseL1"))
         sim.save()
         return site()
+
+    @api.get("Ocpp")
+    async def get_ocpp(req):
+        if charger.ocpp is None:
+            return _error(404, {"Ocpp": "OCPP is off (OcppEndpoint is empty) or not started yet"})
+        return charger.ocpp.summary()
 
     @api.post("Crash")
     async def crash(req):

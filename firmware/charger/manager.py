@@ -183,6 +183,15 @@ class EvseManager:
         return self.kernel.power_w
 
     @property
+    def voltage_v(self):
+        """(volts, measured): meter 1's voltage, else the board's nominal
+        voltage (measured False: what the estimates of power and energy use)."""
+        v = self.charger.metering.voltage_v(self.clock.uptime_ms())
+        if v is None:
+            return self.kernel.params.nominal_voltage, False
+        return v, True
+
+    @property
     def pp_a(self):
         return self.kernel.pp_a
 

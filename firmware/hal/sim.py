@@ -8,6 +8,7 @@ MicroPython heap locked.
 """
 
 import json
+import os
 
 from evse.pilot import cp_mv_to_adc, PWM_OFF, PWM_F
 from evse.proximity import pp_mv_for
@@ -270,6 +271,18 @@ class SimBoard:
         self.refresh()
         self.safe()
 
+    def keep_counts(self):
+        """Save the state if the meters' counters moved since it was last
+        saved. Called whenever they are read (GET /sim/v1/Site, which the
+        simulated meters answer from): like a real meter's register, which
+        is kept in non-volatile memory, nothing a reading has shown is lost
+        when the charger is killed (a power cut), so no meter 1 reading goes
+        backwards across one."""
+        if self.energy_wh(0) != self._saved_wh or self.energy_wh(1) != self._saved_site_wh:
+            self.save()
+
+    _saved_wh = _saved_site_wh = None
+
     def save(self):
         path = getattr(self, "_state_path", None)
         if path:
@@ -285,8 +298,12 @@ class SimBoard:
                 "Locked": self.locked,
                 "Site": site,
             }
-            with open(path, "w") as f:
+            # Whole or not at all: a kill in the middle of a write must not
+            # lose the vehicle and the counters (rename is atomic).
+            with open(path + ".tmp", "w") as f:
                 json.dump(saved, f)
+            os.rename(path + ".tmp", path)
+            self._saved_wh, self._saved_site_wh = site["EnergyWh"]
 
     def restart(self):
         """A power cycle: the simulator (evsectl sim) starts the firmware again."""

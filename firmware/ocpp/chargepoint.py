@@ -16,15 +16,27 @@ Two tasks:
   sent for HeartbeatInterval, and the central system's CALLs answered. A
   lost link is retried with Eaton's random backoff.
 
+Timers (HeartbeatInterval, MeterValueSampleInterval, ClockAlignedDataInterval,
+ConnectionTimeOut, TransactionMessageRetryInterval, a Pending boot's
+interval, WebSocketPingInterval) run on the charger's clock, so the
+simulator's virtual time moves them as it moves the control loop
+(``step()`` runs as time advances); what waits on the network (an answer,
+a reconnect) runs on real time.
+
 Times: the charger has no clock of its own worth sending. The central
 system's ``currentTime`` (BootNotification, Heartbeat) sets it; records
-made before that carry their uptime and are dated when the clock is known,
-if the charger has not restarted since (else they carry the time they are
-sent).
+made before that carry their uptime and are dated when they are sent (those
+of a start of the firmware that ended before it knew the time as if made
+just before this start). Each start's dating is kept on flash, so that a
+message sent again after a restart carries the time it had (_dated).
 
 Energy: ``meterStart``/``meterStop`` and Energy.Active.Import.Register are
 meter 1's import counter when a meter reads it; without one they are the
-session's estimated energy, which starts at 0 in each transaction.
+session's estimated energy, which starts at 0 in each transaction. One or
+the other for a whole transaction, never both: one that starts before meter
+1's first reading (at power-up, with a vehicle still plugged in) is
+journalled when that reading comes (up to MeterStaleS later, then on the
+estimate).
 """
 
 import asyncio
@@ -33,10 +45,12 @@ import os
 
 from app import log
 from app.atomic import read_json, write_atomic
-from app.aio import sleep_ms, ticks_diff, ticks_ms, wait_for_ms
+from app.aio import sleep_ms, wait_for_ms
+from evse.compat import ticks_diff  # of the charger clock's ticks (2^30 period, as the control loop's)
 from charger import events as E
 from evse import states as S
 from ocpp import timefmt, ws
+from ocpp.authcache import AuthCache
 from ocpp.config import OcppConfig, settings_hooks
 from ocpp.journal import Journal, JournalFull
 
@@ -48,6 +62,14 @@ STOP = "StopTransaction"
 METER = "MeterValues"
 CONNECTOR = 1
 ANSWER_MS = 30000  # how long a CALL of ours waits for its answer
+
+# Configuration values this charger cannot honour (ChangeConfiguration
+# answers Rejected): the kernel ends a session when the vehicle unplugs, and
+# releases a socket's lock then.
+_CANNOT = dict(
+    StopTransactionOnEVSideDisconnect=("false", "a transaction ends when the vehicle unplugs"),
+    UnlockConnectorOnEVSideDisconnect=("false", "the socket is unlocked when the vehicle unplugs"),
+)
 
 # OCPP ChargePointErrorCode of a fault (evse.states), for StatusNotification.
 _ERROR_CODES = {
@@ -66,17 +88,21 @@ class CallError(Exception):
 
 
 class ChargePoint:
-    def __init__(self, charger, journal_path="ocpp.jnl", config_path="ocpp.json", open_path="ocpp.tx"):
+    def __init__(self, charger, journal_path="ocpp.jnl", config_path="ocpp.json", open_path="ocpp.tx",
+                 cache_path="ocpp.auth", dates_path="ocpp.dates"):
         self.charger = charger
         self.m = charger.manager
         info = dict(ModelId=charger.board.get("product_type", ""), VendorId="open-evse",
                     SerialNumber=charger.wifi.mac().replace(":", ""))
         self.config = OcppConfig(config_path, settings_hooks(_Settings(self.m), info), profiles="Core")
         self.journal = Journal(journal_path)
+        self.cache = AuthCache(cache_path)
         # The transaction that runs, on flash ({"ref": its Start's seq, "wh":
         # the register when last sampled}): one that was running when the
         # charger lost power is stopped when it is back (_recover, last).
         self.open_path = open_path
+        self.dates_path = dates_path
+        self.clock = charger.clock  # ticks: real, or the simulator's virtual time
         self.sub = self.m.events.subscribe()
         self.ws = None
         self.accepted = False
@@ -84,10 +110,18 @@ class ChargePoint:
         self.status = None  # the connector status to report, and the last reported
         self.reported = None
         self.tx_ref = None  # the journal seq of the running transaction's Start
+        # A transaction that waits for meter 1's first reading to be journalled:
+        # since when (clock ticks), its Start's time, and once over its Stop's (reason, time).
+        self._pending = None
+        self._pending_when = None
+        self._pending_stop = None
+        self._by_meter = False  # the running transaction's energy is meter 1's register (else the estimate)
         self._ids = 0
         self._waiting = None  # (message id, asyncio.Event, [answer]) of our outstanding CALL
-        self._sent_ms = ticks_ms()
-        self._sample_ms = ticks_ms()
+        self._sent_ms = self.clock.ticks()  # when we last sent a CALL (Heartbeat when idle)
+        self._sample_ms = self.clock.ticks()  # when the running transaction was last sampled
+        self._slot = None  # the clock-aligned interval (epoch s // ClockAlignedDataInterval) last sampled
+        self._auth_at = None  # ticks of an authorization still waiting for its vehicle (ConnectionTimeOut)
         self._availability = None  # "Inoperative"/"Operative" scheduled until the transaction ends
         self.wake = asyncio.Event()
         self._one_call = asyncio.Lock()  # one CALL of ours outstanding at a time
@@ -121,11 +155,51 @@ class ChargePoint:
         since = (self._uptime() if uptime is None else uptime) - at
         return timefmt.format(t + since // 1000, since % 1000)
 
+    def _dated(self, boot, uptime):
+        """The time of a record made ``uptime`` ms into start ``boot`` of
+        the firmware before the time was known (None while it is not).
+
+        A start's dating is written to flash (``dates_path``) before the
+        first of its records goes out, so that one sent again after a
+        restart (its answer lost) carries the time it had: a central system
+        recognises a StartTransaction sent again by its time (and connector,
+        idTag, meterStart). This start is dated by the clock; an earlier one
+        that never learnt the time as if it made its first record sent 1 s
+        before this start began (its records keep their order)."""
+        if self.epoch_at is None:
+            return None
+        dates = read_json(self.dates_path).get("boots", [])
+        for b, base in dates:
+            if b == boot:
+                break
+        else:
+            t, at = self.epoch_at
+            base = t * 1000 - at  # epoch ms at this start's uptime 0
+            if boot != self.boot_id:
+                base -= 1000 + uptime
+            dates = (dates + [[boot, base]])[-8:]  # the starts that can still have records: a few
+            write_atomic(self.dates_path, json.dumps({"boots": dates}))
+        ms = base + uptime
+        return timefmt.format(ms // 1000, ms % 1000)
+
     # -- what the charger does, recorded -------------------------------------------
 
     def _register_wh(self):
+        """The energy register: meter 1's import counter, or the session's
+        estimate. In a transaction whichever its Start had, never one then
+        the other (the counter of a meter read late is not an energy this
+        transaction took)."""
         s = self.m.session
-        return s.reading_wh if s.reading_wh >= 0 else s.energy_wh
+        return s.reading_wh if s.reading_wh >= 0 and (self._by_meter or self.tx_ref is None) else s.energy_wh
+
+    def _meter_awaited(self):
+        """True while a transaction just started should wait for meter 1's
+        first reading (after a power-up a vehicle still plugged in starts
+        before the meter has been polled): up to MeterStaleS, after which
+        the meter counts as absent and the estimate is the register."""
+        c = self.charger.config
+        return self.m.session.reading_wh < 0 and 1 <= c["Meter1Type"] <= 6 and \
+            ticks_diff(self.clock.ticks(), self._pending) < c["MeterStaleS"] * 1000
 
     def _when(self):
         """A record's time: the time if known, else this boot's uptime."""
@@ -141,7 +215,7 @@ class ChargePoint:
         if m.reservation is not None and not m.connected:
             return "Reserved"
         if not m.connected:
-            return "Available"
+            return "Preparing" if m.authorized else "Available"
         if m.transaction_active:
             if m.stopping:
                 return "Finishing"
@@ -153,35 +227,74 @@ class ChargePoint:
         return "Finishing" if self.tx_ref is None and self._finished else "Preparing"
 
     def _on_event(self, code, arg):
-        j = self.journal
+        if code == E.TRANSACTION_STARTED:
+            self._auth_at = None
         if code in (E.CHARGING_STARTED, E.CHARGING_PAUSED_EV, E.CHARGING_PAUSED_EVSE):
             self._phase = code
         elif code == E.SESSION_STARTED:
             self._finished = False
-        elif code == E.TRANSACTION_STARTED and self.tx_ref is None:
-            payload = {"connectorId": CONNECTOR, "idTag": self.m.id_tag or "FREE", "meterStart": self._register_wh()}
-            payload.update(self._when())
-            try:
-                self.tx_ref = j.append(START, payload)
-            except JournalFull:  # it could not be billed: it does not run
-                log.warn("ocpp: journal full, transaction refused")
-                self.m.stop_transaction(E.REASON_OTHER)
-                return
-            self._sample_ms = ticks_ms()
-            write_atomic(self.open_path, json.dumps({"ref": self.tx_ref, "wh": payload["meterStart"]}))
-        elif code == E.TRANSACTION_FINISHED and self.tx_ref is not None:
-            self._stop(E.REASONS[arg])
+        elif code == E.AUTHORIZED:
+            self._auth_at = self.clock.ticks()
+        elif code == E.DEAUTHORIZED:
+            self._auth_at = None
+        elif code == E.TRANSACTION_STARTED and self.tx_ref is None and \
+                (self._pending is None or self._pending_stop is not None):
+            if self._pending is not None:
+                self._resolve()  # an earlier one, over before meter 1 answered: on the estimate
+            self._pending = self.clock.ticks()
+            self._pending_when = self._when()
+            if not self._meter_awaited():
+                self._resolve()
+        elif code == E.TRANSACTION_FINISHED and (self.tx_ref is not None or self._pending is not None):
             self._finished = True
+            if self._pending is not None:
+                # Journalled with meter 1's first reading (_record), if that is still awaited.
+                self._pending_stop = (E.REASONS[arg], self._when())
+                if not self._meter_awaited():
+                    self._resolve()
+            else:
+                self._stop(E.REASONS[arg])
             if self._availability:
                 self._apply_availability(self._availability)
         elif code == E.SESSION_FINISHED:
             self._finished = False
 
-    def _stop(self, reason, wh=None):
+    def _resolve(self):
+        """Journal the pending transaction's Start, and its Stop if it is
+        over, with meter 1's register if it has been read by now, else
+        with the estimate."""
+        stop = self._pending_stop
+        self._pending = self._pending_stop = None
+        self._start(self._pending_when)
+        if stop is not None and self.tx_ref is not None:
+            self._stop(stop[0], when=stop[1])
+
+    def _start(self, when):
+        """Journal the running transaction's Start (its meterStart is known now)."""
+        self._by_meter = self.m.session.reading_wh >= 0
+        payload = {"connectorId": CONNECTOR, "idTag": self.m.id_tag or "FREE", "meterStart": self._register_wh()}
+        payload.update(when)
+        try:
+            self.tx_ref = self.journal.append(START, payload)
+        except JournalFull:  # it could not be billed: it does not run
+            log.warn("ocpp: journal full, transaction refused")
+            self.m.stop_transaction(E.REASON_OTHER)
+            return
+        self._sample_ms = self.clock.ticks()
+        self._note_open(payload["meterStart"])
+
+    def _note_open(self, wh):
+        """The running transaction on flash, with its register now."""
+        note = {"ref": self.tx_ref, "wh": wh}
+        if not self._by_meter:
+            note["est"] = 1  # the estimate: not to be compared with meter 1's counter after a restart
+        write_atomic(self.open_path, json.dumps(note))
+
+    def _stop(self, reason, wh=None, when=None):
         """Journal the running transaction's Stop: the transaction is over
         for the central system, whatever the charger does next."""
         payload = {"ref": self.tx_ref, "meterStop": self._register_wh() if wh is None else wh, "reason": reason}
-        payload.update(self._when())
+        payload.update(when or self._when())
         self.journal.append(STOP, payload)
         self.tx_ref = None
         self._phase = None
@@ -196,39 +309,95 @@ class ChargePoint:
             return
         self.tx_ref = left["ref"]
         wh = left.get("wh", 0)
-        if self.m.session.reading_wh >= wh:
+        if "est" not in left and self.m.session.reading_wh >= wh:
             wh = self.m.session.reading_wh
         log.warn("ocpp: transaction %d was open at power-up: stopped (PowerLoss)" % self.tx_ref)
         self._stop("PowerLoss", wh)
 
-    def _sample(self):
-        """A MeterValues record of the running transaction."""
+    def _values(self, wanted, context=None):
+        """The sampled values of the measurands named in ``wanted`` (a
+        MeterValues...Data key's value), in its order. Meter 1's readings
+        where it has them; else the charger's estimates (see the module's
+        docstring for energy; Voltage is then the board's nominal voltage)."""
         m = self.m
-        values = [{"value": str(self._register_wh()), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-                  {"value": str(m.power_w), "measurand": "Power.Active.Import", "unit": "W"},
-                  {"value": str(m.current_a), "measurand": "Current.Import", "unit": "A"},
-                  {"value": str(m.offered_a), "measurand": "Current.Offered", "unit": "A"}]
-        wanted = self.config.value("MeterValuesSampledData").split(",")
-        values = [v for v in values if v["measurand"] in wanted]
-        payload = {"ref": self.tx_ref, "sampledValue": values}
+        out = []
+        for name in wanted.split(","):
+            if name == "Energy.Active.Import.Register":
+                v, unit = self._register_wh(), "Wh"
+            elif name == "Power.Active.Import":
+                v, unit = m.power_w, "W"
+            elif name == "Current.Import":
+                v, unit = m.current_a, "A"
+            elif name == "Current.Offered":
+                v, unit = m.offered_a, "A"
+            elif name == "Voltage":
+                volts, measured = m.voltage_v
+                v, unit = ("%.1f" % volts if measured else volts), "V"
+            else:
+                continue  # "" (nothing configured)
+            value = {"value": str(v), "measurand": name, "unit": unit}
+            if context:
+                value["context"] = context
+            out.append(value)
+        return out
+
+    def _sample(self):
+        """A MeterValues record of the running transaction (Sample.Periodic,
+        the default context)."""
+        payload = {"ref": self.tx_ref, "sampledValue": self._values(self.config.value("MeterValuesSampledData"))}
         payload.update(self._when())
         self.journal.append(METER, payload)
-        write_atomic(self.open_path, json.dumps({"ref": self.tx_ref, "wh": self._register_wh()}))
+        self._note_open(self._register_wh())
+
+    def _aligned(self):
+        """At every whole ClockAlignedDataInterval of the day (the time the
+        central system gave: 00:00, 00:15, ... for 900 s), a MeterValues of
+        MeterValuesAlignedData (Sample.Clock), in a transaction or not."""
+        interval = self.config.value("ClockAlignedDataInterval")
+        wanted = self.config.value("MeterValuesAlignedData")
+        if not interval or not wanted or self.epoch_at is None:
+            self._slot = None
+            return
+        t, at = self.epoch_at
+        slot = (t + (self._uptime() - at) // 1000) // interval
+        last, self._slot = self._slot, slot
+        if last is None or slot <= last:  # the first boundary is the next one; a clock set back waits
+            return
+        payload = {"sampledValue": self._values(wanted, "Sample.Clock"),
+                   "timestamp": timefmt.format(slot * interval)}
+        if self.tx_ref is not None:
+            payload["ref"] = self.tx_ref
+        self.journal.append(METER, payload)
+
+    def step(self):
+        """What the charger did since the last step, recorded; timers that
+        are due, run. Called by the recording task (on every session event,
+        and every second) and, in the simulator's virtual time, as time
+        advances. Synchronous: it never waits."""
+        ev = self.sub.poll()
+        while ev is not None:
+            self._on_event(ev[0], ev[1])
+            ev = self.sub.poll()
+        if self._pending is not None and not self._meter_awaited():
+            self._resolve()
+        now = self.clock.ticks()
+        interval = self.config.value("MeterValueSampleInterval") * 1000
+        if self.tx_ref is not None and interval and ticks_diff(now, self._sample_ms) >= interval:
+            self._sample_ms = now
+            self._sample()
+        self._aligned()
+        if self._auth_at is not None and ticks_diff(now, self._auth_at) >= \
+                self.config.value("ConnectionTimeOut") * 1000:
+            self._auth_at = None
+            if not self.m.transaction_active:
+                log.info("ocpp: no vehicle within ConnectionTimeOut: authorization withdrawn")
+                self.m.withdraw_authorization()
+        self.status = self._connector_status()
+        self.wake.set()
 
     async def _record(self):
         while True:
-            ev = self.sub.poll()
-            while ev is not None:
-                self._on_event(ev[0], ev[1])
-                ev = self.sub.poll()
-            interval = self.config.value("MeterValueSampleInterval") * 1000
-            if self.tx_ref is not None and interval and ticks_diff(ticks_ms(), self._sample_ms) >= interval:
-                self._sample_ms = ticks_ms()
-                self._sample()
-            status = self._connector_status()
-            if status != self.status:
-                self.status = status
-            self.wake.set()
+            self.step()
             try:
                 await wait_for_ms(self.sub.wait(), 1000)
             except asyncio.TimeoutError:
@@ -249,7 +418,7 @@ class ChargePoint:
         done = asyncio.Event()
         self._waiting = (mid, done, [None])
         await self.ws.send(json.dumps([CALL, mid, action, payload]))
-        self._sent_ms = ticks_ms()
+        self._sent_ms = self.clock.ticks()
         try:
             await wait_for_ms(done.wait(), ANSWER_MS)
         except asyncio.TimeoutError:
@@ -304,7 +473,7 @@ class ChargePoint:
                     self.config.stored["HeartbeatInterval"] = interval
                 self.accepted = True
                 return
-            await sleep_ms((interval if interval > 0 else 60) * 1000)
+            await self._pause((interval if interval > 0 else 60) * 1000)
 
     async def _flush(self):
         """Send the journal, oldest first; False when a message must wait for its retry."""
@@ -322,10 +491,12 @@ class ChargePoint:
                 if tries >= self.config.value("TransactionMessageAttempts"):
                     j.confirm(seq)  # given up, as OCPP 1.6 section 4.10 says
                     continue
-                await sleep_ms(self.config.value("TransactionMessageRetryInterval") * 1000 * tries)
+                await self._pause(self.config.value("TransactionMessageRetryInterval") * 1000 * tries)
                 return False
             # A Start's id and its confirmation go to flash as one record.
             j.confirm(seq, answer.get("transactionId", 0) if action == START else None)
+            if action == START and payload.get("idTag") != "FREE":
+                self._remember(payload["idTag"], answer.get("idTagInfo"))
 
     def _wire(self, action, payload):
         """A journal record as the central system gets it."""
@@ -337,15 +508,17 @@ class ChargePoint:
         uptime = out.pop("uptime", None)
         boot = out.pop("boot", None)
         if "timestamp" not in out:
-            out["timestamp"] = (self._now(uptime) if boot == self.boot_id else None) or self._now() or \
-                timefmt.format(0)
+            out["timestamp"] = self._dated(boot, uptime) or timefmt.format(0)
         if action == STOP and "Energy.Active.Import.Register" in self.config.value("StopTxnSampledData"):
             out["transactionData"] = [{"timestamp": out["timestamp"], "sampledValue": [
                 {"value": str(out["meterStop"]), "context": "Transaction.End",
                  "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]
         if action == METER:
-            out = {"connectorId": CONNECTOR, "transactionId": out.get("transactionId", 0),
+            tx = out.get("transactionId")
+            out = {"connectorId": CONNECTOR,
                    "meterValue": [{"timestamp": out["timestamp"], "sampledValue": out["sampledValue"]}]}
+            if tx is not None:  # clock-aligned values outside a transaction have none
+                out["transactionId"] = tx
         return out
 
     async def _session(self):
@@ -362,7 +535,7 @@ class ChargePoint:
                 await self.call("StatusNotification", {"connectorId": CONNECTOR, "status": status,
                                                        "errorCode": _ERROR_CODES.get(fault, "NoError")})
                 self.reported = status
-            if ticks_diff(ticks_ms(), self._sent_ms) >= self.config.value("HeartbeatInterval") * 1000:
+            if ticks_diff(self.clock.ticks(), self._sent_ms) >= self.config.value("HeartbeatInterval") * 1000:
                 r = await self.call("Heartbeat", {})
                 self._sync(r.get("currentTime"))
             self.wake.clear()
@@ -382,6 +555,7 @@ class ChargePoint:
                                                c["OcppAuthKey"], c["OcppCaCert"])
                 self.ws = await ws.connect(url, auth=auth, ca=ca)
                 self.ws.ping_interval_s = c_.value("WebSocketPingInterval")
+                self.ws.clock = self.clock.ticks  # pings at the interval of the charger's time
                 backoff.reset()
                 self.link_lost = False
                 log.info("ocpp: connected to %s" % url)
@@ -401,6 +575,27 @@ class ChargePoint:
             if self._waiting is not None:
                 self._waiting[1].set()
             await sleep_ms(int(backoff.next_s() * 1000))
+
+    def summary(self):
+        """The link as the simulator's control API shows it (GET /sim/v1/Ocpp)."""
+        connected = self.ws is not None and not self.link_lost and self.accepted
+        due = ticks_diff(self.clock.ticks(), self._sent_ms) >= self.config.value("HeartbeatInterval") * 1000
+        busy = self._waiting is not None or len(self.journal) > 0 or self.status != self.reported or due
+        return {"Connected": connected, "Journal": len(self.journal), "Busy": busy, "Status": self.reported}
+
+    async def _pause(self, ms):
+        """Wait ``ms`` of the charger's clock (virtual time moves only when
+        the simulator advances it), or until the link is lost."""
+        until = self.clock.ticks()
+        while not self.link_lost:
+            left = ms - ticks_diff(self.clock.ticks(), until)
+            if left <= 0:
+                return
+            self.wake.clear()
+            try:
+                await wait_for_ms(self.wake.wait(), left if left < 1000 else 1000)
+            except asyncio.TimeoutError:
+                pass
 
     async def run(self):
         await asyncio.gather(self._record(), self._link())
@@ -422,6 +617,8 @@ class ChargePoint:
             kind = p.get("type")
             if kind not in ("Soft", "Hard"):
                 raise CallError("type must be Soft or Hard")
+            if self._pending is not None:
+                self._resolve()
             if self.tx_ref is not None:
                 # Journalled now: the restart comes before the contactor
                 # would report the transaction finished.
@@ -448,9 +645,14 @@ class ChargePoint:
             key, value = p.get("key"), p.get("value")
             if not isinstance(key, str) or not isinstance(value, str):
                 raise CallError("key and value must be strings")
+            cannot = _CANNOT.get(key)
+            if cannot and value.lower() == cannot[0]:
+                log.info("ocpp: %s=%s rejected: %s" % (key, value, cannot[1]))
+                return {"status": "Rejected"}
             return {"status": self.config.change(key, value)}
         if action == "ClearCache":
-            return {"status": "Accepted"}  # no authorization cache in the Core profile
+            self.cache.clear()
+            return {"status": "Accepted"}
         if action == "DataTransfer":
             return {"status": "UnknownVendorId"}
         if action == "UnlockConnector":
@@ -460,18 +662,43 @@ class ChargePoint:
             return {"status": "Unlocked" if done is True else "NotSupported"}
         raise CallError("unknown action %s" % action)
 
+    def _epoch(self):
+        """The time now in epoch seconds, or None if not known yet."""
+        if self.epoch_at is None:
+            return None
+        t, at = self.epoch_at
+        return t + (self._uptime() - at) // 1000
+
+    def _remember(self, id_tag, info):
+        if self.config.value("AuthorizationCacheEnabled"):
+            self.cache.put(id_tag, info)
+
     async def _validate(self, id_tag):
         """An id tag shown at the charger may charge if the central system
-        says so (Authorize); offline, if AllowOfflineTxForUnknownId."""
-        try:
-            r = await self.call("Authorize", {"idTag": id_tag}) if self.accepted else None
-        except CallError as e:
-            log.warn("ocpp: Authorize %s: %s" % (id_tag, e))
-            r = None
-        if r is None:
-            status = "Accepted" if self.config.value("AllowOfflineTxForUnknownId") else "offline"
+        says so (Authorize). With the authorization cache: at once if it
+        was Accepted before and LocalPreAuthorize is on; offline, as it was
+        last answered if LocalAuthorizeOffline is on. An id tag the charger
+        does not know may charge offline if AllowOfflineTxForUnknownId."""
+        c = self.config
+        cached = self.cache.status(id_tag, self._epoch()) if c.value("AuthorizationCacheEnabled") else None
+        online = self.accepted and self.ws is not None and not self.link_lost
+        if online and cached == "Accepted" and c.value("LocalPreAuthorize"):
+            self.m.authorize(id_tag)  # StartTransaction's answer will say it again
+            return
+        r = None
+        if online:
+            try:
+                r = await self.call("Authorize", {"idTag": id_tag})
+            except CallError as e:
+                log.warn("ocpp: Authorize %s: %s" % (id_tag, e))
+        if r is not None:
+            info = r.get("idTagInfo", {})
+            self._remember(id_tag, info)
+            status = info.get("status")
+        elif cached is not None and c.value("LocalAuthorizeOffline"):
+            status = cached
         else:
-            status = r.get("idTagInfo", {}).get("status")
+            status = "Accepted" if c.value("AllowOfflineTxForUnknownId") else "unknown offline"
         if status == "Accepted":
             self.m.authorize(id_tag)
         else:

@@ -43,11 +43,12 @@ _PHASE_ROTATIONS = ("NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS
 KEYS = dict(
     # Eaton table 4 (standard keys, the "Y" rows this charger has the feature for).
     AllowOfflineTxForUnknownId=("bool", 1, False, 0, 0, 0),
+    AuthorizationCacheEnabled=("bool", 1, True, 0, 0, 0),  # Eaton has none ("N"); ours: ocpp.authcache
     AuthorizeRemoteTxRequests=("bool", 0, False, 0, 0, 0),
     ClockAlignedDataInterval=("int", 1, 0, 0, 86400, 0),
     ConnectionTimeOut=("int", 1, 120, 10, 600, 0),
     ConnectorPhaseRotation=("rot", 1, "1.RST", 0, 0, 0),
-    GetConfigurationMaxKeys=("int", 0, 40, 0, 0, 0),
+    GetConfigurationMaxKeys=("int", 0, 50, 0, 0, 0),
     HeartbeatInterval=("int", 1, 600, 10, 86400, 0),
     LocalAuthorizeOffline=("bool", 1, True, 0, 0, 0),
     LocalPreAuthorize=("bool", 1, False, 0, 0, 0),

@@ -201,7 +201,10 @@ class WebSocket:
 
     Attributes a caller may set: ``ping_interval_s`` (0 = off),
     ``pong_timeout_ms``, ``read_timeout_ms`` (a frame that stops half way),
-    ``close_timeout_ms``. Counters: ``pings``, ``pongs``, ``oversize``.
+    ``close_timeout_ms``, ``clock`` (the ticks the ping interval is counted
+    in: the simulator's virtual time moves it; the pong timeout and the
+    others are real time, how long a peer takes). Counters: ``pings``,
+    ``pongs``, ``oversize``.
     """
 
     def __init__(self, max_size=MAX_SIZE, timeout_ms=10000):
@@ -230,7 +233,10 @@ class WebSocket:
         self._closed_evt = None
         self._reader = None  # the task inside recv(), if any
         self._reader_cancelled = False
-        self._ping_at = ticks_ms()
+        self.clock = ticks_ms
+        self._ping_clock = ticks_ms  # the clock _ping_at was taken from
+        self._ping_at = ticks_ms()  # in ``clock``'s ticks: when the last ping went (or the link opened)
+        self._pinged = 0  # real ticks of the ping waiting for its answer
         self._ping_out = False
 
     # -- opening ----------------------------------------------------------
@@ -284,7 +290,8 @@ class WebSocket:
         if got != subprotocol:
             raise WsError("server did not accept subprotocol %s (answered %r)" % (subprotocol, got))
         self.subprotocol = got
-        self._ping_at = ticks_ms()
+        self._ping_at = self.clock()
+        self._ping_clock = self.clock
 
     def _mpy_connect(self, host, port, ctx):
         # MicroPython's asyncio.open_connection, but with TCP_NODELAY set
@@ -546,24 +553,32 @@ class WebSocket:
 
     async def _keepalive(self):
         # ms until something is due (None: nothing), sending a ping if due.
+        # The interval is counted in self.clock's ticks; the pong timeout in
+        # real ones.
         interval = self.ping_interval_s * 1000
-        now = ticks_ms()
+        clock = self.clock
+        now = clock()
+        if clock is not self._ping_clock:  # a caller set another clock: start counting on it
+            self._ping_clock = clock
+            self._ping_at = now
         if not interval:
             self._ping_at = now  # keep the stamp fresh for ticks_diff
             self._ping_out = False
             return None
         if self._ping_out:
-            left = self.pong_timeout_ms - ticks_diff(now, self._ping_at)
+            left = self.pong_timeout_ms - ticks_diff(ticks_ms(), self._pinged)
             if left <= 0:
                 self._abort()
                 raise WsClosed(1006, "dead link: nothing received for %d ms after a ping" % self.pong_timeout_ms)
             return left
         left = interval - ticks_diff(now, self._ping_at)
         if left > 0:
-            return left
+            # Another clock moves without telling us (virtual time): look again each second.
+            return left if clock is ticks_ms or left < 1000 else 1000
         await self._send_control(0x80 | _PING, None, b"")
         self.pings += 1
         self._ping_at = now
+        self._pinged = ticks_ms()
         self._ping_out = True
         return self.pong_timeout_ms
 

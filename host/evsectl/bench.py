@@ -29,6 +29,10 @@ image sits at the bottom of the heap, outside the figures: evsectl.romheap.)
     web_load, webapi_cost_ratio, settings_write_ms_max
                              the WebAPI under load and against the bare framework
                              (evsectl.bench_web)
+    ocpp_heap_bytes_32, ocpp_fits_heap_budget_32, ocpp_flash_bytes_per_hour (and per
+    sample, per transaction), ocpp_journal_drain_ms (and _records)
+                             OCPP connected to a real central system, in a
+                             transaction, both meters polling (evsectl.bench_ocpp)
 
 The figures are printed, never asserted: targets are 0 B/tick, booting and
 serving within 104 KiB (59 on 32-bit), and 10 h in at most 5 s.
@@ -43,7 +47,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from evsectl import bench_site, bench_web, device, paths, romheap, sim
+from evsectl import bench_ocpp, bench_site, bench_web, device, paths, romheap, sim
 from evsectl.errors import UserError
 
 MICROPYTHON32 = paths.source_tree().parent / "shared" / "micropython32" / "micropython32"
@@ -72,26 +76,35 @@ class _Sim:
     """A simulator process for one measurement."""
 
     def __init__(self, workdir, interpreter="micropython", heapsize=None, precompile=True, bus_port=None, rom=True,
-                 micropython=None):
+                 micropython=None, virtual_time=True, config=None, files=None, name="dev"):
+        """``config``: more SystemConfig keys in config.json; ``files``: {name:
+        JSON object} more on the simulated flash (a charger configured earlier)."""
         self._conn = http.client.HTTPConnection
         self.port = _free_port()
         rom = rom and interpreter == "micropython"
         # Heap the ROM image takes where no process can map it (evsectl.romheap): not the app's.
         self.rom_heap_bytes = romheap.HEAP_BYTES if rom and sim.rom_in_heap(micropython) else 0
-        dev = sim.prepare(Path(workdir) / ("dev-%s-%s-%s-%s" % (interpreter, _tag(micropython), heapsize,
-                                                               "rom" if rom else "files")),
-                          "sim", self.port, True, precompile=precompile, rom=rom)
+        dev = sim.prepare(Path(workdir) / ("%s-%s-%s-%s-%s" % (name, interpreter, _tag(micropython), heapsize,
+                                                              "rom" if rom else "files")),
+                          "sim", self.port, virtual_time, precompile=precompile, rom=rom)
+        settings = dict(config or {})
         if bus_port:  # two meters on the simulated RS485 bus, units 1 and 2
-            settings = json.loads((dev / "sim.json").read_text())
-            settings["rs485"] = "tcp://127.0.0.1:%d" % bus_port
-            (dev / "sim.json").write_text(json.dumps(settings))
-            (dev / "config.json").write_text(json.dumps(
-                {"Meter1Type": 1, "Meter1PerPhase": True, "Meter2Type": 1, "Meter2PerPhase": True,
-                 "ControlStrategy": 1, "ControlLimit": 20000}))
+            sim_settings = json.loads((dev / "sim.json").read_text())
+            sim_settings["rs485"] = "tcp://127.0.0.1:%d" % bus_port
+            (dev / "sim.json").write_text(json.dumps(sim_settings))
+            settings.update({"Meter1Type": 1, "Meter1PerPhase": True, "Meter2Type": 1, "Meter2PerPhase": True,
+                             "ControlStrategy": 1, "ControlLimit": 20000})
+        self.device_dir = dev
+        if settings:
+            (dev / "config.json").write_text(json.dumps(settings))
+        for file_name, content in (files or {}).items():
+            (dev / file_name).write_text(json.dumps(content))
         self.proc = subprocess.Popen(sim.command(interpreter, heapsize, rom, micropython), cwd=dev,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.boot_line = ""
+        self.boot_output = []  # what it printed up to the boot line (all of it, if it never came)
         for line in self.proc.stdout:
+            self.boot_output.append(line)
             if sim.READY_MARK in line:
                 self.boot_line = line
                 break
@@ -272,6 +285,7 @@ def measure(micropython=None, micropython32=MICROPYTHON32):
         try:
             figures = _heap_figures(workdir, bus, micropython)
             figures.update(_heap_figures(workdir, bus, str(micropython32), "_32"))
+            figures.update(bench_ocpp.measure(workdir, bus.port, micropython32))
         finally:
             bus.stop()
         figures["ticks_per_s_cpython"] = cp["ticks_per_s"]

@@ -9,7 +9,8 @@ pytest, whose sys.path starts with firmware/):
 
 It prints ``{"listening": port}`` when ready, then one JSON line per event:
 ``{"got": action, "payload": {...}, "id": charge point}`` for each CALL it
-received and ``{"result": ..., "ref": n}`` for the answer to a CALL it was
+received, ``{"ping": id}`` for each WebSocket ping, and
+``{"result": ..., "ref": n}`` for the answer to a CALL it was
 told to make. Commands, one JSON object per line on stdin:
 ``{"call": "RemoteStartTransaction", "payload": {...}, "ref": n}`` sends a
 CALL to the connected charge point; ``{"behaviour": {...}}`` changes how it
@@ -20,7 +21,8 @@ BootNotifications, the last one repeated), ``interval`` (s), ``authorize``
 ({idTag: status}, default Accepted), ``callerror`` (actions answered with a
 CALLERROR), ``silent`` (actions never answered), ``dedupe`` (a StartTransaction
 seen before gets its transactionId again), ``known`` and ``next_tx`` (what
-it remembers from before it went down).
+it remembers from before it went down), ``clock`` (the time it gives, epoch
+seconds, instead of its own: a test moves it with the charger's virtual time).
 """
 
 import asyncio
@@ -45,6 +47,8 @@ def emit(**event):
 
 
 def now():
+    if "clock" in behaviour:  # the test's clock (epoch s): it follows the charger's virtual time
+        return datetime.fromtimestamp(behaviour["clock"], timezone.utc).isoformat().replace("+00:00", "Z")
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
@@ -134,11 +138,28 @@ class CentralSystem(ChargePoint):
             pass
 
 
+def _report_pings(ws, cp_id):
+    """Emit {"ping": id} for every WebSocket ping the charge point sends
+    (websockets answers them itself, below what the ocpp package sees)."""
+    from websockets.frames import Opcode
+
+    protocol = ws.protocol
+    recv_frame = protocol.recv_frame
+
+    def counted(frame):
+        if frame.opcode is Opcode.PING:
+            emit(ping=cp_id)
+        recv_frame(frame)
+
+    protocol.recv_frame = counted
+
+
 async def serve(ws):
     if ws.subprotocol != "ocpp1.6":
         await ws.close()
         return
     cp = CentralSystem(ws.request.path.rsplit("/", 1)[-1], ws, response_timeout=10)
+    _report_pings(ws, cp.id)
     connected["cp"] = cp
     emit(connected=cp.id, auth=ws.request.headers.get("Authorization"))
     try:

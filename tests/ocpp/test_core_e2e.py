@@ -148,14 +148,15 @@ def central():
         c.stop()
 
 
-def ocpp_charger(sim_factory, central, **settings):
-    """A simulated charger (real time) configured earlier to connect to
+def ocpp_charger(sim_factory, central, virtual_time=False, interpreter="micropython", **settings):
+    """A simulated charger (real time, or virtual; the firmware under the
+    MicroPython unix port, or CPython) configured earlier to connect to
     ``central`` (the WebAPI way, with its restart, is
     test_security_profile_1...), retrying a lost link within a second."""
     config = dict(OcppEndpoint="ws://127.0.0.1:%d/ocpp" % central.port, OcppBoxId="CP1", OcppSecurityProfile=0)
     config.update(settings)
-    return sim_factory(virtual_time=False, files={"config.json": config, "ocpp.json": dict(
-        RetryBackoffWaitMinimum=1, RetryBackoffRandomRange=0)})
+    return sim_factory(virtual_time=virtual_time, interpreter=interpreter, files={"config.json": config,
+                       "ocpp.json": dict(RetryBackoffWaitMinimum=1, RetryBackoffRandomRange=0)})
 
 
 def test_tc_001_cold_boot_pending_then_accepted(sim_factory, central):

@@ -12,6 +12,7 @@ from ocpp.config import OcppConfig, KEYS, HOOKED, settings_hooks
 # A valid value other than the default, per writable own key.
 NEW = dict(
     AllowOfflineTxForUnknownId="true",
+    AuthorizationCacheEnabled="false",
     ClockAlignedDataInterval="900",
     ConnectionTimeOut="60",
     ConnectorPhaseRotation="0.RST,1.STR",
