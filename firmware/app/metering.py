@@ -241,8 +241,9 @@ class Metering:
         out = {}
         if m is None:
             return out
-        for i, (addr, desc, _) in enumerate(m.model.registers):
-            out["0x04_0x%04x" % addr] = _entry(desc, m.errs[i], m.values[i], m.fresh(i, now))
+        model = m.model
+        for i, (addr, desc, _) in enumerate(model.registers):
+            out["0x04_0x%04x" % addr] = _entry(model.shown(addr, desc), m.errs[i], m.values[i], m.fresh(i, now))
         if m.model.kept:
             base = self._kept.get(str(n), {})
             imp = m.value(models.IMPORT, now)

@@ -64,7 +64,7 @@ class Model:
     SDM72D-M's addresses so clients find them where they expect them.
     ``gap_ms``: the silence the meter needs between the end of its answer and
     the next request, beyond Modbus's 3.5 characters.
-    ``confirmed``: addresses checked against the maker's documentation.
+    ``confirmed``: addresses checked against the maker's documentation (see shown).
     """
 
     def __init__(self, name, phases, registers, gap_ms, confirmed, kept=()):
@@ -74,6 +74,12 @@ class Model:
         self.gap_ms = gap_ms
         self.confirmed = confirmed
         self.kept = kept
+
+    def shown(self, address, desc):
+        """The Desc the WebAPI shows for a register: the maker's wording,
+        with " (unconfirmed)" while ``address`` is not checked against the
+        maker's documentation (a string made per answer, not kept)."""
+        return desc if address in self.confirmed else desc + " (unconfirmed)"
 
 
 SDM72D_M = Model("SDM72D-M", 3, _SDM72D_V1, 20, tuple(r[0] for r in _SDM72D_V1))
@@ -87,33 +93,12 @@ SDM72D_M_V2 = Model("SDM72D-M v2", 3, _PER_PHASE + _SDM72D_V1, 20, tuple(r[0] fo
 # current, 30235 phase 1 L/N volts THD, as in Eastron's SDM630 map); only an
 # index of that manual could be consulted, which confirms the first address.
 # The others follow Eastron's map and are marked "(unconfirmed)" in the Desc
-# the WebAPI shows, until someone checks them against the full table.
+# the WebAPI shows (Model.shown), until someone checks them against the full table.
 # Lumel asks for at least 60 ms of bus silence before each request.
-_NMID30_2_CONFIRMED = (0x0000,)
-
-
-def _marked(registers, confirmed):
-    return tuple(
-        (addr, desc if addr in confirmed else desc + " (unconfirmed)", meaning) for addr, desc, meaning in registers
-    )
-
-
-NMID30_2 = Model(
-    "NMID30-2",
-    3,
-    _marked(
-        _PER_PHASE
-        + (
-            (0x0034, "TotalSystemPower[W]", TOTAL_POWER),
-            (0x0048, "TotalImport[kWh]", IMPORT),
-            (0x004A, "TotalExport[kWh]", EXPORT),
-            (0x0156, "Total[kWh]", TOTAL),
-        ),
-        _NMID30_2_CONFIRMED,
-    ),
-    60,
-    _NMID30_2_CONFIRMED,
-)
+#
+# The models share their registers' tuples where the maps agree: each tuple
+# and each Desc is an object on the heap from the moment this module loads.
+NMID30_2 = Model("NMID30-2", 3, _PER_PHASE + _SDM72D_V1[:4], 60, (0x0000,))
 
 # Eastron SDM120M, single phase: its total power is its only phase's power.
 # It has no resettable energy registers; the firmware keeps them.
@@ -124,17 +109,11 @@ SDM120M = Model(
         (0x0000, "Voltage[V]", VOLTAGE),
         (0x0006, "Current[A]", CURRENT),
         (0x000C, "TotalSystemPower[W]", TOTAL_POWER),
-        (0x0048, "TotalImport[kWh]", IMPORT),
-        (0x004A, "TotalExport[kWh]", EXPORT),
-        (0x0156, "Total[kWh]", TOTAL),
-    ),
+    )
+    + _SDM72D_V1[1:4],
     20,
     (0x0000, 0x0006, 0x000C, 0x0048, 0x004A, 0x0156),
-    kept=(
-        (0x0180, "ResettableTotalActiveEnergy[kWh]", RESET_TOTAL),
-        (0x0184, "ResettableImportActiveEnergy[kWh]", RESET_IMPORT),
-        (0x0186, "ResettableExportActiveEnergy[kWh]", RESET_EXPORT),
-    ),
+    kept=_SDM72D_V1[4:7],
 )
 
 ALL = (SDM72D_M, SDM72D_M_V2, NMID30_2, SDM120M)
