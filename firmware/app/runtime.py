@@ -185,9 +185,16 @@ class Charger:
     async def _ocpp(self):
         # Made inside the guarded task: whatever fails in OCPP, the charger charges on.
         if self.ocpp is None:
-            from ocpp.chargepoint import ChargePoint  # not configured: never imported
+            # Loaded as boot.py loads the rest: collecting every few KiB, so
+            # that OCPP's code and state (some 18 KB) settle packed together
+            # rather than in the holes the web server's garbage leaves.
+            _packed(True)
+            try:
+                from ocpp.chargepoint import ChargePoint  # not configured: never imported
 
-            self.ocpp = ChargePoint(self)
+                self.ocpp = ChargePoint(self)
+            finally:
+                _packed(False)
         await self.ocpp.run()
 
     async def _serve(self):
@@ -241,6 +248,16 @@ class Charger:
         except asyncio.CancelledError:
             pass
         self.hal.safe()
+
+
+def _packed(on):
+    """gc.threshold: every GC_MIN_BYTES while long-lived objects are made
+    (``on``), else a quarter of the heap left free (see Charger.run)."""
+    gc.collect()
+    try:
+        gc.threshold(GC_MIN_BYTES if on else max(GC_MIN_BYTES, gc.mem_free() // 4))
+    except AttributeError:  # CPython
+        pass
 
 
 def main():
