@@ -5,6 +5,8 @@ Times are the runtime clock's milliseconds since start (``uptime_ms``), so
 they are virtual in the simulator's virtual time, like everything else.
 """
 
+from array import array
+
 from evse.compat import const
 from meters import models
 from meters.modbus import ModbusError, float32
@@ -28,7 +30,10 @@ class Meter:
         self.unit = unit
         self.stale_ms = stale_ms
         n = len(model.registers)
-        self.values = [0.0] * n
+        # float32, as the meter sends them: 4 bytes each in place, where a
+        # list would hold a 16-byte float object per register (32-bit), a new
+        # one at every read.
+        self.values = array("f", bytes(4 * n))
         self.stamps = [-1] * n  # uptime ms of the last good read; -1 never
         self.errs = [0] * n
         self.errors = 0  # failed requests since boot: Meter<n>Status

@@ -46,9 +46,17 @@ try:
 except ImportError:  # e.g. the 32-bit unix port: our own, imported only then
 
     def _sha1(data):
+        # Once per opening handshake: the module is dropped again after it,
+        # so that its code holds no heap (0.7 KB) while the connection runs.
+        import sys
+        import ocpp
         from ocpp.sha1 import sha1
 
-        return sha1(data)
+        try:
+            return sha1(data)
+        finally:
+            del sys.modules["ocpp.sha1"]
+            del ocpp.sha1
 
 _MPY = hasattr(asyncio, "sleep_ms")  # MicroPython's asyncio: one Stream object, readinto
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
