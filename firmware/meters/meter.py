@@ -15,12 +15,20 @@ _ILLEGAL_ADDRESS = const(2)  # Modbus exception code
 
 
 def _plan(model, through_gaps):
-    """Each request, with the registers it fills: (start, count, ((index, offset), ...))."""
+    """Each request, with the registers it fills: (start, count, first, end),
+    registers[first:end] of the model. They are sorted by address, so a
+    request fills a run of them: four ints a request, where a pair per
+    register would hold a tuple each on the heap."""
     regs = model.registers
-    return tuple(
-        (start, count, tuple((i, r[0] - start) for i, r in enumerate(regs) if start <= r[0] < start + count))
-        for start, count in models.blocks(model, through_gaps)
-    )
+    plan = []
+    first = 0
+    for start, count in models.blocks(model, through_gaps):
+        end = first
+        while end < len(regs) and regs[end][0] < start + count:
+            end += 1
+        plan.append((start, count, first, end))
+        first = end
+    return tuple(plan)
 
 
 class Meter:
@@ -46,14 +54,14 @@ class Meter:
 
     async def poll(self, clock):
         """Read every register once. Failures are counted, never raised."""
-        for start, count, members in self._plan:
-            await self._read(clock, start, count, members)
+        for start, count, first, end in self._plan:
+            await self._read(clock, start, count, first, end)
 
-    async def _read(self, clock, start, count, members):
+    async def _read(self, clock, start, count, first, end):
         try:
             data = await self.link.read(self.unit, start, count)
         except ModbusError as e:
-            if e.code == _ILLEGAL_ADDRESS and self.through_gaps and count > 2 * len(members):
+            if e.code == _ILLEGAL_ADDRESS and self.through_gaps and count > 2 * (end - first):
                 # Not a failure of the meter: the request asked for more than it documents.
                 self.through_gaps = False
                 self._plan = _plan(self.model, False)
@@ -63,12 +71,13 @@ class Meter:
                 return
             self.errors += 1
             self.last_error = str(e)
-            for i, _ in members:
+            for i in range(first, end):
                 self.errs[i] += 1
             return
         now = clock.uptime_ms()
-        for i, offset in members:
-            self.values[i] = float32(data, offset)
+        regs = self.model.registers
+        for i in range(first, end):
+            self.values[i] = float32(data, regs[i][0] - start)
             self.stamps[i] = now
 
     def fresh(self, i, now):
