@@ -47,12 +47,16 @@ def test_nmid30_2_asks_for_60_ms_of_bus_silence_before_each_request():
 
 
 def test_nmid30_2_registers_not_confirmed_say_so_in_their_desc():
-    for addr, desc, _ in models.NMID30_2.registers:
-        if addr in models.NMID30_2.confirmed:
-            assert "unconfirmed" not in desc
+    # As the WebAPI shows them (Model.shown); the tables hold the maker's wording.
+    nmid = models.NMID30_2
+    for addr, desc, _ in nmid.registers:
+        assert "unconfirmed" not in desc
+        if addr in nmid.confirmed:
+            assert nmid.shown(addr, desc) == desc
         else:
-            assert desc.endswith(" (unconfirmed)"), desc
-    assert models.NMID30_2.registers[0][1] == "Phase1Voltage[V]"
+            assert nmid.shown(addr, desc) == desc + " (unconfirmed)", desc
+    assert nmid.shown(*nmid.registers[0][:2]) == "Phase1Voltage[V]"
+    assert nmid.shown(*nmid.registers[1][:2]) == "Phase2Voltage[V] (unconfirmed)"
     # The Eastron meters' maps are their makers' own.
     for m in (models.SDM72D_M, models.SDM72D_M_V2, models.SDM120M):
-        assert all("unconfirmed" not in r[1] for r in m.registers)
+        assert all("unconfirmed" not in m.shown(r[0], r[1]) for r in m.registers)
