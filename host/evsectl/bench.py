@@ -29,8 +29,9 @@ image sits at the bottom of the heap, outside the figures: evsectl.romheap.)
     web_load, webapi_cost_ratio, settings_write_ms_max
                              the WebAPI under load and against the bare framework
                              (evsectl.bench_web)
-    ocpp_heap_bytes_32, ocpp_fits_heap_budget_32, ocpp_flash_bytes_per_hour (and per
-    sample, per transaction), ocpp_journal_drain_ms (and _records)
+    ocpp_heap_bytes_32, ocpp_fits_heap_budget_32, min_heapsize_kib_ocpp_32,
+    ocpp_flash_bytes_per_hour (and per sample, per transaction),
+    ocpp_journal_drain_ms (and _records)
                              OCPP connected to a real central system, in a
                              transaction, both meters polling (evsectl.bench_ocpp)
 
@@ -41,6 +42,7 @@ serving within 104 KiB (59 on 32-bit), and 10 h in at most 5 s.
 import http.client
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -76,17 +78,21 @@ class _Sim:
     """A simulator process for one measurement."""
 
     def __init__(self, workdir, interpreter="micropython", heapsize=None, precompile=True, bus_port=None, rom=True,
-                 micropython=None, virtual_time=True, config=None, files=None, name="dev"):
+                 micropython=None, virtual_time=True, config=None, files=None, name="dev", frozen=False):
         """``config``: more SystemConfig keys in config.json; ``files``: {name:
-        JSON object} more on the simulated flash (a charger configured earlier)."""
+        JSON object} more on the simulated flash (a charger configured earlier);
+        ``frozen``: the app is frozen into ``micropython`` (evsectl.frozenheap),
+        the flash holds only the loaders."""
         self._conn = http.client.HTTPConnection
         self.port = _free_port()
-        rom = rom and interpreter == "micropython"
+        rom = rom and interpreter == "micropython" and not frozen
         # Heap the ROM image takes where no process can map it (evsectl.romheap): not the app's.
         self.rom_heap_bytes = romheap.HEAP_BYTES if rom and sim.rom_in_heap(micropython) else 0
         dev = sim.prepare(Path(workdir) / ("%s-%s-%s-%s-%s" % (name, interpreter, _tag(micropython), heapsize,
-                                                              "rom" if rom else "files")),
+                                                              "rom" if rom else "frozen" if frozen else "files")),
                           "sim", self.port, virtual_time, precompile=precompile, rom=rom)
+        if frozen:  # no slot on the flash: boot.py finds none, and the imports come from the image
+            shutil.rmtree(dev / device.SLOTS[0])
         settings = dict(config or {})
         if bus_port:  # two meters on the simulated RS485 bus, units 1 and 2
             sim_settings = json.loads((dev / "sim.json").read_text())

@@ -167,12 +167,12 @@ def _ocpp_bytes(writes):
     return ours, sum(sum(sizes) for name, sizes in writes.items() if not name.startswith("ocpp."))
 
 
-def _charger(workdir, bus_port, cs_port, micropython32, heapsize, name):
+def _charger(workdir, bus_port, cs_port, micropython32, heapsize, name, frozen=False):
     from evsectl.bench import _Sim
 
     config = {"OcppEndpoint": "ws://127.0.0.1:%d/ocpp" % cs_port, "OcppBoxId": "BENCH1", "OcppSecurityProfile": 0}
     s = _Sim(workdir, heapsize=heapsize, bus_port=bus_port, micropython=micropython32, virtual_time=False,
-             config=config, files={"ocpp.json": OCPP_KEYS}, name=name)
+             config=config, files={"ocpp.json": OCPP_KEYS}, name=name, frozen=frozen)
     # What it prints from now on: read, so that its pipe never fills.
     s.output = []
     threading.Thread(target=lambda: s.output.extend(s.proc.stdout), daemon=True).start()
@@ -229,12 +229,13 @@ def serves_everything(s, cs):
     return ok and s.proc.poll() is None and not any("MemoryError" in line for line in s.output)
 
 
-def fits(workdir, bus_port, micropython32, heapsize=BUDGET_HEAPSIZE_32):
-    """The charger, OCPP in a transaction and both meters, within ``heapsize`` on 32-bit."""
+def fits(workdir, bus_port, micropython32, heapsize=BUDGET_HEAPSIZE_32, frozen=False):
+    """The charger, OCPP in a transaction and both meters, within ``heapsize``
+    on 32-bit (``frozen``: the app frozen into ``micropython32``)."""
     from evsectl.bench import _free_port
 
     cs = CentralSystem(_free_port())
-    s = _charger(workdir, bus_port, cs.port, micropython32, heapsize, "ocpp-" + heapsize)
+    s = _charger(workdir, bus_port, cs.port, micropython32, heapsize, "ocpp-" + heapsize, frozen)
     try:
         return bool(s.boot_line) and _in_transaction(s, cs) and serves_everything(s, cs)
     except (OSError, ValueError, AssertionError):
@@ -248,13 +249,13 @@ def fits_budget(workdir, bus_port, micropython32):
     return fits(workdir, bus_port, micropython32, BUDGET_HEAPSIZE_32)
 
 
-def min_heapsize_kib(workdir, bus_port, micropython32, low=64, high=160):
+def min_heapsize_kib(workdir, bus_port, micropython32, low=64, high=160, frozen=False):
     """Bisect the smallest heap (KiB) that ``fits``; None if even ``high`` does not."""
-    if not fits(workdir, bus_port, micropython32, "%dk" % high):
+    if not fits(workdir, bus_port, micropython32, "%dk" % high, frozen):
         return None
     while high - low > 1:
         mid = (low + high) // 2
-        if fits(workdir, bus_port, micropython32, "%dk" % mid):
+        if fits(workdir, bus_port, micropython32, "%dk" % mid, frozen):
             high = mid
         else:
             low = mid
