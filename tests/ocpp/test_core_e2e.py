@@ -146,6 +146,9 @@ def central():
     yield make
     for c in made:
         c.stop()
+    # Every CALL of the charger passed the OCPP 1.6 schemas (the ocpp package checks them).
+    invalid = [e for c in made for e in c.seen if "invalid" in e]
+    assert not invalid, invalid
 
 
 def ocpp_charger(sim_factory, central, virtual_time=False, interpreter="micropython", **settings):
