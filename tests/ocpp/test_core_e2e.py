@@ -231,18 +231,41 @@ def test_configuration_keys_are_read_and_written(sim_factory, central):
     assert cs.call("ChangeConfiguration", {"key": "MaxCurrentLimit", "value": "10"})["result"]["status"] == "Accepted"
 
 
-def test_a_central_system_that_answers_with_callerror_or_not_at_all(sim_factory, central):
-    cs = central(callerror=["StatusNotification"])
-    s = ocpp_charger(sim_factory, cs)
-    cs.got("StatusNotification")
+@pytest.mark.parametrize("interpreter", ["micropython", "cpython"])
+def test_a_central_system_that_answers_with_callerror_or_not_at_all(sim_factory, central, interpreter):
+    """A CALLERROR to a StatusNotification or a Heartbeat is logged and not
+    repeated, and costs neither the link nor the charging; a transaction
+    message that gets no answer within 30 s is sent again
+    TransactionMessageRetryInterval later, the same message."""
+    cs = central(callerror=["StatusNotification", "Heartbeat"], interval=2)
+    s = ocpp_charger(sim_factory, cs, interpreter=interpreter)
+    cs.got("StatusNotification")  # refused, as every one is
+    assert cs.call("ChangeConfiguration", {"key": "TransactionMessageRetryInterval", "value": "1"}
+                   )["result"]["status"] == "Accepted"
+    cs.send({"behaviour": {"silent": ["StartTransaction"]}})
+    cs.next(lambda e: "behaviour" in e)
     s.client.vehicle(State="C")  # charging goes on whatever the central system does
+    first = cs.got("StartTransaction")["payload"]  # never answered
     deadline = time.monotonic() + 10
     while not s.client.board()["RelayClosed"]:
-        assert time.monotonic() < deadline
+        assert time.monotonic() < deadline, s.client.board()
         time.sleep(0.2)
-    cs.send({"behaviour": {"callerror": [], "silent": ["StartTransaction"]}})
-    first = cs.got("StartTransaction")
-    assert first
+    cs.send({"behaviour": {"silent": []}})
+    # No answer within 30 s: the same Start again, TransactionMessageRetryInterval later.
+    again = cs.got("StartTransaction", timeout=45)
+    assert again["payload"] == first
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Charging")
+    assert s.client.board()["RelayClosed"]
+    s.client.vehicle(State="A")
+    stop = cs.got("StopTransaction")["payload"]
+    # The id the answered Start gave (this central system does not take a resend for the same one).
+    assert stop["transaction_id"] == again["tx"] and stop["reason"] == "EVDisconnected"
+    cs.got("Heartbeat", timeout=10)
+    cs.got("Heartbeat", timeout=10)  # refused, and the next one comes at the interval
+    out = s.output()
+    assert "ocpp: StatusNotification Charging refused" in out and "ocpp: Heartbeat refused" in out
+    assert len([e for e in cs.seen if "connected" in e]) == 1  # neither a refusal nor a silence cost the link
+    assert len(cs.calls("StartTransaction")) == 2
 
 
 def test_tc_013_hard_reset_in_a_transaction_stops_it_first(sim_factory, central):
