@@ -268,15 +268,16 @@ def test_a_central_system_that_answers_with_callerror_or_not_at_all(sim_factory,
     assert len(cs.calls("StartTransaction")) == 2
 
 
-def test_tc_013_hard_reset_in_a_transaction_stops_it_first(sim_factory, central):
+@pytest.mark.parametrize("kind", ["Hard", "Soft"])
+def test_tc_015_hard_and_tc_016_soft_reset_in_a_transaction_stop_it_first(sim_factory, central, kind):
     cs = central()
     s = ocpp_charger(sim_factory, cs)
     cs.got("StatusNotification", where=lambda p: p["status"] == "Available")
     s.client.vehicle(State="C")
     cs.got("StatusNotification", where=lambda p: p["status"] == "Charging")
-    assert cs.call("Reset", {"type": "Hard"})["result"]["status"] == "Accepted"
+    assert cs.call("Reset", {"type": kind})["result"]["status"] == "Accepted"
     stop = cs.got("StopTransaction")["payload"]
-    assert (stop["transaction_id"], stop["reason"]) == (1, "HardReset")
+    assert (stop["transaction_id"], stop["reason"]) == (1, kind + "Reset")
     cs.got("BootNotification")  # the charger restarted
     # The car is still there and charging is free: a new transaction, once.
     start = cs.got("StartTransaction")["payload"]
@@ -318,6 +319,32 @@ def test_unlock_connector_availability_cache_and_data_transfer(sim_factory, cent
     s.client.vehicle(State="A")
     cs.got("StopTransaction")
     cs.got("StatusNotification", where=lambda p: p["status"] == "Unavailable")
+
+
+def test_tc_018_1_unlock_connector_in_a_transaction_stops_it_and_releases_the_plug(sim_factory, central):
+    cs = central()
+    s = ocpp_charger(sim_factory, cs, ChargerMode=1)  # a socket, with a plug lock
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Available")
+    s.client.vehicle(State="C", CableA=32)
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Charging")
+    assert s.client.board()["Locked"]
+    # There is no connector 2: nothing to unlock there, and the transaction goes on.
+    assert cs.call("UnlockConnector", {"connectorId": 2})["result"]["status"] == "NotSupported"
+    assert s.client.board()["RelayClosed"] and not cs.calls("StopTransaction")
+    assert cs.call("UnlockConnector", {"connectorId": 1})["result"]["status"] == "Unlocked"
+    stop = cs.got("StopTransaction")["payload"]
+    assert (stop["transaction_id"], stop["reason"]) == (1, "UnlockCommand")
+    # Finishing: reported once the charger is stopping, which can be before
+    # the Stop goes out (TC_018_1 lists it after).
+    if "Finishing" not in [p["status"] for p in cs.calls("StatusNotification")]:
+        cs.got("StatusNotification", where=lambda p: p["status"] == "Finishing")
+    deadline = time.monotonic() + 10
+    while s.client.board()["Locked"] or s.client.board()["RelayClosed"]:  # contactor open, then the lock
+        assert time.monotonic() < deadline, s.client.board()
+        time.sleep(0.1)
+    s.client.vehicle(State="A")  # the driver takes the plug out
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Available")
+    assert len(cs.calls("StartTransaction")) == 1  # the vehicle still there did not start another
 
 
 def test_meter_values_are_sampled_at_the_interval_during_a_transaction(sim_factory, central):
