@@ -273,6 +273,8 @@ class ChargePoint:
         self._start(self._pending_when)
         if stop is not None and self.tx_ref is not None:
             self._stop(stop[0], when=stop[1])
+        elif stop is None and self.tx_ref is not None:
+            self.m.start_recorded()  # the running transaction's: its vehicle may draw now
 
     def _start(self, when):
         """Journal the running transaction's Start (its meterStart is known now)."""
