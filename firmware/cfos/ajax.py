@@ -2,7 +2,7 @@
 Manager as an "HTTP Input" wallbox and does what the answer says
 (CfosUrl, CfosDevId, CfosPassword).
 
-Every PUSH_MS of the charger's clock:
+Every _PUSH_MS of the charger's clock:
 
     POST <CfosUrl>/cnf?cmd=set_ajax_evse&dev_id=<CfosDevId>      (Basic auth admin:CfosPassword)
     {"state": 3, "max_charging_current": 16000, "current": [15900, 0, 0],
@@ -17,7 +17,7 @@ through cfos.steer, the cFos source: ``charging_current`` (mA, rounded down
 to whole amperes) is the limit, 0 while ``charging_enabled`` is false or
 ``paused`` true; ``device_enabled`` false disables the charger.
 
-A manager that does not answer within TIMEOUT_MS, answers anything but 200,
+A manager that does not answer within _TIMEOUT_MS, answers anything but 200,
 or answers what is not that object with those four members of those types
 (``charging_current`` 0..80000) changes nothing: its last word lapses
 CfosTimeoutS after it was given, and the charger falls back to CfosFallbackA.
@@ -31,17 +31,18 @@ from app.aio import sleep_ms, wait_for_ms
 from app.config import parse_http_url
 from charger.limits import CABLE, RATING, SETTINGS
 from cfos import measure
-from evse import states as S
 from evse.compat import const, ticks_diff
 
-PUSH_MS = const(3000)  # as often as the manager's own cycle (3 s)
-TIMEOUT_MS = const(5000)  # one report: connect, send, the whole answer
-MAX_ANSWER = const(1024)  # bytes of headers and body together
-MAX_CURRENT_MA = const(80000)
+_PUSH_MS = const(3000)  # as often as the manager's own cycle (3 s)
+_TIMEOUT_MS = const(5000)  # one report: connect, send, the whole answer
+_MAX_ANSWER = const(1024)  # bytes of headers and body together
+_MAX_CURRENT_MA = const(80000)
 _LOOK_MS = const(250)  # how often the clock is looked at (virtual time moves in jumps)
 
-_STATE = {S.WAITING: 1, S.IDLE_A: 1, S.CONNECTED_B: 2, S.CHARGE_C: 3, S.VENT_D: 4}
-STATE_ERROR = const(5)
+# The seed's state by the kernel's EvseState (evse.states, 0..11): 1 A, 2 B,
+# 3 C, 4 D, 5 error (a bytes literal: no heap).
+_STATE = b"\x01\x01\x05\x05\x02\x03\x04\x05\x05\x05\x05\x05"
+_STATE_ERROR = const(5)
 
 
 def report(m, model):
@@ -52,7 +53,7 @@ def report(m, model):
         if a >= 0 and (most < 0 or a < most):
             most = a
     body = dict(
-        state=_STATE.get(m.state, STATE_ERROR),
+        state=_STATE[m.state] if 0 <= m.state < len(_STATE) else _STATE_ERROR,
         max_charging_current=most * 1000,
         current=[int(a * 1000 + 0.5) for a in measure.phase_currents(m)],
         model=model,
@@ -78,7 +79,7 @@ def parse_answer(body):
     for f in flags:
         if not isinstance(f, bool):
             return None
-    if isinstance(ma, bool) or not isinstance(ma, (int, float)) or not 0 <= ma <= MAX_CURRENT_MA:
+    if isinstance(ma, bool) or not isinstance(ma, (int, float)) or not 0 <= ma <= _MAX_CURRENT_MA:
         return None
     device, charging, paused = flags
     return (int(ma) // 100 if charging and not paused else 0), device
@@ -108,7 +109,8 @@ class Push:
         last = None
         while True:
             now = self.clock.ticks()
-            if last is None or ticks_diff(now, last) >= PUSH_MS:
+            self.steer.expire(now)  # the last answer's word, when the manager falls silent
+            if last is None or ticks_diff(now, last) >= _PUSH_MS:
                 last = now
                 await self.push()
             await sleep_ms(_LOOK_MS)
@@ -118,9 +120,9 @@ class Push:
         body = json.dumps(report(self.m, self.model))
         why = None
         try:
-            answer = await wait_for_ms(self._post(body), TIMEOUT_MS)
+            answer = await wait_for_ms(self._post(body), _TIMEOUT_MS)
         except asyncio.TimeoutError:
-            why = "no answer within %d ms" % TIMEOUT_MS
+            why = "no answer within %d ms" % _TIMEOUT_MS
         except Exception as e:  # refused, reset, no heap
             why = "%s: %s" % (type(e).__name__, e)
         if why is None:
@@ -167,8 +169,8 @@ class Push:
                 if not chunk:
                     break
                 data += chunk
-                if len(data) > MAX_ANSWER:
-                    return "an answer of more than %d bytes" % MAX_ANSWER
+                if len(data) > _MAX_ANSWER:
+                    return "an answer of more than %d bytes" % _MAX_ANSWER
                 if end < 0:
                     end = data.find(b"\r\n\r\n")
                     if end >= 0:

@@ -9,7 +9,7 @@
     GET /cnf?cmd=modbus&device=evse&write=8093&value=100       "ok"
     GET /cnf?cmd=modbus&device=evse&write=8093&values=[100,1]  "ok"  (8093, 8094)
 
-GET or POST alike. ``device``: ``evse`` (the charger, cfos.registers.Wallbox)
+GET or POST alike. ``device``: ``evse`` (the charger, cfos.registers)
 or ``meter1``/``meter2`` (our meters, read only). A write needs the admin
 password (HTTP Basic auth, user ``admin``) once one is set, as every POST
 of the WebAPI does. Every answer is JSON: the value, ``"ok"``, or, with
@@ -20,17 +20,21 @@ exception otherwise). A refused write changes nothing.
 
 import json
 
-from cfos.registers import ModbusError, MAX_READ, SIZE, STR, SUFFIX, decode, encode
+from cfos.registers import ModbusError, MAX_READ, SIZE, STR, SUFFIX, decode, encode, entries, suffix
 from cfos.modbus_server import MAX_WRITE
 
-_JSON = {"Content-Type": "application/json"}
-_WHY = {1: "illegal function", 2: "modbus exception 2: no such register here",
-        3: "modbus exception 3: value out of range"}
+
+def _why(code):
+    if code == 2:
+        return "modbus exception 2: no such register here"
+    if code == 3:
+        return "modbus exception 3: value out of range"
+    return "modbus exception %d" % code
 
 
 def _address(text):
     """``"8062d"`` → (8062, type of "d"), or None."""
-    kind = SUFFIX.index(text[-1]) if text and text[-1] in "dqs" else 0
+    kind = SUFFIX.find(text[-1]) if text and text[-1] in "dqs" else 0
     digits = text[:-1] if kind else text
     if not digits.isdigit() or len(digits) > 5 or int(digits) > 0xFFFF:
         return None
@@ -49,8 +53,8 @@ def read(regs, what, count):
     """The value(s) of ``read=<what>`` with ``count`` (None: not given)."""
     if what == "all":
         out = {}
-        for addr, size, kind in regs.table:
-            out["%d%s" % (addr, SUFFIX[kind])] = decode(regs.read(addr, size), kind)
+        for addr, size, kind in entries(regs.table):
+            out["%d%s" % (addr, suffix(kind))] = decode(regs.read(addr, size), kind)
         return out
     parsed = _address(what)
     if parsed is None:
@@ -113,13 +117,13 @@ def write(regs, what, value, values, now):
 
 def install(app, charger, wallbox, meters):
     """Serve /cnf on ``app`` (app.webapi's) from ``wallbox`` and ``meters``
-    (cfos.registers.Meter for 1 and 2)."""
+    (cfos.registers.Registers of devices 0, and 1 and 2)."""
     from microdot import Response
 
     from app.webapi import _authorized
 
     def _reply(value, status=200):
-        return Response(json.dumps(value), status, _JSON)
+        return Response(json.dumps(value), status, {"Content-Type": "application/json"})
 
     m = charger.manager
     devices = {"evse": wallbox, "meter1": meters[0], "meter2": meters[1]}
@@ -159,6 +163,6 @@ def install(app, charger, wallbox, meters):
                     return _reply("count must be 1 to %d" % MAX_READ, 400)
             return _reply(read(regs, what, count))
         except ModbusError as e:
-            return _reply(_WHY.get(e.code, "modbus exception %d" % e.code), 400)
+            return _reply(_why(e.code), 400)
         except ValueError as e:
             return _reply(str(e), 400)

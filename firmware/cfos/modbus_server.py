@@ -13,34 +13,35 @@ checks are cfos.registers'; a refused request changes nothing.
 Every request to unit 1 counts as the manager being there (cfos.steer):
 its limit and enable last CfosTimeoutS beyond the last one.
 
-Bounded: at most MAX_CONNECTIONS at a time (one more is closed at once), a
+Bounded: at most _MAX_CONNECTIONS at a time (one more is closed at once), a
 request's header and body each within their deadline, a connection silent
-for IDLE_MS closed; a frame is at most 260 bytes, as Modbus TCP allows.
+for _IDLE_MS closed; a frame is at most 260 bytes, as Modbus TCP allows.
 """
 
 import asyncio
 import struct
 
 from app import log
-from app.aio import wait_for_ms
+from app.aio import sleep_ms, wait_for_ms
 from cfos.registers import ModbusError, ILLEGAL_FUNCTION, ILLEGAL_VALUE
 from evse.compat import const
 
-UNIT = const(1)
-MAX_CONNECTIONS = const(2)
-IDLE_MS = const(120000)  # evcc polls every 30 s by default, the cFos manager every few seconds
-FRAME_MS = const(3000)  # the rest of a frame once its header is in
+_UNIT = const(1)
+_MAX_CONNECTIONS = const(2)
+_IDLE_MS = const(120000)  # evcc polls every 30 s by default, the cFos manager every few seconds
+_FRAME_MS = const(3000)  # the rest of a frame once its header is in
 MAX_WRITE = const(123)  # registers one FC 16 request may write (the Modbus limit)
-SERVER_FAILURE = const(4)
-TARGET_FAILED = const(0x0B)
+_WATCH_MS = const(1000)
+_SERVER_FAILURE = const(4)
+_TARGET_FAILED = const(0x0B)
 
 
 def answer(regs, unit, pdu, now):
     """The response PDU (bytes) to the request PDU ``pdu`` for ``unit``."""
     fc = pdu[0] if pdu else 0
     try:
-        if unit != UNIT:
-            raise ModbusError(TARGET_FAILED)
+        if unit != _UNIT:
+            raise ModbusError(_TARGET_FAILED)
         if fc == 3 or fc == 6:
             if len(pdu) != 5:
                 raise ModbusError(ILLEGAL_VALUE)
@@ -63,7 +64,7 @@ def answer(regs, unit, pdu, now):
         return bytes((fc | 0x80, e.code))
     except Exception as e:  # a bug, or no heap: the client hears of it, the charger goes on
         log.error("cfos: Modbus request failed", e)
-        return bytes((fc | 0x80, SERVER_FAILURE))
+        return bytes((fc | 0x80, _SERVER_FAILURE))
 
 
 class ModbusServer:
@@ -75,34 +76,36 @@ class ModbusServer:
         self.requests = 0  # answered since boot
 
     async def run(self, host, port):
-        """Serve for ever (cancel to stop)."""
+        """Serve for ever (cancel to stop); meanwhile, once a second, end
+        the word of a manager that has fallen silent (cfos.steer)."""
         server = await asyncio.start_server(self._client, host, port)
-        log.info("cfos: Modbus TCP server on port %d, unit %d" % (port, UNIT))
+        log.info("cfos: Modbus TCP server on port %d, unit %d" % (port, _UNIT))
         try:
             while True:
-                await asyncio.sleep(3600)
+                self.steer.expire(self.clock.ticks())
+                await sleep_ms(_WATCH_MS)
         finally:
             server.close()
 
     def handle(self, unit, pdu):
         now = self.clock.ticks()
-        if unit == UNIT:
+        if unit == _UNIT:
             self.steer.heard(now)
         self.requests += 1
         return answer(self.regs, unit, pdu, now)
 
     async def _client(self, reader, writer):
-        if self.connections >= MAX_CONNECTIONS:
+        if self.connections >= _MAX_CONNECTIONS:
             await _close(writer)
             return
         self.connections += 1
         try:
             while True:
-                head = await wait_for_ms(reader.readexactly(7), IDLE_MS)
+                head = await wait_for_ms(reader.readexactly(7), _IDLE_MS)
                 tid, proto, length, unit = struct.unpack(">HHHB", head)
                 if proto != 0 or not 2 <= length <= 254:
                     return  # not Modbus TCP: nothing sensible to answer
-                pdu = await wait_for_ms(reader.readexactly(length - 1), FRAME_MS)
+                pdu = await wait_for_ms(reader.readexactly(length - 1), _FRAME_MS)
                 out = self.handle(unit, pdu)
                 writer.write(struct.pack(">HHHB", tid, 0, len(out) + 1, unit) + out)
                 await writer.drain()

@@ -7,14 +7,11 @@ set (docs/cfos.md). Neither set, this package is never imported.
 With CfosModbus: the Modbus TCP server (cfos.modbus_server) and the /cnf
 mapping on the WebAPI's server (cfos.http), both on one register map
 (cfos.registers). With CfosUrl: the HTTP input mode (cfos.ajax). Either
-way, once a second, the manager's word lapses if it has fallen silent
-(cfos.steer).
+task ends the word of a manager that has fallen silent (cfos.steer), once a
+second or more often.
 """
 
-from app.aio import sleep_ms
 from cfos.steer import Steer
-
-WATCH_MS = 1000
 
 
 def serial(mac):
@@ -32,21 +29,15 @@ def tasks(charger):
     steer = Steer(m)
     charger.cfos = steer
     clock = charger.clock
-
-    async def watch():
-        while True:
-            steer.expire(clock.ticks())
-            await sleep_ms(WATCH_MS)
-
-    out = [("cfos-watch", watch)]
+    out = []
     if c["CfosModbus"]:
         from cfos import http
         from cfos.modbus_server import ModbusServer
-        from cfos.registers import Meter, Wallbox
+        from cfos.registers import Registers
 
         number = serial(charger.wifi.mac())
-        wallbox = Wallbox(m, steer, number, charger.version)
-        meters = (Meter(m, 1, number, charger.version), Meter(m, 2, number, charger.version))
+        wallbox = Registers(m, steer, 0, number, charger.version)
+        meters = (Registers(m, None, 1, number, charger.version), Registers(m, None, 2, number, charger.version))
         http.install(charger.web, charger, wallbox, meters)
         server = ModbusServer(wallbox, steer, clock)
         host = charger.sim.get("host", "0.0.0.0")

@@ -6,7 +6,7 @@ both lapsing when the manager falls silent.
     s.limit(100, now)      # 10.0 A (cFos counts in 0.1 A), for CfosTimeoutS
     s.enable(False, now)   # disabled (EvseManager.disable("cFos")): PWM off
     s.heard(now)           # the manager is still there: its word lasts longer
-    s.expire(now)          # called every second: a silent manager's word ends
+    s.expire(now)          # called every second or so: a silent manager's word ends
 
 The manager's word lasts ``CfosTimeoutS`` from the last time it was heard
 (a write, or with Modbus any request: evcc writes a value only when it
@@ -19,10 +19,10 @@ and the HTTP input, cfos.ajax) steer through here.
 """
 
 from charger.limits import CFOS, NONE
-from evse.compat import ticks_add, ticks_diff
+from evse.compat import const, ticks_add, ticks_diff
 
-SOURCE = "cFos"  # its name in the enable/disable table
-PRIORITY = 100  # below OCPP's 10: an Inoperative from the central system wins
+_SOURCE = "cFos"  # its name in the enable/disable table
+_PRIORITY = const(100)  # below OCPP's 10: an Inoperative from the central system wins
 
 
 class Steer:
@@ -51,7 +51,7 @@ class Steer:
         return done
 
     def enable(self, on, now):
-        done = self.m.enable(SOURCE, PRIORITY) if on else self.m.disable(SOURCE, PRIORITY)
+        done = self.m.enable(_SOURCE, _PRIORITY) if on else self.m.disable(_SOURCE, _PRIORITY)
         if done is True:
             self.enabled = 1 if on else 0
             self._renew(now, self._timing()[0])
@@ -76,7 +76,7 @@ class Steer:
             self.m.set_external_limit(CFOS, amps=self._timing()[1])
             self.deciamps = NONE
         if self.enabled >= 0:
-            self.m.unassign(SOURCE)
+            self.m.unassign(_SOURCE)
             self.enabled = NONE
         return True
 

@@ -16,7 +16,7 @@ from rig import Rig  # noqa: E402
 
 from cfos import http  # noqa: E402
 from cfos.modbus_server import answer  # noqa: E402
-from cfos.registers import Meter, ModbusError, S32, S64, STR, Wallbox, decode, encode  # noqa: E402
+from cfos.registers import ModbusError, Registers, S32, S64, STR, decode, encode, entries  # noqa: E402
 from cfos.service import serial  # noqa: E402
 from cfos.steer import Steer  # noqa: E402
 from charger.limits import CFOS  # noqa: E402
@@ -25,7 +25,7 @@ from charger.limits import CFOS  # noqa: E402
 def rig(**settings):
     r = Rig(**settings)
     r.steer = Steer(r.m)
-    r.box = Wallbox(r.m, r.steer, "aabb-ccdd-eeff", "0.1.2")
+    r.box = Registers(r.m, r.steer, 0, "aabb-ccdd-eeff", "0.1.2")
     return r
 
 
@@ -183,7 +183,7 @@ def test_http_reads_as_the_seed_shows_them():
     assert http.read(b, "8064d", 3) == [0, 0, 0]
     every = http.read(b, "all", None)
     assert every["8000d"] == -821755904 and every["8058q"] == 0 and every["8096s"] == ""
-    assert sorted(every) == sorted("%d%s" % (a, ("", "d", "q", "s")[k]) for a, _, k in b.table)
+    assert sorted(every) == sorted("%d%s" % (a, ("", "d", "q", "s")[k]) for a, _, k in entries(b.table))
     for bad in ("80x", "", "8002x", "99999"):
         try:
             http.read(b, bad, None)
@@ -217,7 +217,7 @@ def test_http_writes():
 
 def test_meters_read_zero_without_a_meter_and_refuse_writes():
     r = rig()
-    meter = Meter(r.m, 2, "aabb-ccdd-eeff", "0.1.2")
+    meter = Registers(r.m, None, 2, "aabb-ccdd-eeff", "0.1.2")
     every = http.read(meter, "all", None)
     assert every["8003"] == 0x102 and every["8040"] == 3 and every["8062d"] == 0 and every["8045"] == 0
     refused(lambda: meter.write(8058, [0, 0, 0, 1], r.now()), 2)

@@ -1,0 +1,193 @@
+"""``evsectl bench``'s cFos figures (issue 16), on the 32-bit MicroPython
+unix port with the app in ROM, as a board runs it, in real time, both
+meters polled on the simulated RS485 bus and a vehicle charging:
+
+    cfos_heap_bytes_32        heap in use with both cFos modes on: a Modbus
+                              client (pymodbus) reading the status and
+                              writing the limit twice a second on port
+                              CfosModbusPort, and the HTTP input reporting to
+                              a loopback Charging Manager every 3 s
+    cfos_off_heap_bytes_32    the same charger with cFos off (the same
+                              meters, vehicle and WebAPI traffic)
+    cfos_heap_cost_bytes_32   the difference: what cFos costs a board
+    cfos_fits_heap_budget_32  the charger with both modes on, run within the
+                              budget of tests/test_heap_budget.py (78 KiB on
+                              32-bit): it boots, both modes work (the
+                              manager's limit reaches the offer), every
+                              endpoint answers, no MemoryError
+"""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BUDGET_HEAPSIZE_32 = "78k"
+ANSWER = {"device_enabled": True, "charging_enabled": True, "paused": False, "charging_current": 12000}
+
+
+class _Manager(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.reports += 1
+        data = json.dumps(ANSWER).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class ChargingManager(ThreadingHTTPServer):
+    """A cFos Charging Manager's HTTP input, answering 12 A to every report."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _Manager)
+        self.reports = 0
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.shutdown()
+        self.server_close()
+
+
+class ModbusManager:
+    """evcc's part: the status read and the limit written, twice a second."""
+
+    def __init__(self, port):
+        from pymodbus.client import ModbusTcpClient
+
+        self.client = ModbusTcpClient("127.0.0.1", port=port, timeout=3, retries=0)
+        self.polls = 0
+        self.errors = 0
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while not self._stop.wait(0.5):
+            try:
+                if not self.client.connected and not self.client.connect():
+                    continue
+                rr = self.client.read_holding_registers(8092, count=3, device_id=1)
+                wr = self.client.write_register(8093, 140, device_id=1)
+                if rr.isError() or wr.isError():
+                    self.errors += 1
+                else:
+                    self.polls += 1
+            except Exception:  # not up yet, or gone
+                self.errors += 1
+
+    def stop(self):
+        self._stop.set()
+        self.client.close()
+
+
+def _charger(workdir, bus_port, micropython32, heapsize, name, cfos):
+    from evsectl.bench import _free_port, _Sim
+
+    config = {}
+    modbus = http = None
+    if cfos:
+        http = ChargingManager()
+        config = {"CfosModbus": True, "CfosModbusPort": _free_port(), "CfosUrl": "http://127.0.0.1:%d"
+                  % http.server_address[1], "CfosDevId": "E1"}
+    s = _Sim(workdir, heapsize=heapsize, bus_port=bus_port, micropython=micropython32, virtual_time=False,
+             config=config, name=name)
+    s.output = []
+    threading.Thread(target=lambda: s.output.extend(s.proc.stdout), daemon=True).start()
+    if cfos:
+        modbus = ModbusManager(config["CfosModbusPort"])
+    return s, modbus, http
+
+
+def _working(s, modbus, http, timeout=20):
+    """Charging, both meters read, and (with cFos) both modes heard from."""
+    from evsectl.bench_ocpp import _meters_valid
+
+    try:
+        s.request("POST", "/sim/v1/Vehicle", {"State": "C"})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = s.request("GET", "/webapi/v1/Status", answer=True)[1]
+            heard = modbus is None or (modbus.polls >= 4 and http.reports >= 2)
+            if status["EvseState"] == 5 and heard and \
+                    (modbus is None or status["ActualCurrentLimitSource"] == "cFos"):
+                return _meters_valid(s)
+            time.sleep(0.2)
+    except (OSError, ValueError, KeyError):
+        pass
+    return False
+
+
+def _stop(s, modbus, http):
+    if modbus:
+        modbus.stop()
+    s.close()
+    if http:
+        http.stop()
+
+
+def heap_bytes(workdir, bus_port, micropython32, cfos, heap_kib=256):
+    from evsectl.bench_ocpp import _heap_in_use
+
+    s, modbus, http = _charger(workdir, bus_port, micropython32, "%dk" % heap_kib,
+                               "cfos-on" if cfos else "cfos-off", cfos)
+    try:
+        if not (s.boot_line and _working(s, modbus, http)):
+            return None
+        return _heap_in_use(s, heap_kib)
+    finally:
+        _stop(s, modbus, http)
+
+
+def fits_budget(workdir, bus_port, micropython32):
+    from evsectl.bench import ENDPOINTS_GET
+
+    s, modbus, http = _charger(workdir, bus_port, micropython32, BUDGET_HEAPSIZE_32, "cfos-budget", True)
+    try:
+        ok = bool(s.boot_line) and _working(s, modbus, http)
+        ok = ok and all(s.request("GET", "/webapi/v1/" + name, answer=True)[0] == 200 for name in ENDPOINTS_GET)
+        ok = ok and s.request("GET", "/cnf?cmd=modbus&device=evse&read=all", answer=True)[0] == 200
+        polls, reports = modbus.polls, http.reports
+        time.sleep(4)  # still both, after all that
+        ok = ok and modbus.polls > polls and http.reports > reports
+        return ok and s.proc.poll() is None and not any("MemoryError" in line for line in s.output)
+    except (OSError, ValueError):
+        return False
+    finally:
+        _stop(s, modbus, http)
+
+
+def measure(workdir, bus_port, micropython32):
+    """The cFos figures (see the module's docstring); ``bus_port``: the
+    simulated RS485 bus with meters at units 1 and 2 (bench._bus)."""
+    on = heap_bytes(workdir, bus_port, str(micropython32), True)
+    off = heap_bytes(workdir, bus_port, str(micropython32), False)
+    return {
+        "cfos_heap_bytes_32": on,
+        "cfos_off_heap_bytes_32": off,
+        "cfos_heap_cost_bytes_32": on - off if on is not None and off is not None else None,
+        "cfos_fits_heap_budget_32": fits_budget(workdir, bus_port, str(micropython32)),
+    }
+
+
+def main():
+    """``python -m evsectl.bench_cfos``: these figures alone, as JSON."""
+    import tempfile
+
+    from evsectl import bench
+
+    with tempfile.TemporaryDirectory(prefix="evse-bench-cfos-") as workdir:
+        bus = bench._bus()
+        try:
+            print(json.dumps(measure(workdir, bus.port, bench.MICROPYTHON32)))
+        finally:
+            bus.stop()
+
+
+if __name__ == "__main__":
+    main()
