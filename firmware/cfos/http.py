@@ -49,13 +49,18 @@ def _whole(text, lo, hi):
     return n if lo <= n <= hi else None
 
 
+def every(regs):
+    """``read=all``: ("<address><suffix>", value) of every register, one by
+    one (written as they come: the answer's text is never whole in the heap)."""
+    for addr, size, kind in entries(regs.table):
+        yield "%d%s" % (addr, suffix(kind)), decode(regs.read(addr, size), kind)
+
+
 def read(regs, what, count):
-    """The value(s) of ``read=<what>`` with ``count`` (None: not given)."""
+    """The value(s) of ``read=<what>`` with ``count`` (None: not given);
+    ``read=all`` as a dict (the route streams every() instead)."""
     if what == "all":
-        out = {}
-        for addr, size, kind in entries(regs.table):
-            out["%d%s" % (addr, suffix(kind))] = decode(regs.read(addr, size), kind)
-        return out
+        return dict(every(regs))
     parsed = _address(what)
     if parsed is None:
         raise ValueError("read must be a register address, with d, q or s after it, or all")
@@ -120,7 +125,7 @@ def install(app, charger, wallbox, meters):
     (cfos.registers.Registers of devices 0, and 1 and 2)."""
     from microdot import Response
 
-    from app.webapi import _authorized
+    from app.webapi import _answer, _authorized
 
     def _reply(value, status=200):
         return Response(json.dumps(value), status, {"Content-Type": "application/json"})
@@ -161,6 +166,8 @@ def install(app, charger, wallbox, meters):
                 count = _whole(count, 1, MAX_READ)
                 if count is None:
                     return _reply("count must be 1 to %d" % MAX_READ, 400)
+            if what == "all":
+                return _answer(every(regs))
             return _reply(read(regs, what, count))
         except ModbusError as e:
             return _reply(_why(e.code), 400)
