@@ -190,3 +190,38 @@ def test_http_writes_need_the_admin_password(charger):
     meter = sim.ok(sim.get("/cnf?cmd=modbus&device=meter1&read=all"))
     assert meter["8003"] == 0x101 and meter["8062d"] == 0
     assert sim.get("/cnf?cmd=modbus&device=meter3&read=all").status == 400
+
+
+def test_the_meters_as_the_power_brain_shows_them(charger):
+    sim, cfos = charger(Meter1Type=1, Meter1PerPhase=True, Meter2Type=1, Meter2PerPhase=True)
+    sim.vehicle(State="C")
+    for _ in range(20):  # a minute of charging: the meters count some energy
+        sim.advance(3000)  # (each poll cycle on the RS485 bus takes real time too)
+    m1 = sim.meter(1)["ModbusData"]
+    m2 = sim.meter(2)["ModbusData"]
+    one = sim.ok(sim.get("/cnf?cmd=modbus&device=meter1&read=all"))
+    two = sim.ok(sim.get("/cnf?cmd=modbus&device=meter2&read=all"))
+    def whole(x):  # to the nearest, halves away from zero (positive here)
+        return int(x + 0.5)
+
+    for regs, data in ((one, m1), (two, m2)):
+        assert regs["8058q"] == whole(data["0x04_0x0048"]["Value"] * 1000) > 0  # TotalImport[kWh], in Wh
+        assert regs["8062d"] == whole(data["0x04_0x0034"]["Value"])  # TotalSystemPower[W]
+        for n in range(3):
+            assert regs["%dd" % (8064 + 2 * n)] == whole(data["0x04_0x%04x" % (6 + 2 * n)]["Value"] * 10)
+            assert regs["%d" % (8045 + n)] == whole(data["0x04_0x%04x" % (2 * n)]["Value"])
+    assert one["8062d"] > 10000 and one["8064d"] > 150  # 16 A on three phases
+    # The wallbox has meter 1 attached: its energy and currents, and says so.
+    assert cfos.read(8112) == [1] and cfos.read(8057) == [1]
+    assert decode(cfos.read(8058, 4), 2) == one["8058q"]
+    assert [decode(cfos.read(a, 2), 1) for a in (8064, 8066, 8068)] == [one["8064d"], one["8066d"], one["8068d"]]
+    assert decode(cfos.read(8062, 2), 1) == sim.status()["ActualPower"]
+
+
+def test_off_nothing_is_served(sim_factory):
+    port = free_port()
+    sim = sim_factory(files={"config.json": {"CfosModbusPort": port}}).client
+    sim.advance(500)
+    assert sim.get(CNF + "read=all").status == 404
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
