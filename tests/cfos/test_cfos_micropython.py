@@ -12,7 +12,7 @@ from evsectl import sim as simtool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNNER = os.path.join(os.path.dirname(HERE), "mpy_runner.py")
-MODULES = ("test_cfos_registers.py",)
+MODULES = ("test_cfos_registers.py", "test_cfos_ajax.py")
 
 
 @pytest.mark.parametrize("port", ["64-bit", "32-bit"])

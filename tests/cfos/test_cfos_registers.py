@@ -70,6 +70,19 @@ def test_status_follows_the_vehicle():
     assert decode(r.box.read(8062, 2), S32) == r.m.power_w > 0
 
 
+def test_status_of_faults():
+    r = rig()
+    r.vehicle("C")
+    r.run(2000)
+    r.fault("OverTemp")
+    r.run(2000)
+    assert r.box.read(8092, 1) == [5]  # overtemperature, as evcc reads it
+    r.fault("OverTemp", False)
+    r.fault("Epo")
+    r.run(1000)
+    assert r.box.read(8092, 1) == [4]  # any other error
+
+
 def test_the_current_limit_is_the_cfos_source():
     r = rig()
     r.vehicle("C")
