@@ -6,6 +6,8 @@ runs them as cooperative asyncio tasks.
     housekeeping  once a second: garbage collection, heap statistics
     wifi          station connection with fallback to an access point
     ocpp          the OCPP 1.6J charge point, when OcppEndpoint is set (ocpp.chargepoint)
+    cfos-*        the cFos manager's Modbus server and HTTP input, when CfosModbus
+                  or CfosUrl is set (cfos.service)
 
 An exception or MemoryError in any task but control is logged and the task
 restarted; the control task never waits on them. On the simulated board
@@ -62,6 +64,7 @@ class Charger:
         self.heap_min_free = self.heap_free()
         self.crash_next = None  # the simulator's fault injection for tasks
         self.ocpp = None  # the OCPP charge point, once its task has made it
+        self.cfos = None  # the cFos manager's word (cfos.steer), when cFos is on
         self._main = None  # the task of run(): cancelled to stop the firmware
         if self.board["hal"] == "sim":
             self.hal.restore(self.sim.get("state_file"))
@@ -216,6 +219,11 @@ class Charger:
         asyncio.create_task(self._guarded("wifi", self.wifi.supervise))
         if c["OcppEndpoint"]:
             asyncio.create_task(self._guarded("ocpp", self._ocpp))
+        if c["CfosModbus"] or c["CfosUrl"]:
+            from cfos.service import tasks  # not configured: never imported
+
+            for name, task in tasks(self):
+                asyncio.create_task(self._guarded(name, task))
         if self.ota_trial:
             from app import ota
 

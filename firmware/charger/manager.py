@@ -540,6 +540,11 @@ class EvseManager:
         uptime ``now`` (None: now)."""
         return self.charger.metering.data(n, self.clock.uptime_ms() if now is None else now)
 
+    def meter_reading(self, n):
+        """Meter ``n``'s (import kWh, power W, currents A, voltages V) now,
+        for an energy manager (app.metering.Metering.reading); None without it."""
+        return self.charger.metering.reading(n, self.clock.uptime_ms())
+
     def reset_meter_energy(self):
         """Service code ResetMeterEnergy: False when no meter keeps any."""
         return self.charger.metering.reset_kept_energy(self.clock.uptime_ms())

@@ -1,0 +1,55 @@
+"""cFos at run time: what app.runtime starts when CfosModbus or CfosUrl is
+set (docs/cfos.md). Neither set, this package is never imported.
+
+    for name, task in tasks(charger):   # app.runtime runs each guarded
+        ...
+
+With CfosModbus: the Modbus TCP server (cfos.modbus_server) and the /cnf
+mapping on the WebAPI's server (cfos.http), both on one register map
+(cfos.registers). With CfosUrl: the HTTP input mode (cfos.ajax). Either
+task ends the word of a manager that has fallen silent (cfos.steer), once a
+second or more often.
+"""
+
+from cfos.steer import Steer
+
+
+def serial(mac):
+    """The serial number the Power Brain shows (8008s), from the MAC:
+    ``"AA:BB:CC:DD:EE:FF"`` -> ``"aabb-ccdd-eeff"``."""
+    h = mac.replace(":", "").lower()
+    return "%s-%s-%s" % (h[0:4], h[4:8], h[8:12])
+
+
+def tasks(charger):
+    """(name, coroutine function) of each task to run; the /cnf route added
+    to ``charger.web`` (call after app.webapi.create)."""
+    m = charger.manager
+    c = m.settings()
+    steer = Steer(m)
+    charger.cfos = steer
+    clock = charger.clock
+    out = []
+    if c["CfosModbus"]:
+        from cfos import http
+        from cfos.modbus_server import ModbusServer
+        from cfos.registers import Registers
+
+        number = serial(charger.wifi.mac())
+        wallbox = Registers(m, steer, 0, number, charger.version)
+        meters = (Registers(m, None, 1, number, charger.version), Registers(m, None, 2, number, charger.version))
+        http.install(charger.web, charger, wallbox, meters)
+        server = ModbusServer(wallbox, steer, clock)
+        host = charger.sim.get("host", "0.0.0.0")
+        port = c["CfosModbusPort"]
+
+        async def modbus():
+            await server.run(host, port)
+
+        out.append(("cfos-modbus", modbus))
+    if c["CfosUrl"]:
+        from cfos.ajax import Push
+
+        push = Push(m, steer, clock, "EVSE-ESP32 " + charger.version)
+        out.append(("cfos-push", push.run))
+    return out
