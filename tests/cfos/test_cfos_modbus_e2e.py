@@ -62,6 +62,15 @@ def raw(port, pdu):
         return body
 
 
+def closed(sock):
+    """The other end closed ``sock`` without a word (a reset, when it left
+    what was sent unread)."""
+    try:
+        return sock.recv(64) == b""
+    except ConnectionResetError:
+        return True
+
+
 @pytest.fixture
 def charger(sim_factory):
     made = []
@@ -225,3 +234,19 @@ def test_off_nothing_is_served(sim_factory):
     assert sim.get(CNF + "read=all").status == 404
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_bounded_connections_and_frames(charger):
+    sim, cfos = charger()
+    # The manager holds one connection; a second is served, a third closed at once.
+    with socket.create_connection(("127.0.0.1", cfos.port), timeout=5) as second:
+        second.sendall(struct.pack(">HHHB", 1, 0, 6, 1) + bytes([3, 0x1F, 0x9C, 0, 1]))
+        assert len(second.recv(64)) == 11  # header, FC, byte count, one register
+        with socket.create_connection(("127.0.0.1", cfos.port), timeout=5) as third:
+            assert closed(third)
+    # Not Modbus TCP (protocol id 1): the connection is closed, nothing else happens.
+    with socket.create_connection(("127.0.0.1", cfos.port), timeout=5) as odd:
+        odd.sendall(struct.pack(">HHHB", 1, 1, 6, 1) + bytes([6, 0x1F, 0x9D, 0, 60]))
+        assert closed(odd)
+    assert cfos.read(8093) == [320]  # nothing was written
+    assert raw(cfos.port, bytes([3, 0x1F, 0x9C, 0, 1])) == bytes([3, 2, 0, 0])  # and it serves on
