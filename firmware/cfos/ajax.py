@@ -101,8 +101,6 @@ class Push:
         self.host, self.port, path = parse_http_url(c["CfosUrl"])
         self.path = "%s/cnf?cmd=set_ajax_evse&dev_id=%s" % (path, c["CfosDevId"])
         self.auth = _basic(c["CfosPassword"]) if c["CfosPassword"] else None
-        self.answered = 0  # reports the manager answered well, since boot
-        self.failed = 0  # and those it did not
         self._ok = None  # how the last one went (logged when that changes)
 
     async def run(self):
@@ -134,9 +132,7 @@ class Push:
                     why = "an answer that is not the seed's object: %r" % answer[:80]
         self._note(why)
         if why is not None:
-            self.failed += 1
             return False
-        self.answered += 1
         now = self.clock.ticks()
         self.steer.limit(parsed[0], now)
         self.steer.enable(parsed[1], now)

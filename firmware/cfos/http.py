@@ -41,12 +41,16 @@ def _address(text):
     return int(digits), kind
 
 
-def _whole(text, lo, hi):
+def _int(text):
+    """The whole number ``text`` spells (an optional minus, at most 20
+    digits), or None."""
     t = text[1:] if text[:1] == "-" else text
-    if not t.isdigit() or len(t) > 20:
-        return None
-    n = int(text)
-    return n if lo <= n <= hi else None
+    return int(text) if t.isdigit() and len(t) <= 20 else None
+
+
+def _whole(text, lo, hi):
+    n = _int(text)
+    return n if n is not None and lo <= n <= hi else None
 
 
 def every(regs):
@@ -110,10 +114,10 @@ def write(regs, what, value, values, now):
             return "bad modbus register size"
         size = SIZE[kind]
         bits = 16 * size
-        n = _whole(value, -(1 << (bits - 1)) if size > 1 else 0, (1 << bits) - 1)
+        n = _int(value)
         if n is None:
-            if _whole(value, -(1 << 70), 1 << 70) is None:
-                raise ValueError("value must be a whole number")
+            raise ValueError("value must be a whole number")
+        if not (-(1 << (bits - 1)) if size > 1 else 0) <= n < 1 << bits:
             raise ModbusError(3)
         words = encode(n, size, kind)
     regs.write(addr, words, now)

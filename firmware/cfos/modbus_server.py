@@ -73,7 +73,6 @@ class ModbusServer:
         self.steer = steer
         self.clock = clock
         self.connections = 0
-        self.requests = 0  # answered since boot
 
     async def run(self, host, port):
         """Serve for ever (cancel to stop); meanwhile, once a second, end
@@ -91,7 +90,6 @@ class ModbusServer:
         now = self.clock.ticks()
         if unit == _UNIT:
             self.steer.heard(now)
-        self.requests += 1
         return answer(self.regs, unit, pdu, now)
 
     async def _client(self, reader, writer):

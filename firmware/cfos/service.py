@@ -27,7 +27,6 @@ def tasks(charger):
     m = charger.manager
     c = m.settings()
     steer = Steer(m)
-    charger.cfos = steer
     clock = charger.clock
     out = []
     if c["CfosModbus"]:
