@@ -83,8 +83,9 @@ def read(regs, what, count):
 
 
 def write(regs, what, value, values, now):
-    """``write=<what>`` with ``value=`` or ``values=``: the words written, or
-    a string saying why not (nothing written then)."""
+    """``write=<what>`` with ``value=`` or ``values=``: None once written,
+    or the seed's string for a suffix that does not fit the register
+    (nothing written then; nor when it raises)."""
     parsed = _address(what)
     if parsed is None:
         raise ValueError("write must be a register address, with d, q or s after it")
