@@ -13,9 +13,10 @@ checks are cfos.registers'; a refused request changes nothing.
 Every request to unit 1 counts as the manager being there (cfos.steer):
 its limit and enable last CfosTimeoutS beyond the last one.
 
-Bounded: at most _MAX_CONNECTIONS at a time (one more is closed at once), a
-request's header and body each within their deadline, a connection silent
-for _IDLE_MS closed; a frame is at most 260 bytes, as Modbus TCP allows.
+Bounded: at most 2 connections at a time (_MAX_CONNECTIONS: one more is
+closed at once), a request's body within 3 s of its header, a connection
+silent for 2 minutes (_IDLE_MS) closed; a frame is at most 260 bytes, as
+Modbus TCP allows.
 """
 
 import asyncio
@@ -68,6 +69,9 @@ def answer(regs, unit, pdu, now):
 
 
 class ModbusServer:
+    """The server on the wallbox's registers ``regs``; every request to unit
+    1 tells ``steer`` the manager is there."""
+
     def __init__(self, regs, steer, clock):
         self.regs = regs
         self.steer = steer
