@@ -20,3 +20,5 @@ def test_the_cfos_figures_are_measured(tmp_path):
     assert isinstance(f["cfos_boot_heap_cost_bytes_32"], int) and f["cfos_boot_heap_cost_bytes_32"] > 0
     least, least_off = f["min_heapsize_kib_cfos_32"], f["min_heapsize_kib_cfos_off_32"]
     assert isinstance(least, int) and isinstance(least_off, int) and least_off <= least < 160
+    for mode in ("modbus", "http"):  # each between none and both (a KiB either way: heaps differ run to run)
+        assert least_off - 1 <= f["min_heapsize_kib_cfos_%s_32" % mode] <= least + 1
