@@ -125,56 +125,54 @@ def write(regs, what, value, values, now):
     return None
 
 
-def install(app, charger, wallbox, meters):
-    """Serve /cnf on ``app`` (app.webapi's) from ``wallbox`` and ``meters``
-    (cfos.registers.Registers of devices 0, and 1 and 2)."""
+def _reply(value, status=200, headers=None):
     from microdot import Response
 
+    h = {"Content-Type": "application/json"}
+    if headers:
+        h.update(headers)
+    return Response(json.dumps(value), status, h)
+
+
+async def handle(req, charger, devices):
+    """The answer to a /cnf request (app.webapi's microdot request) from
+    ``devices``: the Registers of the wallbox and meters 1 and 2."""
     from app.webapi import _answer, _authorized
 
-    def _reply(value, status=200):
-        return Response(json.dumps(value), status, {"Content-Type": "application/json"})
+    args = req.args
+    if args.get("cmd") != "modbus":
+        return _reply("cmd must be modbus: the register mapping is all this charger serves", 400)
+    names = ("evse", "meter1", "meter2")
+    if args.get("device") not in names:
+        return _reply("device must be evse, meter1 or meter2", 400)
+    regs = devices[names.index(args.get("device"))]
+    what = args.get("write")
+    if what is not None:
+        stored = charger.manager.settings()["AdminPasswordHash"]
+        if stored:
+            from app.password import guesses
 
-    m = charger.manager
-    devices = {"evse": wallbox, "meter1": meters[0], "meter2": meters[1]}
-
-    @app.route("/cnf", methods=["GET", "POST"])
-    async def cnf(req):
-        args = req.args
-        if args.get("cmd") != "modbus":
-            return _reply("cmd must be modbus: the register mapping is all this charger serves", 400)
-        regs = devices.get(args.get("device"))
-        if regs is None:
-            return _reply("device must be evse, meter1 or meter2", 400)
-        what = args.get("write")
+            wait = guesses.wait_s()
+            if wait:
+                return _reply("too many wrong passwords; try again in %d s" % wait, 429, {"Retry-After": str(wait)})
+            if not await _authorized(req, stored, guesses):
+                return _reply("admin password required", 401, {"WWW-Authenticate": 'Basic realm="EVSE"'})
+    try:
         if what is not None:
-            stored = m.settings()["AdminPasswordHash"]
-            if stored:
-                from app.password import guesses
-
-                wait = guesses.wait_s()
-                if wait:
-                    return Response(json.dumps("too many wrong passwords; try again in %d s" % wait), 429,
-                                    {"Content-Type": "application/json", "Retry-After": str(wait)})
-                if not await _authorized(req, stored, guesses):
-                    return Response(json.dumps("admin password required"), 401,
-                                    {"Content-Type": "application/json", "WWW-Authenticate": 'Basic realm="EVSE"'})
-        try:
-            if what is not None:
-                why = write(regs, what, args.get("value"), args.get("values"), charger.clock.ticks())
-                return _reply(why, 400) if why else _reply("ok")
-            what = args.get("read")
-            if what is None:
-                return _reply("read= or write= is needed", 400)
-            count = args.get("count")
-            if count is not None:
-                count = _whole(count, 1, MAX_READ)
-                if count is None:
-                    return _reply("count must be 1 to %d" % MAX_READ, 400)
-            if what == "all":
-                return _answer(every(regs))
-            return _reply(read(regs, what, count))
-        except ModbusError as e:
-            return _reply(_why(e.code), 400)
-        except ValueError as e:
-            return _reply(str(e), 400)
+            why = write(regs, what, args.get("value"), args.get("values"), charger.clock.ticks())
+            return _reply(why, 400) if why else _reply("ok")
+        what = args.get("read")
+        if what is None:
+            return _reply("read= or write= is needed", 400)
+        count = args.get("count")
+        if count is not None:
+            count = _whole(count, 1, MAX_READ)
+            if count is None:
+                return _reply("count must be 1 to %d" % MAX_READ, 400)
+        if what == "all":
+            return _answer(every(regs))
+        return _reply(read(regs, what, count))
+    except ModbusError as e:
+        return _reply(_why(e.code), 400)
+    except ValueError as e:
+        return _reply(str(e), 400)
