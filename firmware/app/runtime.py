@@ -204,6 +204,10 @@ class Charger:
 
             simapi.install(self.web, self)
         c = self.config
+        if c["OcppEndpoint"]:
+            # Before the control loop's first step: a vehicle plugged in at
+            # power-up must wait for its transaction's record too.
+            self.manager.require_start_record()
         self.wifi.start(c["WiFiSSID"], c["WiFiPassword"], c["DeviceName"])
         if not self.clock.virtual:
             self.hal.start_watchdog(WATCHDOG_MS)
