@@ -68,6 +68,14 @@ SCHEMA = dict(
     OcppSecurityProfile=("int", 0, 2, 2),  # 0 ws, 1 ws + Basic auth, 2 wss + Basic auth (Eaton)
     OcppAuthKey=("secret", 16, 40, ""),  # Basic auth password, profiles 1 and 2
     OcppCaCert=("pem", 0, 1800, ""),  # PEM CA certificate the wss:// server must chain to
+    # cFos (docs/cfos.md), applied at the next restart; off, the cfos package is never imported.
+    CfosModbus=("bool", 0, 0, False),  # a Power Brain wallbox: Modbus TCP server and /cnf
+    CfosModbusPort=("int", 1, 65535, 4701),
+    CfosTimeoutS=("int", 5, 3600, 120),  # the manager's silence before the fallback
+    CfosFallbackA=("int", 0, 80, 6),  # the cFos limit then; 0 pauses
+    CfosUrl=("url", 0, 128, ""),  # HTTP input: the Charging Manager to report to; "" = off
+    CfosDevId=("id", 0, 16, "E1"),  # our device id there
+    CfosPassword=("secret", 1, 64, ""),  # its admin password (Basic auth), "" none
 )
 
 # Meter types that are reached over IP (4-6) or steer remotely (7).
@@ -116,6 +124,7 @@ def public(values):
     yield "AdminPasswordSet", bool(values["AdminPasswordHash"])
     yield "WiFiPasswordSet", bool(values["WiFiPassword"])
     yield "OcppAuthKeySet", bool(values["OcppAuthKey"])
+    yield "CfosPasswordSet", bool(values["CfosPassword"])
 
 
 def _check(key, value):
@@ -238,6 +247,11 @@ class ConfigStore:
                 from app.ocppsettings import errors_together
 
                 errors.update(errors_together(changes, merged))
+
+            if merged("CfosUrl") and not merged("CfosDevId"):
+                errors["CfosDevId"] = "the HTTP input (CfosUrl) needs the device id the manager knows us by"
+            if merged("CfosModbus") and merged("CfosModbusPort") == 80:
+                errors["CfosModbusPort"] = "80 is the WebAPI's port"
 
             if merged("ControlLimit") > 0 and not 1 <= merged("Meter2Type") <= 6:
                 # A limit nothing measures would be silently ignored: say so instead.

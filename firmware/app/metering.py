@@ -259,6 +259,19 @@ class Metering:
                 out["0x04_0x%04x" % addr] = _entry(desc, errs, since[meaning] if fresh else 0, fresh)
         return out
 
+    def reading(self, n, now):
+        """Meter ``n``'s values for an energy manager (cFos): (import kWh,
+        power W, currents A per phase, voltages V per phase), each None
+        without a fresh reading, except the import counter, which stays at
+        its last reading (a counter that dropped to 0 would be charged
+        energy lost). None without meter ``n``."""
+        m = self.meters[n - 1]
+        if m is None:
+            return None
+        i = m.index(models.IMPORT)
+        kwh = m.values[i] if i >= 0 and m.stamps[i] >= 0 else None
+        return kwh, m.power_w(now), m.per_phase(models.CURRENT, now), m.per_phase(models.VOLTAGE, now)
+
     def reset_kept_energy(self, now):
         """Start the kept resettable energies from zero (service code
         ResetMeterEnergy); False when no meter with fresh counters keeps any."""

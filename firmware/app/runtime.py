@@ -6,6 +6,8 @@ runs them as cooperative asyncio tasks.
     housekeeping  once a second: garbage collection, heap statistics
     wifi          station connection with fallback to an access point
     ocpp          the OCPP 1.6J charge point, when OcppEndpoint is set (ocpp.chargepoint)
+    cfos-*        the cFos manager's Modbus server and HTTP input, when CfosModbus
+                  or CfosUrl is set (cfos.service)
 
 An exception or MemoryError in any task but control is logged and the task
 restarted; the control task never waits on them. On the simulated board
@@ -209,6 +211,10 @@ class Charger:
 
             simapi.install(self.web, self)
         c = self.config
+        if c["OcppEndpoint"]:
+            # Before the control loop's first step: a vehicle plugged in at
+            # power-up must wait for its transaction's record too.
+            self.manager.require_start_record()
         self.wifi.start(c["WiFiSSID"], c["WiFiPassword"], c["DeviceName"])
         if not self.clock.virtual:
             self.hal.start_watchdog(WATCHDOG_MS)
@@ -219,6 +225,11 @@ class Charger:
         asyncio.create_task(self._guarded("wifi", self.wifi.supervise))
         if c["OcppEndpoint"]:
             asyncio.create_task(self._guarded("ocpp", self._ocpp))
+        if c["CfosModbus"] or c["CfosUrl"]:
+            from cfos.service import tasks  # not configured: never imported
+
+            for name, task in tasks(self):
+                asyncio.create_task(self._guarded(name, task))
         if self.ota_trial:
             from app import ota
 

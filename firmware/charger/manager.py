@@ -86,6 +86,9 @@ class EvseManager:
         self._reason = E.REASON_LOCAL  # of the stop under way
         self._phase = _NONE  # the last charging event of the transaction
         self._fault = 0
+        # Transactions wait for their start record (require_start_record).
+        self._start_gate = False
+        self._recorded = False
         # Authorization: one waiting for its transaction, and the tag of the
         # last one (kept after TransactionFinished until the next).
         self._pending = False
@@ -407,6 +410,23 @@ class EvseManager:
         self.kernel.stop()
         return True
 
+    def require_start_record(self):
+        """From now on every transaction offers no current until
+        ``start_recorded``: an adapter that bills transactions (OCPP) calls
+        this before the control loop first runs, so that its record of a
+        start is on flash before any energy flows. Were the charger to lose
+        power in between, the central system would never hear of energy
+        that was delivered. A vehicle waits in state B meanwhile (a flash
+        write: milliseconds; after a restart, until meter 1 has answered)."""
+        self._start_gate = True
+        self.kernel.hold_offer = not (self._tx and self._recorded)
+
+    def start_recorded(self):
+        """The running transaction's start is recorded: offer current."""
+        if self._tx and not self._stopping:
+            self._recorded = True
+            self.kernel.hold_offer = False
+
     def force_unlock(self):
         """Release the socket's plug lock: ends a transaction (UnlockCommand);
         the kernel unlocks once the contactor is open."""
@@ -519,6 +539,11 @@ class EvseManager:
         """Meter ``n``'s registers (WebAPI Meter1/Meter2's ModbusData) at
         uptime ``now`` (None: now)."""
         return self.charger.metering.data(n, self.clock.uptime_ms() if now is None else now)
+
+    def meter_reading(self, n):
+        """Meter ``n``'s (import kWh, power W, currents A, voltages V) now,
+        for an energy manager (app.metering.Metering.reading); None without it."""
+        return self.charger.metering.reading(n, self.clock.uptime_ms())
 
     def reset_meter_energy(self):
         """Service code ResetMeterEnergy: False when no meter keeps any."""
@@ -668,9 +693,13 @@ class EvseManager:
             ev.emit(E.SESSION_FINISHED, 0, now)
         if self._res_id is not None and ticks_diff(now, self._res_until) >= 0:
             self._end_reservation(now)
+        # Before the kernel's next step: a transaction that starts there is
+        # held until its start is recorded.
+        k.hold_offer = self._start_gate and not (self._tx and self._recorded)
 
     def _finish(self, now):
         self._tx = False
+        self._recorded = False
         self._stopping = False
         self._phase = _NONE
         self.events.emit(E.TRANSACTION_FINISHED, self._reason, now)

@@ -149,6 +149,10 @@ class Kernel:
         self.lock = PlugLock(params.lock_method, params.lock_feedback)
         self.session = Session()
         self.limit_a = 80  # cap set by load management
+        # Set by EvseManager while a transaction's start is not yet recorded
+        # where it is billed (OCPP's journal): no offer, so no vehicle can
+        # draw energy that no record covers.
+        self.hold_offer = False
         # Outputs.
         self.state = S.WAITING
         self.relay = False
@@ -528,7 +532,7 @@ class Kernel:
         """The current to offer now, before the 5 s rule; 0 = no offer."""
         st = self.settings
         p = self.params
-        if not (self.started and self.connected):
+        if not (self.started and self.connected) or self.hold_offer:
             return 0
         if self.case_b and not self.lock.locked:
             return 0

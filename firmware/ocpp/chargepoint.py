@@ -84,7 +84,12 @@ _ERROR_CODES = {
 
 
 class CallError(Exception):
-    pass
+    """A CALL of ours got no answer: offline, the link lost, or no answer in time."""
+
+
+class CallRefused(CallError):
+    """The central system answered a CALL of ours with a CALLERROR: it is
+    there, and said no to this message (the link stays up)."""
 
 
 class ChargePoint:
@@ -268,6 +273,8 @@ class ChargePoint:
         self._start(self._pending_when)
         if stop is not None and self.tx_ref is not None:
             self._stop(stop[0], when=stop[1])
+        elif stop is None and self.tx_ref is not None:
+            self.m.start_recorded()  # the running transaction's: its vehicle may draw now
 
     def _start(self, when):
         """Journal the running transaction's Start (its meterStart is known now)."""
@@ -429,7 +436,7 @@ class ChargePoint:
         if answer is None:
             raise CallError("connection lost")
         if answer[0] == ERROR:
-            raise CallError("%s: %s" % (answer[2], answer[3]))
+            raise CallRefused("%s: %s" % (answer[2], answer[3]))
         return answer[2]
 
     async def _reader(self):
@@ -529,15 +536,24 @@ class ChargePoint:
             # The transaction's messages first: its status follows them.
             if not await self._flush():
                 continue
+            # A CALLERROR to these is logged and not repeated: the next
+            # change or interval sends the next one. (No answer at all ends
+            # the link: it is likely dead.)
             if self.status != self.reported:
                 status = self.status
                 fault = self.m.fault
-                await self.call("StatusNotification", {"connectorId": CONNECTOR, "status": status,
-                                                       "errorCode": _ERROR_CODES.get(fault, "NoError")})
+                try:
+                    await self.call("StatusNotification", {"connectorId": CONNECTOR, "status": status,
+                                                           "errorCode": _ERROR_CODES.get(fault, "NoError")})
+                except CallRefused as e:
+                    log.warn("ocpp: StatusNotification %s refused: %s" % (status, e))
                 self.reported = status
             if ticks_diff(self.clock.ticks(), self._sent_ms) >= self.config.value("HeartbeatInterval") * 1000:
-                r = await self.call("Heartbeat", {})
-                self._sync(r.get("currentTime"))
+                try:
+                    r = await self.call("Heartbeat", {})
+                    self._sync(r.get("currentTime"))
+                except CallRefused as e:
+                    log.warn("ocpp: Heartbeat refused: %s" % e)
             self.wake.clear()
             try:
                 await wait_for_ms(self.wake.wait(), 1000)

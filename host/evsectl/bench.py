@@ -34,6 +34,11 @@ image sits at the bottom of the heap, outside the figures: evsectl.romheap.)
     ocpp_journal_drain_ms (and _records)
                              OCPP connected to a real central system, in a
                              transaction, both meters polling (evsectl.bench_ocpp)
+    cfos_heap_bytes_32, cfos_heap_cost_bytes_32, cfos_boot_heap_cost_bytes_32,
+    min_heapsize_kib_cfos_32 (and _off_32)
+                             both cFos modes on: a Modbus client polling and
+                             writing, the HTTP input reporting to a loopback
+                             Charging Manager (evsectl.bench_cfos)
 
 The figures are printed, never asserted: targets are 0 B/tick, booting and
 serving within 104 KiB (59 on 32-bit), and 10 h in at most 5 s.
@@ -49,7 +54,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from evsectl import bench_ocpp, bench_site, bench_web, device, paths, romheap, sim
+from evsectl import bench_cfos, bench_ocpp, bench_site, bench_web, device, paths, romheap, sim
 from evsectl.errors import UserError
 
 MICROPYTHON32 = paths.source_tree().parent / "shared" / "micropython32" / "micropython32"
@@ -292,6 +297,7 @@ def measure(micropython=None, micropython32=MICROPYTHON32):
             figures = _heap_figures(workdir, bus, micropython)
             figures.update(_heap_figures(workdir, bus, str(micropython32), "_32"))
             figures.update(bench_ocpp.measure(workdir, bus.port, micropython32))
+            figures.update(bench_cfos.measure(workdir, bus.port, micropython32))
         finally:
             bus.stop()
         figures["ticks_per_s_cpython"] = cp["ticks_per_s"]

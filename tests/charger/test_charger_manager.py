@@ -373,3 +373,39 @@ def test_a_card_is_authorized_at_once_without_a_validator_and_its_tag_stops_its_
     assert r.m.present_id_tag("04A2B3C4") is True  # the same card: stop
     r.run(7000)
     assert ("TransactionFinished", E.REASON_LOCAL) in r.events()
+
+
+def test_a_transaction_that_must_be_recorded_offers_nothing_until_it_is():
+    """An adapter that bills transactions (OCPP) has each start recorded
+    before energy flows: the vehicle, asking for charge from the first
+    moment, waits in state B (no offer, contactor open) until
+    start_recorded(); the next transaction waits again."""
+    r = Rig()
+    r.m.require_start_record()
+    r.vehicle("C")
+    r.run(3000)
+    assert r.names() == ["SessionStarted", "Authorized", "TransactionStarted"]  # not ChargingPausedEVSE: no pause
+    assert r.m.transaction_active and r.m.offered_a == 0 and not r.m.charging and not r.hal.relay_closed
+    r.m.start_recorded()
+    r.run(1000)
+    assert r.names() == ["ChargingStarted"]
+    assert r.m.offered_a == 16 and r.m.charging
+    r.m.stop_transaction(E.REASON_REMOTE)
+    r.run(7000)
+    assert r.names() == ["StoppingCharging", "TransactionFinished"]
+    r.m.start_recorded()  # no transaction: changes nothing
+    r.m.toggle_start()  # a new transaction in the same session
+    r.run(6000)
+    assert r.names() == ["Authorized", "TransactionStarted"]
+    assert r.m.offered_a == 0 and not r.m.charging
+    r.m.start_recorded()
+    r.run(6000)
+    assert r.names() == ["ChargingStarted"] and r.m.charging
+
+
+def test_without_an_adapter_that_records_starts_nothing_waits():
+    r = Rig()
+    r.m.start_recorded()  # no effect on a charger that does not require it
+    r.vehicle("C")
+    r.run(2000)
+    assert r.m.charging and not r.charger.kernel.hold_offer

@@ -2,6 +2,13 @@
 message checked against the OCPP 1.6 JSON schemas, both ways) over
 `websockets`, on loopback.
 
+A CALL of the charge point that fails the schema (or names an action this
+central system does not handle) is reported as ``{"invalid": action,
+"payload": ..., "error": ...}`` before the package answers it with a
+CALLERROR: the tests' fixture fails the test on one. An answer of the
+charge point that fails the schema makes the result of the CALL it answers
+``null``, with the error.
+
 Run as a separate process (firmware/ocpp shadows the `ocpp` package inside
 pytest, whose sys.path starts with firmware/):
 
@@ -19,7 +26,7 @@ answers; ``{"drop": true}`` closes the charge point's connection.
 Behaviour keys: ``boot`` (list of statuses answered to successive
 BootNotifications, the last one repeated), ``interval`` (s), ``authorize``
 ({idTag: status}, default Accepted), ``callerror`` (actions answered with a
-CALLERROR), ``silent`` (actions never answered), ``dedupe`` (a StartTransaction
+CALLERROR), ``silent`` (actions never answered: no result, no CALLERROR), ``dedupe`` (a StartTransaction
 seen before gets its transactionId again), ``known`` and ``next_tx`` (what
 it remembers from before it went down), ``clock`` (the time it gives, epoch
 seconds, instead of its own: a test moves it with the charger's virtual time).
@@ -31,6 +38,7 @@ import sys
 from datetime import datetime, timezone
 
 import websockets
+from ocpp.exceptions import OCPPError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
@@ -52,10 +60,6 @@ def now():
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-class Silent(Exception):
-    """Never answer this CALL (the charge point must time out)."""
-
-
 def snake(payload):
     """The ocpp package's dataclasses take snake_case names."""
     import re
@@ -64,10 +68,12 @@ def snake(payload):
 
 
 class CentralSystem(ChargePoint):
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self._silenced = set()  # unique ids of the CALLs being handled that get no answer
+
     def _gate(self, action, payload):
         emit(got=action, payload=payload, id=self.id)
-        if action in behaviour.get("silent", ()):
-            raise Silent()
         if action in behaviour.get("callerror", ()):
             from ocpp.exceptions import InternalError
 
@@ -112,8 +118,6 @@ class CentralSystem(ChargePoint):
             tx_ids += 1
             tx = known[key] = tx_ids
         emit(got="StartTransaction", payload=payload, id=self.id, tx=tx)
-        if "StartTransaction" in behaviour.get("silent", ()):
-            raise Silent()
         return call_result.StartTransaction(transaction_id=tx, id_tag_info=self._id_tag_info(id_tag))
 
     @on(Action.stop_transaction)
@@ -132,10 +136,26 @@ class CentralSystem(ChargePoint):
         return call_result.DataTransfer(status="UnknownVendorId")
 
     async def _handle_call(self, msg):
+        # Silence cannot be a handler's exception: the package answers
+        # that with a CALLERROR. The CALL's id is noted, and _send drops
+        # whatever answers it.
+        if msg.action in behaviour.get("silent", ()):
+            self._silenced.add(msg.unique_id)
         try:
+            # The package checks the CALL against the schema before any
+            # handler runs, and answers a failure with a CALLERROR that
+            # nothing else would show: reported, for the fixture to fail on.
             await super()._handle_call(msg)
-        except Silent:
-            pass
+        except OCPPError as e:
+            emit(invalid=msg.action, payload=msg.payload, error="%s: %s" % (type(e).__name__, e), id=self.id)
+            raise
+        finally:
+            self._silenced.discard(msg.unique_id)
+
+    async def _send(self, message):
+        if json.loads(message)[1] in self._silenced:  # a result or a CALLERROR to a silenced CALL
+            return
+        await super()._send(message)
 
 
 def _report_pings(ws, cp_id):

@@ -146,6 +146,9 @@ def central():
     yield make
     for c in made:
         c.stop()
+    # Every CALL of the charger passed the OCPP 1.6 schemas (the ocpp package checks them).
+    invalid = [e for c in made for e in c.seen if "invalid" in e]
+    assert not invalid, invalid
 
 
 def ocpp_charger(sim_factory, central, virtual_time=False, interpreter="micropython", **settings):
@@ -228,29 +231,53 @@ def test_configuration_keys_are_read_and_written(sim_factory, central):
     assert cs.call("ChangeConfiguration", {"key": "MaxCurrentLimit", "value": "10"})["result"]["status"] == "Accepted"
 
 
-def test_a_central_system_that_answers_with_callerror_or_not_at_all(sim_factory, central):
-    cs = central(callerror=["StatusNotification"])
-    s = ocpp_charger(sim_factory, cs)
-    cs.got("StatusNotification")
+@pytest.mark.parametrize("interpreter", ["micropython", "cpython"])
+def test_a_central_system_that_answers_with_callerror_or_not_at_all(sim_factory, central, interpreter):
+    """A CALLERROR to a StatusNotification or a Heartbeat is logged and not
+    repeated, and costs neither the link nor the charging; a transaction
+    message that gets no answer within 30 s is sent again
+    TransactionMessageRetryInterval later, the same message."""
+    cs = central(callerror=["StatusNotification", "Heartbeat"], interval=2)
+    s = ocpp_charger(sim_factory, cs, interpreter=interpreter)
+    cs.got("StatusNotification")  # refused, as every one is
+    assert cs.call("ChangeConfiguration", {"key": "TransactionMessageRetryInterval", "value": "1"}
+                   )["result"]["status"] == "Accepted"
+    cs.send({"behaviour": {"silent": ["StartTransaction"]}})
+    cs.next(lambda e: "behaviour" in e)
     s.client.vehicle(State="C")  # charging goes on whatever the central system does
+    first = cs.got("StartTransaction")["payload"]  # never answered
     deadline = time.monotonic() + 10
     while not s.client.board()["RelayClosed"]:
-        assert time.monotonic() < deadline
+        assert time.monotonic() < deadline, s.client.board()
         time.sleep(0.2)
-    cs.send({"behaviour": {"callerror": [], "silent": ["StartTransaction"]}})
-    first = cs.got("StartTransaction")
-    assert first
+    cs.send({"behaviour": {"silent": []}})
+    # No answer within 30 s: the same Start again, TransactionMessageRetryInterval later.
+    again = cs.got("StartTransaction", timeout=45)
+    assert again["payload"] == first
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Charging")
+    assert s.client.board()["RelayClosed"]
+    s.client.vehicle(State="A")
+    stop = cs.got("StopTransaction")["payload"]
+    # The id the answered Start gave (this central system does not take a resend for the same one).
+    assert stop["transaction_id"] == again["tx"] and stop["reason"] == "EVDisconnected"
+    cs.got("Heartbeat", timeout=10)
+    cs.got("Heartbeat", timeout=10)  # refused, and the next one comes at the interval
+    out = s.output()
+    assert "ocpp: StatusNotification Charging refused" in out and "ocpp: Heartbeat refused" in out
+    assert len([e for e in cs.seen if "connected" in e]) == 1  # neither a refusal nor a silence cost the link
+    assert len(cs.calls("StartTransaction")) == 2
 
 
-def test_tc_013_hard_reset_in_a_transaction_stops_it_first(sim_factory, central):
+@pytest.mark.parametrize("kind", ["Hard", "Soft"])
+def test_tc_015_hard_and_tc_016_soft_reset_in_a_transaction_stop_it_first(sim_factory, central, kind):
     cs = central()
     s = ocpp_charger(sim_factory, cs)
     cs.got("StatusNotification", where=lambda p: p["status"] == "Available")
     s.client.vehicle(State="C")
     cs.got("StatusNotification", where=lambda p: p["status"] == "Charging")
-    assert cs.call("Reset", {"type": "Hard"})["result"]["status"] == "Accepted"
+    assert cs.call("Reset", {"type": kind})["result"]["status"] == "Accepted"
     stop = cs.got("StopTransaction")["payload"]
-    assert (stop["transaction_id"], stop["reason"]) == (1, "HardReset")
+    assert (stop["transaction_id"], stop["reason"]) == (1, kind + "Reset")
     cs.got("BootNotification")  # the charger restarted
     # The car is still there and charging is free: a new transaction, once.
     start = cs.got("StartTransaction")["payload"]
@@ -292,6 +319,32 @@ def test_unlock_connector_availability_cache_and_data_transfer(sim_factory, cent
     s.client.vehicle(State="A")
     cs.got("StopTransaction")
     cs.got("StatusNotification", where=lambda p: p["status"] == "Unavailable")
+
+
+def test_tc_018_1_unlock_connector_in_a_transaction_stops_it_and_releases_the_plug(sim_factory, central):
+    cs = central()
+    s = ocpp_charger(sim_factory, cs, ChargerMode=1)  # a socket, with a plug lock
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Available")
+    s.client.vehicle(State="C", CableA=32)
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Charging")
+    assert s.client.board()["Locked"]
+    # There is no connector 2: nothing to unlock there, and the transaction goes on.
+    assert cs.call("UnlockConnector", {"connectorId": 2})["result"]["status"] == "NotSupported"
+    assert s.client.board()["RelayClosed"] and not cs.calls("StopTransaction")
+    assert cs.call("UnlockConnector", {"connectorId": 1})["result"]["status"] == "Unlocked"
+    stop = cs.got("StopTransaction")["payload"]
+    assert (stop["transaction_id"], stop["reason"]) == (1, "UnlockCommand")
+    # Finishing: reported once the charger is stopping, which can be before
+    # the Stop goes out (TC_018_1 lists it after).
+    if "Finishing" not in [p["status"] for p in cs.calls("StatusNotification")]:
+        cs.got("StatusNotification", where=lambda p: p["status"] == "Finishing")
+    deadline = time.monotonic() + 10
+    while s.client.board()["Locked"] or s.client.board()["RelayClosed"]:  # contactor open, then the lock
+        assert time.monotonic() < deadline, s.client.board()
+        time.sleep(0.1)
+    s.client.vehicle(State="A")  # the driver takes the plug out
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Available")
+    assert len(cs.calls("StartTransaction")) == 1  # the vehicle still there did not start another
 
 
 def test_meter_values_are_sampled_at_the_interval_during_a_transaction(sim_factory, central):

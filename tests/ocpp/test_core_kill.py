@@ -243,3 +243,21 @@ def test_a_start_sent_again_after_a_restart_carries_the_time_it_had(sim_factory,
     _kill_firmware(sim)
     again = cs.got("StartTransaction")["payload"]  # after the restart: the journal, oldest first
     assert again == first
+
+
+def test_no_energy_flows_before_its_start_is_on_flash(sim_factory, central, tmp_path):
+    """The contactor closes only once the transaction's Start is journalled,
+    so a power cut at the moment it closes leaves that Start on flash: it is
+    sent and stopped (PowerLoss) after the restart. The Start waits here
+    MeterStaleS (4 s) for meter 1, which never answers (no meter at unit
+    99). The vehicle once charged meanwhile, and a cut then lost the
+    transaction and its energy."""
+    cs = central()
+    (tmp_path / "dev0.vehicle.json").write_text(json.dumps({
+        "Vehicle": {"State": "C", "CableA": 32, "DrawA": 16, "Phases": 1}, "Faults": {}}))
+    sim = ocpp_charger(sim_factory, cs, Meter1Type=1, Meter1Unit=99, MeterStaleS=4)
+    _wait("the contactor never closed", lambda: sim.client.board()["RelayClosed"], timeout=30)
+    _kill_firmware(sim)
+    stop = cs.got("StopTransaction", where=lambda p: p["reason"] == "PowerLoss")["payload"]
+    starts = {e["tx"]: e["payload"] for e in cs.seen if e.get("got") == "StartTransaction"}
+    assert stop["transaction_id"] in starts, (stop, starts)
