@@ -12,7 +12,7 @@ real central system: the ``ocpp`` package over ``websockets``
                               connects, charges, samples, both meters read,
                               every endpoint answers, no MemoryError
     min_heapsize_kib_ocpp_32  the smallest heap (KiB) in which it does all that
-                              (tests/ocpp/test_heap_everything_on.py holds the line)
+                              (tests/test_heap_everything_on.py holds the line)
     ocpp_flash_bytes_per_sample       bytes the firmware wrote to its files
                               (the journal, ocpp.jnl, and the open transaction's
                               register, ocpp.tx) for one MeterValues sample,
