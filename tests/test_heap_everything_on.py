@@ -22,15 +22,19 @@ EVERYTHING_ON_HEAPSIZE_32 = "111k"
 
 def test_everything_on_fits_its_heap_on_32_bit(tmp_path):
     bus = bench._bus()
-    cs = bench_ocpp.CentralSystem(bench._free_port())
-    s = bench_ocpp._charger(str(tmp_path), bus.port, cs.port, micropython32.exe(), EVERYTHING_ON_HEAPSIZE_32,
-                            "everything-on")
     try:
-        assert s.boot_line, "".join(s.boot_output[-20:])
-        assert bench_ocpp._in_transaction(s, cs), "".join(s.output[-20:])
-        assert bench_ocpp.serves_everything(s, cs), "".join(s.output[-20:])
-        assert s.request("GET", "/webapi/v1/Status", answer=True)[1]["EvseState"] == 5  # still charging
+        cs = bench_ocpp.CentralSystem(bench._free_port())
+        try:
+            s = bench_ocpp._charger(str(tmp_path), bus.port, cs.port, micropython32.exe(), EVERYTHING_ON_HEAPSIZE_32,
+                                    "everything-on")
+            try:
+                assert s.boot_line, "".join(s.boot_output[-20:])
+                assert bench_ocpp._in_transaction(s, cs), "".join(s.output[-20:])
+                assert bench_ocpp.serves_everything(s, cs), "".join(s.output[-20:])
+                assert s.request("GET", "/webapi/v1/Status", answer=True)[1]["EvseState"] == 5  # still charging
+            finally:
+                s.close()
+        finally:
+            cs.stop()
     finally:
-        s.close()
-        cs.stop()
         bus.stop()
