@@ -99,7 +99,7 @@ class ChargePoint:
         self.m = charger.manager
         info = dict(ModelId=charger.board.get("product_type", ""), VendorId="open-evse",
                     SerialNumber=charger.wifi.mac().replace(":", ""))
-        self.config = OcppConfig(config_path, settings_hooks(_Settings(self.m), info), profiles="Core")
+        self.config = OcppConfig(config_path, settings_hooks(_Settings(self.m), info), profiles="Core,RemoteTrigger")
         self.journal = Journal(journal_path)
         self.cache = AuthCache(cache_path)
         # The transaction that runs, on flash ({"ref": its Start's seq, "wh":
@@ -128,6 +128,7 @@ class ChargePoint:
         self._slot = None  # the clock-aligned interval (epoch s // ClockAlignedDataInterval) last sampled
         self._auth_at = None  # ticks of an authorization still waiting for its vehicle (ConnectionTimeOut)
         self._availability = None  # "Inoperative"/"Operative" scheduled until the transaction ends
+        self.triggered = []  # (message, connectorId) a TriggerMessage asked for, to send (ocpp.trigger)
         self.wake = asyncio.Event()
         self._one_call = asyncio.Lock()  # one CALL of ours outstanding at a time
         self.m.token_validator = self._validate
@@ -468,11 +469,13 @@ class ChargePoint:
                 self._waiting[2][0] = msg
                 self._waiting[1].set()
 
+    def boot_payload(self):
+        return {"chargePointVendor": "open-evse", "chargePointModel": self.charger.board.get("product_type", "evse"),
+                "firmwareVersion": self.charger.version}
+
     async def _boot(self):
         while True:
-            r = await self.call("BootNotification", {"chargePointVendor": "open-evse",
-                                                     "chargePointModel": self.charger.board.get("product_type", "evse"),
-                                                     "firmwareVersion": self.charger.version})
+            r = await self.call("BootNotification", self.boot_payload())
             self._sync(r.get("currentTime"))
             interval = r.get("interval", 0)
             if r.get("status") == "Accepted":
@@ -536,6 +539,10 @@ class ChargePoint:
             # The transaction's messages first: its status follows them.
             if not await self._flush():
                 continue
+            if self.triggered:  # after their TriggerMessage's answer, and after the journal
+                from ocpp import trigger
+
+                await trigger.send(self)
             # A CALLERROR to these is logged and not repeated: the next
             # change or interval sends the next one. (No answer at all ends
             # the link: it is likely dead.)
@@ -596,7 +603,8 @@ class ChargePoint:
         """The link as the simulator's control API shows it (GET /sim/v1/Ocpp)."""
         connected = self.ws is not None and not self.link_lost and self.accepted
         due = ticks_diff(self.clock.ticks(), self._sent_ms) >= self.config.value("HeartbeatInterval") * 1000
-        busy = self._waiting is not None or len(self.journal) > 0 or self.status != self.reported or due
+        busy = self._waiting is not None or len(self.journal) > 0 or self.status != self.reported or due or \
+            bool(self.triggered)
         return {"Connected": connected, "Journal": len(self.journal), "Busy": busy, "Status": self.reported}
 
     async def _pause(self, ms):
@@ -669,6 +677,10 @@ class ChargePoint:
         if action == "ClearCache":
             self.cache.clear()
             return {"status": "Accepted"}
+        if action == "TriggerMessage":
+            from ocpp import trigger  # imported when first asked (heap)
+
+            return trigger.request(self, p)
         if action == "DataTransfer":
             return {"status": "UnknownVendorId"}
         if action == "UnlockConnector":
