@@ -99,7 +99,7 @@ class ChargePoint:
         self.m = charger.manager
         info = dict(ModelId=charger.board.get("product_type", ""), VendorId="open-evse",
                     SerialNumber=charger.wifi.mac().replace(":", ""))
-        self.config = OcppConfig(config_path, settings_hooks(_Settings(self.m), info), profiles="Core,RemoteTrigger")
+        self.config = OcppConfig(config_path, settings_hooks(_Settings(self.m), info), profiles="Core,RemoteTrigger,Reservation")
         self.journal = Journal(journal_path)
         self.cache = AuthCache(cache_path)
         # The transaction that runs, on flash ({"ref": its Start's seq, "wh":
@@ -128,6 +128,8 @@ class ChargePoint:
         self._slot = None  # the clock-aligned interval (epoch s // ClockAlignedDataInterval) last sampled
         self._auth_at = None  # ticks of an authorization still waiting for its vehicle (ConnectionTimeOut)
         self._availability = None  # "Inoperative"/"Operative" scheduled until the transaction ends
+        self.reserved_parent = None  # the parentIdTag of the reservation that holds (ocpp.reservation)
+        self.reservation_used = None  # the id of the reservation the waiting authorization consumed
         self.triggered = []  # (message, connectorId) a TriggerMessage asked for, to send (ocpp.trigger)
         self.wake = asyncio.Event()
         self._one_call = asyncio.Lock()  # one CALL of ours outstanding at a time
@@ -243,6 +245,7 @@ class ChargePoint:
             self._auth_at = self.clock.ticks()
         elif code == E.DEAUTHORIZED:
             self._auth_at = None
+            self.reservation_used = None
         elif code == E.TRANSACTION_STARTED and self.tx_ref is None and \
                 (self._pending is None or self._pending_stop is not None):
             if self._pending is not None:
@@ -281,6 +284,9 @@ class ChargePoint:
         """Journal the running transaction's Start (its meterStart is known now)."""
         self._by_meter = self.m.session.reading_wh >= 0
         payload = {"connectorId": CONNECTOR, "idTag": self.m.id_tag or "FREE", "meterStart": self._register_wh()}
+        if self.reservation_used is not None:
+            payload["reservationId"] = self.reservation_used
+            self.reservation_used = None
         payload.update(when)
         try:
             self.tx_ref = self.journal.append(START, payload)
@@ -632,7 +638,7 @@ class ChargePoint:
             tag = p.get("idTag")
             if not isinstance(tag, str) or p.get("connectorId", CONNECTOR) != CONNECTOR:
                 return {"status": "Rejected"}
-            return {"status": "Accepted" if m.authorize(tag) is True else "Rejected"}
+            return {"status": "Accepted" if self._authorize(tag) is True else "Rejected"}
         if action == "RemoteStopTransaction":
             if self.tx_ref is None or p.get("transactionId") != self.journal.transaction_id(self.tx_ref):
                 return {"status": "Rejected"}
@@ -677,6 +683,10 @@ class ChargePoint:
         if action == "ClearCache":
             self.cache.clear()
             return {"status": "Accepted"}
+        if action in ("ReserveNow", "CancelReservation"):
+            from ocpp import reservation  # imported when first asked (heap)
+
+            return (reservation.reserve_now if action == "ReserveNow" else reservation.cancel)(self, p)
         if action == "TriggerMessage":
             from ocpp import trigger  # imported when first asked (heap)
 
@@ -702,17 +712,35 @@ class ChargePoint:
             self.cache.put(id_tag, info)
 
     async def _validate(self, id_tag):
-        """An id tag shown at the charger may charge if the central system
-        says so (Authorize). With the authorization cache: at once if it
+        """An id tag shown at the charger may charge if ``tag_info`` says
+        Accepted; while the connector is reserved for another tag, only
+        through the reservation's parentIdTag (ocpp.reservation)."""
+        held = self.m.reservation
+        if held is not None and held[1] != id_tag:
+            from ocpp import reservation
+
+            await reservation.other_tag(self, id_tag)
+            return
+        status = (await self.tag_info(id_tag))[0]
+        if status == "Accepted":
+            self._authorize(id_tag)
+        else:
+            log.info("ocpp: id tag %s not authorized: %s" % (id_tag, status))
+
+    async def tag_info(self, id_tag):
+        """(status, parentIdTag or None) of an id tag: what the central
+        system says (Authorize). With the authorization cache: at once if it
         was Accepted before and LocalPreAuthorize is on; offline, as it was
         last answered if LocalAuthorizeOffline is on. An id tag the charger
         does not know may charge offline if AllowOfflineTxForUnknownId."""
         c = self.config
-        cached = self.cache.status(id_tag, self._epoch()) if c.value("AuthorizationCacheEnabled") else None
+        caching = c.value("AuthorizationCacheEnabled")
+        now = self._epoch()
+        cached = self.cache.status(id_tag, now) if caching else None
+        parent = self.cache.parent(id_tag) if cached else None
         online = self.accepted and self.ws is not None and not self.link_lost
         if online and cached == "Accepted" and c.value("LocalPreAuthorize"):
-            self.m.authorize(id_tag)  # StartTransaction's answer will say it again
-            return
+            return cached, parent  # StartTransaction's answer will say it again
         r = None
         if online:
             try:
@@ -722,15 +750,19 @@ class ChargePoint:
         if r is not None:
             info = r.get("idTagInfo", {})
             self._remember(id_tag, info)
-            status = info.get("status")
-        elif cached is not None and c.value("LocalAuthorizeOffline"):
-            status = cached
-        else:
-            status = "Accepted" if c.value("AllowOfflineTxForUnknownId") else "unknown offline"
-        if status == "Accepted":
-            self.m.authorize(id_tag)
-        else:
-            log.info("ocpp: id tag %s not authorized: %s" % (id_tag, status))
+            return info.get("status"), info.get("parentIdTag")
+        if cached is not None and c.value("LocalAuthorizeOffline"):
+            return cached, parent
+        return ("Accepted" if c.value("AllowOfflineTxForUnknownId") else "unknown offline"), None
+
+    def _authorize(self, id_tag):
+        """EvseManager.authorize, noting the reservation it consumes (the
+        reserved tag's): its id goes into the StartTransaction."""
+        held = self.m.reservation
+        done = self.m.authorize(id_tag)
+        if done is True and held is not None and self.m.reservation is None:
+            self.reservation_used = held[0]
+        return done
 
     def _apply_availability(self, kind):
         self._availability = None

@@ -26,7 +26,7 @@ answers; ``{"drop": true}`` closes the charge point's connection.
 
 Behaviour keys: ``boot`` (list of statuses answered to successive
 BootNotifications, the last one repeated), ``interval`` (s), ``authorize``
-({idTag: status}, default Accepted), ``callerror`` (actions answered with a
+({idTag: status}, default Accepted), ``parents`` ({idTag: parentIdTag}), ``callerror`` (actions answered with a
 CALLERROR), ``silent`` (actions never answered: no result, no CALLERROR), ``dedupe`` (a StartTransaction
 seen before gets its transactionId again), ``known`` and ``next_tx`` (what
 it remembers from before it went down), ``clock`` (the time it gives, epoch
@@ -98,7 +98,11 @@ class CentralSystem(ChargePoint):
             raise InternalError(description="told to fail " + action)
 
     def _id_tag_info(self, id_tag):
-        return {"status": behaviour.get("authorize", {}).get(id_tag, "Accepted")}
+        info = {"status": behaviour.get("authorize", {}).get(id_tag, "Accepted")}
+        parent = behaviour.get("parents", {}).get(id_tag)
+        if parent:
+            info["parent_id_tag"] = parent
+        return info
 
     @on(Action.boot_notification)
     def on_boot(self, **kw):
