@@ -94,14 +94,16 @@ class CallRefused(CallError):
 
 class ChargePoint:
     def __init__(self, charger, journal_path="ocpp.jnl", config_path="ocpp.json", open_path="ocpp.tx",
-                 cache_path="ocpp.auth", dates_path="ocpp.dates"):
+                 cache_path="ocpp.auth", dates_path="ocpp.dates", list_path="ocpp.list"):
         self.charger = charger
         self.m = charger.manager
         info = dict(ModelId=charger.board.get("product_type", ""), VendorId="open-evse",
                     SerialNumber=charger.wifi.mac().replace(":", ""))
-        self.config = OcppConfig(config_path, settings_hooks(_Settings(self.m), info), profiles="Core,RemoteTrigger,Reservation")
+        self.config = OcppConfig(config_path, settings_hooks(_Settings(self.m), info), profiles="Core,LocalAuthListManagement,RemoteTrigger,Reservation")
         self.journal = Journal(journal_path)
         self.cache = AuthCache(cache_path)
+        self.list_path = list_path
+        self._list = None  # the Local Authorization List (ocpp.locallist), once needed
         # The transaction that runs, on flash ({"ref": its Start's seq, "wh":
         # the register when last sampled}): one that was running when the
         # charger lost power is stopped when it is back (_recover, last).
@@ -683,6 +685,10 @@ class ChargePoint:
         if action == "ClearCache":
             self.cache.clear()
             return {"status": "Accepted"}
+        if action in ("SendLocalList", "GetLocalListVersion"):
+            from ocpp import locallist  # imported when first asked (heap)
+
+            return locallist.handle(self, action, p)
         if action in ("ReserveNow", "CancelReservation"):
             from ocpp import reservation  # imported when first asked (heap)
 
@@ -729,18 +735,25 @@ class ChargePoint:
 
     async def tag_info(self, id_tag):
         """(status, parentIdTag or None) of an id tag: what the central
-        system says (Authorize). With the authorization cache: at once if it
-        was Accepted before and LocalPreAuthorize is on; offline, as it was
-        last answered if LocalAuthorizeOffline is on. An id tag the charger
-        does not know may charge offline if AllowOfflineTxForUnknownId."""
+        system says (Authorize). The Local Authorization List (when
+        LocalAuthListEnabled) and then the authorization cache decide
+        without it: at once for a tag they hold as Accepted if
+        LocalPreAuthorize is on; offline, as they hold it if
+        LocalAuthorizeOffline is on. An id tag the charger does not know
+        may charge offline if AllowOfflineTxForUnknownId."""
         c = self.config
-        caching = c.value("AuthorizationCacheEnabled")
         now = self._epoch()
-        cached = self.cache.status(id_tag, now) if caching else None
-        parent = self.cache.parent(id_tag) if cached else None
+        local = None  # (status, parent) as the list or the cache has it
+        lst = self.local_list(False) if c.value("LocalAuthListEnabled") else None
+        if lst is not None:
+            local = lst.info(id_tag, now)
+        if local is None and c.value("AuthorizationCacheEnabled"):
+            cached = self.cache.status(id_tag, now)
+            if cached is not None:
+                local = (cached, self.cache.parent(id_tag))
         online = self.accepted and self.ws is not None and not self.link_lost
-        if online and cached == "Accepted" and c.value("LocalPreAuthorize"):
-            return cached, parent  # StartTransaction's answer will say it again
+        if online and local is not None and local[0] == "Accepted" and c.value("LocalPreAuthorize"):
+            return local  # StartTransaction's answer will say it again
         r = None
         if online:
             try:
@@ -751,9 +764,23 @@ class ChargePoint:
             info = r.get("idTagInfo", {})
             self._remember(id_tag, info)
             return info.get("status"), info.get("parentIdTag")
-        if cached is not None and c.value("LocalAuthorizeOffline"):
-            return cached, parent
+        if local is not None and c.value("LocalAuthorizeOffline"):
+            return local
         return ("Accepted" if c.value("AllowOfflineTxForUnknownId") else "unknown offline"), None
+
+    def local_list(self, create=True):
+        """The Local Authorization List, loaded when first needed (its
+        module too); with ``create`` false None while there is none on flash."""
+        if self._list is None:
+            if not create:
+                try:
+                    os.stat(self.list_path)
+                except OSError:
+                    return None
+            from ocpp.locallist import LocalList
+
+            self._list = LocalList(self.list_path, self.config.value("LocalAuthListMaxLength"))
+        return self._list
 
     def _authorize(self, id_tag):
         """EvseManager.authorize, noting the reservation it consumes (the

@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import micropython32  # noqa: E402
 
 RUNNER = os.path.join(os.path.dirname(HERE), "mpy_runner.py")
-MODULES = ["test_journal.py", "test_ocpp_config.py", "test_ocpp_settings.py", "test_authcache.py"]
+MODULES = ["test_journal.py", "test_ocpp_config.py", "test_ocpp_settings.py", "test_authcache.py", "test_locallist.py"]
 
 
 def _micropython(port):
