@@ -99,7 +99,8 @@ class ChargePoint:
         self.m = charger.manager
         info = dict(ModelId=charger.board.get("product_type", ""), VendorId="open-evse",
                     SerialNumber=charger.wifi.mac().replace(":", ""))
-        self.config = OcppConfig(config_path, settings_hooks(_Settings(self.m), info), profiles="Core,LocalAuthListManagement,RemoteTrigger,Reservation")
+        self.config = OcppConfig(config_path, settings_hooks(_Settings(self.m), info),
+                                 profiles="Core,LocalAuthListManagement,RemoteTrigger,Reservation")
         self.journal = Journal(journal_path)
         self.cache = AuthCache(cache_path)
         self.list_path = list_path
