@@ -2,8 +2,9 @@
 central system (tests/ocpp/central_system.py) to the real firmware
 (``evsectl sim``, MicroPython unix port). Names follow OCA's test cases:
 TC_046_1 (used by its id tag, another refused without an Authorize),
-TC_047 (expires), TC_048_x (Faulted, Occupied, Unavailable, Rejected),
-TC_051/052 (cancelled), TC_053 (used through its parentIdTag)."""
+TC_046_2 (used by a remote start), TC_047 (expires), TC_048_x (Faulted,
+Occupied, Unavailable, Rejected), TC_051/052 (cancelled), TC_053 (used
+through its parentIdTag)."""
 
 import time
 from datetime import datetime, timedelta, timezone
@@ -122,3 +123,16 @@ def test_tc_048_051_refusals_and_a_cancelled_reservation(sim_factory, central):
     _status(cs, "Faulted")
     assert _reserve(cs, 5, "RES1") == "Faulted"
     _wait("no reservation made", lambda: sim.client.ok(sim.client.get("/sim/v1/Ocpp"))["Status"] == "Faulted")
+
+
+def test_tc_046_2_a_remote_start_for_the_reserved_tag_uses_the_reservation(sim_factory, central):
+    cs = central()
+    sim = ocpp_charger(sim_factory, cs, ChargeAutoStart=False)
+    _status(cs, "Available")
+    assert _reserve(cs, 11, "RES1") == "Accepted"
+    _status(cs, "Reserved")
+    assert cs.call("RemoteStartTransaction", {"idTag": "RES1", "connectorId": 1})["result"]["status"] == "Accepted"
+    _status(cs, "Preparing")  # authorized, waiting for the vehicle: the reservation is used
+    sim.client.vehicle(State="C")
+    start = cs.got("StartTransaction")["payload"]
+    assert (start["id_tag"], start["reservation_id"]) == ("RES1", 11)
