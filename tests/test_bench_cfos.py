@@ -2,21 +2,29 @@
 the 32-bit port, app in ROM, with a pymodbus client polling and writing and
 a loopback Charging Manager answering the HTTP input. What they are is
 printed by the bench, never asserted here; this holds that each is
-measured, of the right kind, and consistent with the others."""
+measured, of the right kind, and consistent with the others. (The least
+heaps are bisected over ``works``, which is checked here at a roomy heap
+and at one far too small: the bisection itself would take minutes.)"""
 
 import micropython32
 from evsectl import bench, bench_cfos
 
 
-def test_the_cfos_figures_are_measured(tmp_path):
+def test_the_cfos_heap_figures_are_measured(tmp_path):
+    exe = micropython32.exe()
     bus = bench._bus()
     try:
-        f = bench_cfos.measure(str(tmp_path), bus.port, micropython32.exe())
+        on = bench_cfos.heap_bytes(str(tmp_path), bus.port, exe, True)
+        off = bench_cfos.heap_bytes(str(tmp_path), bus.port, exe, False)
     finally:
         bus.stop()
-    on, off = f["cfos_heap_bytes_32"], f["cfos_off_heap_bytes_32"]
-    assert isinstance(on, int) and isinstance(off, int) and 0 < off < 256 * 1024 and 0 < on < 256 * 1024
-    assert f["cfos_heap_cost_bytes_32"] == on - off
-    assert isinstance(f["cfos_boot_heap_cost_bytes_32"], int) and f["cfos_boot_heap_cost_bytes_32"] > 0
-    least, least_off = f["min_heapsize_kib_cfos_32"], f["min_heapsize_kib_cfos_off_32"]
-    assert isinstance(least, int) and isinstance(least_off, int) and least_off <= least < 160
+    assert isinstance(on, int) and isinstance(off, int) and 0 < off < on < 256 * 1024
+    cost = bench_cfos.boot_cost(str(tmp_path), exe)
+    assert isinstance(cost, int) and 0 < cost < on - off + 4096
+
+
+def test_works_tells_a_charger_that_works_from_one_that_does_not(tmp_path):
+    exe = micropython32.exe()
+    for modes in (True, ("modbus",), ("http",), False):
+        assert bench_cfos.works(str(tmp_path), exe, "160k", modes), modes
+    assert not bench_cfos.works(str(tmp_path), exe, "60k", True)

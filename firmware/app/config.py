@@ -250,6 +250,8 @@ class ConfigStore:
 
             if merged("CfosUrl") and not merged("CfosDevId"):
                 errors["CfosDevId"] = "the HTTP input (CfosUrl) needs the device id the manager knows us by"
+            if merged("CfosModbus") and merged("CfosModbusPort") == 80:
+                errors["CfosModbusPort"] = "80 is the WebAPI's port"
 
             if merged("ControlLimit") > 0 and not 1 <= merged("Meter2Type") <= 6:
                 # A limit nothing measures would be silently ignored: say so instead.

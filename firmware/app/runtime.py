@@ -64,7 +64,6 @@ class Charger:
         self.heap_min_free = self.heap_free()
         self.crash_next = None  # the simulator's fault injection for tasks
         self.ocpp = None  # the OCPP charge point, once its task has made it
-        self.cfos = None  # the cFos manager's word (cfos.steer), when cFos is on
         self._main = None  # the task of run(): cancelled to stop the firmware
         if self.board["hal"] == "sim":
             self.hal.restore(self.sim.get("state_file"))

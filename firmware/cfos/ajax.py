@@ -2,7 +2,7 @@
 Manager as an "HTTP Input" wallbox and does what the answer says
 (CfosUrl, CfosDevId, CfosPassword).
 
-Every _PUSH_MS of the charger's clock:
+Every 3 s (_PUSH_MS) of the charger's clock:
 
     POST <CfosUrl>/cnf?cmd=set_ajax_evse&dev_id=<CfosDevId>      (Basic auth admin:CfosPassword)
     {"state": 3, "max_charging_current": 16000, "current": [15900, 0, 0],
@@ -17,7 +17,7 @@ through cfos.steer, the cFos source: ``charging_current`` (mA, rounded down
 to whole amperes) is the limit, 0 while ``charging_enabled`` is false or
 ``paused`` true; ``device_enabled`` false disables the charger.
 
-A manager that does not answer within _TIMEOUT_MS, answers anything but 200,
+A manager that does not answer within 5 s (_TIMEOUT_MS), answers anything but 200,
 or answers what is not that object with those four members of those types
 (``charging_current`` 0..80000) changes nothing: its last word lapses
 CfosTimeoutS after it was given, and the charger falls back to CfosFallbackA.
@@ -92,6 +92,10 @@ def _basic(password):
 
 
 class Push:
+    """The reports to the Charging Manager at CfosUrl (``run``: for ever),
+    and its answers applied through ``steer``; the manager's troubles are
+    logged when they start and when they end, not at every report."""
+
     def __init__(self, manager, steer, clock, model):
         self.m = manager
         self.steer = steer
@@ -101,8 +105,6 @@ class Push:
         self.host, self.port, path = parse_http_url(c["CfosUrl"])
         self.path = "%s/cnf?cmd=set_ajax_evse&dev_id=%s" % (path, c["CfosDevId"])
         self.auth = _basic(c["CfosPassword"]) if c["CfosPassword"] else None
-        self.answered = 0  # reports the manager answered well, since boot
-        self.failed = 0  # and those it did not
         self._ok = None  # how the last one went (logged when that changes)
 
     async def run(self):
@@ -134,9 +136,7 @@ class Push:
                     why = "an answer that is not the seed's object: %r" % answer[:80]
         self._note(why)
         if why is not None:
-            self.failed += 1
             return False
-        self.answered += 1
         now = self.clock.ticks()
         self.steer.limit(parsed[0], now)
         self.steer.enable(parsed[1], now)

@@ -41,12 +41,16 @@ def _address(text):
     return int(digits), kind
 
 
-def _whole(text, lo, hi):
+def _int(text):
+    """The whole number ``text`` spells (an optional minus, at most 20
+    digits), or None."""
     t = text[1:] if text[:1] == "-" else text
-    if not t.isdigit() or len(t) > 20:
-        return None
-    n = int(text)
-    return n if lo <= n <= hi else None
+    return int(text) if t.isdigit() and len(t) <= 20 else None
+
+
+def _whole(text, lo, hi):
+    n = _int(text)
+    return n if n is not None and lo <= n <= hi else None
 
 
 def every(regs):
@@ -79,8 +83,9 @@ def read(regs, what, count):
 
 
 def write(regs, what, value, values, now):
-    """``write=<what>`` with ``value=`` or ``values=``: the words written, or
-    a string saying why not (nothing written then)."""
+    """``write=<what>`` with ``value=`` or ``values=``: None once written,
+    or the seed's string for a suffix that does not fit the register
+    (nothing written then; nor when it raises)."""
     parsed = _address(what)
     if parsed is None:
         raise ValueError("write must be a register address, with d, q or s after it")
@@ -110,66 +115,64 @@ def write(regs, what, value, values, now):
             return "bad modbus register size"
         size = SIZE[kind]
         bits = 16 * size
-        n = _whole(value, -(1 << (bits - 1)) if size > 1 else 0, (1 << bits) - 1)
+        n = _int(value)
         if n is None:
-            if _whole(value, -(1 << 70), 1 << 70) is None:
-                raise ValueError("value must be a whole number")
+            raise ValueError("value must be a whole number")
+        if not (-(1 << (bits - 1)) if size > 1 else 0) <= n < 1 << bits:
             raise ModbusError(3)
         words = encode(n, size, kind)
     regs.write(addr, words, now)
     return None
 
 
-def install(app, charger, wallbox, meters):
-    """Serve /cnf on ``app`` (app.webapi's) from ``wallbox`` and ``meters``
-    (cfos.registers.Registers of devices 0, and 1 and 2)."""
+def _reply(value, status=200, headers=None):
     from microdot import Response
 
+    h = {"Content-Type": "application/json"}
+    if headers:
+        h.update(headers)
+    return Response(json.dumps(value), status, h)
+
+
+async def handle(req, charger, devices):
+    """The answer to a /cnf request (app.webapi's microdot request) from
+    ``devices``: the Registers of the wallbox and meters 1 and 2."""
     from app.webapi import _answer, _authorized
 
-    def _reply(value, status=200):
-        return Response(json.dumps(value), status, {"Content-Type": "application/json"})
+    args = req.args
+    if args.get("cmd") != "modbus":
+        return _reply("cmd must be modbus: the register mapping is all this charger serves", 400)
+    names = ("evse", "meter1", "meter2")
+    if args.get("device") not in names:
+        return _reply("device must be evse, meter1 or meter2", 400)
+    regs = devices[names.index(args.get("device"))]
+    what = args.get("write")
+    if what is not None:
+        stored = charger.manager.settings()["AdminPasswordHash"]
+        if stored:
+            from app.password import guesses
 
-    m = charger.manager
-    devices = {"evse": wallbox, "meter1": meters[0], "meter2": meters[1]}
-
-    @app.route("/cnf", methods=["GET", "POST"])
-    async def cnf(req):
-        args = req.args
-        if args.get("cmd") != "modbus":
-            return _reply("cmd must be modbus: the register mapping is all this charger serves", 400)
-        regs = devices.get(args.get("device"))
-        if regs is None:
-            return _reply("device must be evse, meter1 or meter2", 400)
-        what = args.get("write")
+            wait = guesses.wait_s()
+            if wait:
+                return _reply("too many wrong passwords; try again in %d s" % wait, 429, {"Retry-After": str(wait)})
+            if not await _authorized(req, stored, guesses):
+                return _reply("admin password required", 401, {"WWW-Authenticate": 'Basic realm="EVSE"'})
+    try:
         if what is not None:
-            stored = m.settings()["AdminPasswordHash"]
-            if stored:
-                from app.password import guesses
-
-                wait = guesses.wait_s()
-                if wait:
-                    return Response(json.dumps("too many wrong passwords; try again in %d s" % wait), 429,
-                                    {"Content-Type": "application/json", "Retry-After": str(wait)})
-                if not await _authorized(req, stored, guesses):
-                    return Response(json.dumps("admin password required"), 401,
-                                    {"Content-Type": "application/json", "WWW-Authenticate": 'Basic realm="EVSE"'})
-        try:
-            if what is not None:
-                why = write(regs, what, args.get("value"), args.get("values"), charger.clock.ticks())
-                return _reply(why, 400) if why else _reply("ok")
-            what = args.get("read")
-            if what is None:
-                return _reply("read= or write= is needed", 400)
-            count = args.get("count")
-            if count is not None:
-                count = _whole(count, 1, MAX_READ)
-                if count is None:
-                    return _reply("count must be 1 to %d" % MAX_READ, 400)
-            if what == "all":
-                return _answer(every(regs))
-            return _reply(read(regs, what, count))
-        except ModbusError as e:
-            return _reply(_why(e.code), 400)
-        except ValueError as e:
-            return _reply(str(e), 400)
+            why = write(regs, what, args.get("value"), args.get("values"), charger.clock.ticks())
+            return _reply(why, 400) if why else _reply("ok")
+        what = args.get("read")
+        if what is None:
+            return _reply("read= or write= is needed", 400)
+        count = args.get("count")
+        if count is not None:
+            count = _whole(count, 1, MAX_READ)
+            if count is None:
+                return _reply("count must be 1 to %d" % MAX_READ, 400)
+        if what == "all":
+            return _answer(every(regs))
+        return _reply(read(regs, what, count))
+    except ModbusError as e:
+        return _reply(_why(e.code), 400)
+    except ValueError as e:
+        return _reply(str(e), 400)

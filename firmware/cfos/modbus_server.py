@@ -13,9 +13,10 @@ checks are cfos.registers'; a refused request changes nothing.
 Every request to unit 1 counts as the manager being there (cfos.steer):
 its limit and enable last CfosTimeoutS beyond the last one.
 
-Bounded: at most _MAX_CONNECTIONS at a time (one more is closed at once), a
-request's header and body each within their deadline, a connection silent
-for _IDLE_MS closed; a frame is at most 260 bytes, as Modbus TCP allows.
+Bounded: at most 2 connections at a time (_MAX_CONNECTIONS: one more is
+closed at once), a request's body within 3 s of its header, a connection
+silent for 2 minutes (_IDLE_MS) closed; a frame is at most 260 bytes, as
+Modbus TCP allows.
 """
 
 import asyncio
@@ -68,12 +69,14 @@ def answer(regs, unit, pdu, now):
 
 
 class ModbusServer:
+    """The server on the wallbox's registers ``regs``; every request to unit
+    1 tells ``steer`` the manager is there."""
+
     def __init__(self, regs, steer, clock):
         self.regs = regs
         self.steer = steer
         self.clock = clock
         self.connections = 0
-        self.requests = 0  # answered since boot
 
     async def run(self, host, port):
         """Serve for ever (cancel to stop); meanwhile, once a second, end
@@ -91,7 +94,6 @@ class ModbusServer:
         now = self.clock.ticks()
         if unit == _UNIT:
             self.steer.heard(now)
-        self.requests += 1
         return answer(self.regs, unit, pdu, now)
 
     async def _client(self, reader, writer):

@@ -201,16 +201,14 @@ class Registers:
         nothing changed."""
         for i in range(len(words)):
             self.check(start + i, words[i])
-        for i in range(len(words)):
-            addr = start + i
-            if addr == 8093:
-                done = self.steer.limit(words[i], now)
-            elif addr == 8094:
-                done = self.steer.enable(words[i] == 1, now)
-            else:
-                done = True  # 8087: as it is
-            if done is not True:  # checked above: the interface refusing is a bug here
+        # The enable first: the one command the interface could still refuse
+        # (its table of sources full), before anything else has changed.
+        if start <= 8094 < start + len(words):
+            if self.steer.enable(words[8094 - start] == 1, now) is not True:
                 raise ModbusError(ILLEGAL_VALUE)
+        if start <= 8093 < start + len(words):
+            self.steer.limit(words[8093 - start], now)  # checked: cannot be refused
+        # 8087: as it is.
 
     def check(self, addr, word):
         if self.n or addr not in (8087, 8093, 8094):

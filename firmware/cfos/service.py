@@ -23,23 +23,27 @@ def serial(mac):
 
 def tasks(charger):
     """(name, coroutine function) of each task to run; the /cnf route added
-    to ``charger.web`` (call after app.webapi.create)."""
+    to ``charger.web`` (call after app.webapi.create), cfos.http loaded
+    with its first request."""
     m = charger.manager
     c = m.settings()
     steer = Steer(m)
-    charger.cfos = steer
     clock = charger.clock
     out = []
     if c["CfosModbus"]:
-        from cfos import http
         from cfos.modbus_server import ModbusServer
         from cfos.registers import Registers
 
         number = serial(charger.wifi.mac())
-        wallbox = Registers(m, steer, 0, number, charger.version)
-        meters = (Registers(m, None, 1, number, charger.version), Registers(m, None, 2, number, charger.version))
-        http.install(charger.web, charger, wallbox, meters)
-        server = ModbusServer(wallbox, steer, clock)
+        devices = [Registers(m, steer if n == 0 else None, n, number, charger.version) for n in range(3)]
+
+        @charger.web.route("/cnf", methods=["GET", "POST"])
+        async def cnf(req):
+            from cfos import http  # its code loads with the first request: managers use Modbus
+
+            return await http.handle(req, charger, devices)
+
+        server = ModbusServer(devices[0], steer, clock)
         host = charger.sim.get("host", "0.0.0.0")
         port = c["CfosModbusPort"]
 

@@ -19,6 +19,8 @@ meters polled on the simulated RS485 bus and a vehicle charging:
                               meters, boots, serves every endpoint, charges,
                               and both modes work (the manager's limit reaches
                               the offer) and go on working; no MemoryError
+    min_heapsize_kib_cfos_modbus_32, min_heapsize_kib_cfos_http_32
+                              the same with one mode on
     min_heapsize_kib_cfos_off_32  the same with cFos off (its cost: the difference;
                               tests/test_heap_budget.py holds the charger
                               without cFos to 78 KiB)
@@ -94,26 +96,33 @@ class ModbusManager:
         self.client.close()
 
 
+BOTH = ("modbus", "http")
+
+
 def _charger(workdir, bus_port, micropython32, heapsize, name, cfos):
+    """A charger with the cFos modes ``cfos`` ("modbus", "http": True for
+    both, False for none) on, each with its manager."""
     from evsectl.bench import _free_port, _Sim
 
+    cfos = BOTH if cfos is True else cfos or ()
     config = {}
     modbus = http = None
-    if cfos:
+    if "http" in cfos:
         http = ChargingManager()
-        config = {"CfosModbus": True, "CfosModbusPort": _free_port(), "CfosUrl": "http://127.0.0.1:%d"
-                  % http.server_address[1], "CfosDevId": "E1"}
+        config.update({"CfosUrl": "http://127.0.0.1:%d" % http.server_address[1], "CfosDevId": "E1"})
+    if "modbus" in cfos:
+        config.update({"CfosModbus": True, "CfosModbusPort": _free_port()})
     s = _Sim(workdir, heapsize=heapsize, bus_port=bus_port, micropython=micropython32, virtual_time=False,
              config=config, name=name)
     s.output = []
     threading.Thread(target=lambda: s.output.extend(s.proc.stdout), daemon=True).start()
-    if cfos:
+    if "modbus" in cfos:
         modbus = ModbusManager(config["CfosModbusPort"])
     return s, modbus, http
 
 
 def _working(s, modbus, http, timeout=20, meters=True):
-    """Charging, both meters read, and (with cFos) both modes heard from."""
+    """Charging, both meters read, and each cFos mode on heard from."""
     from evsectl.bench_ocpp import _meters_valid
 
     try:
@@ -121,9 +130,9 @@ def _working(s, modbus, http, timeout=20, meters=True):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             status = s.request("GET", "/webapi/v1/Status", answer=True)[1]
-            heard = modbus is None or (modbus.polls >= 4 and http.reports >= 2)
-            if status["EvseState"] == 5 and heard and \
-                    (modbus is None or status["ActualCurrentLimitSource"] == "cFos"):
+            heard = (modbus is None or modbus.polls >= 4) and (http is None or http.reports >= 2)
+            steered = modbus is None and http is None or status["ActualCurrentLimitSource"] == "cFos"
+            if status["EvseState"] == 5 and heard and steered:
                 return _meters_valid(s) if meters else True
             time.sleep(0.2)
     except (OSError, ValueError, KeyError):
@@ -166,18 +175,20 @@ def works(workdir, micropython32, heapsize, cfos):
     on working after all that; no MemoryError."""
     from evsectl.bench import ENDPOINTS_GET, ENDPOINTS_POST
 
-    s, modbus, http = _charger(workdir, None, micropython32, heapsize, "cfos-%s-%s" % (cfos, heapsize), cfos)
+    name = "cfos-%s-%s" % ("both" if cfos is True else "-".join(cfos or ("off",)), heapsize)
+    s, modbus, http = _charger(workdir, None, micropython32, heapsize, name, cfos)
     try:
         ok = bool(s.boot_line) and _working(s, modbus, http, meters=False)
         # Every endpoint, whole (bench.serves_everything but /sim/v1/Time, virtual time's only).
         for path, body in [("/webapi/v1/" + name, None) for name in ENDPOINTS_GET] + \
                 [(path, body) for path, body in ENDPOINTS_POST if path != "/sim/v1/Time"]:
             ok = ok and s.request("POST" if body else "GET", path, body, answer=True)[0] == 200
-        if ok and cfos:
+        if ok and modbus:
             ok = s.request("GET", "/cnf?cmd=modbus&device=evse&read=all", answer=True)[0] == 200
-            polls, reports = modbus.polls, http.reports
+        if ok and (modbus or http):  # and they go on working
+            polls, reports = modbus.polls if modbus else 0, http.reports if http else 0
             deadline = time.monotonic() + 10
-            while ok and not (modbus.polls > polls + 2 and http.reports > reports + 1):
+            while ok and not ((not modbus or modbus.polls > polls + 2) and (not http or http.reports > reports + 1)):
                 ok = time.monotonic() < deadline
                 time.sleep(0.2)
         return ok and s.proc.poll() is None and not any("MemoryError" in line for line in s.output)
@@ -224,6 +235,8 @@ def measure(workdir, bus_port, micropython32):
         "cfos_heap_cost_bytes_32": on - off if on is not None and off is not None else None,
         "cfos_boot_heap_cost_bytes_32": boot_cost(workdir, str(micropython32)),
         "min_heapsize_kib_cfos_32": min_heapsize_kib(workdir, str(micropython32), True),
+        "min_heapsize_kib_cfos_modbus_32": min_heapsize_kib(workdir, str(micropython32), ("modbus",)),
+        "min_heapsize_kib_cfos_http_32": min_heapsize_kib(workdir, str(micropython32), ("http",)),
         "min_heapsize_kib_cfos_off_32": min_heapsize_kib(workdir, str(micropython32), False),
     }
 

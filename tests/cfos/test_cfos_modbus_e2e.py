@@ -62,6 +62,15 @@ def raw(port, pdu):
         return body
 
 
+def closed(sock):
+    """The other end closed ``sock`` without a word (a reset, when it left
+    what was sent unread)."""
+    try:
+        return sock.recv(64) == b""
+    except ConnectionResetError:
+        return True
+
+
 @pytest.fixture
 def charger(sim_factory):
     made = []
@@ -225,3 +234,58 @@ def test_off_nothing_is_served(sim_factory):
     assert sim.get(CNF + "read=all").status == 404
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_bounded_connections_and_frames(charger):
+    sim, cfos = charger()
+    # The manager holds one connection; a second is served, a third closed at once.
+    with socket.create_connection(("127.0.0.1", cfos.port), timeout=5) as second:
+        second.sendall(struct.pack(">HHHB", 1, 0, 6, 1) + bytes([3, 0x1F, 0x9C, 0, 1]))
+        assert len(second.recv(64)) == 11  # header, FC, byte count, one register
+        with socket.create_connection(("127.0.0.1", cfos.port), timeout=5) as third:
+            assert closed(third)
+    # Not Modbus TCP (protocol id 1): the connection is closed, nothing else happens.
+    with socket.create_connection(("127.0.0.1", cfos.port), timeout=5) as odd:
+        odd.sendall(struct.pack(">HHHB", 1, 1, 6, 1) + bytes([6, 0x1F, 0x9D, 0, 60]))
+        assert closed(odd)
+    assert cfos.read(8093) == [320]  # nothing was written
+    assert raw(cfos.port, bytes([3, 0x1F, 0x9C, 0, 1])) == bytes([3, 2, 0, 0])  # and it serves on
+
+
+def test_what_evccs_cfos_charger_reads_and_writes(charger):
+    """evcc's ``cfos`` charger (charger/cfos.go), call by call: its decoding
+    of each answer gives the charger as the WebAPI shows it."""
+    sim, cfos = charger(Meter1Type=1, Meter1PerPhase=True, ChargeAutoStart=False)
+    sim.advance(3000)
+    c = cfos.client
+
+    def words(addr, count):
+        return b"".join(w.to_bytes(2, "big") for w in cfos.read(addr, count))
+
+    assert words(8112, 1) != b"\0\0"  # a meter: evcc reads power and energy
+    assert words(8057, 1) != b"\0\0"  # with phase currents
+    assert not int.from_bytes(words(8113, 1), "big") & 1 << 8  # no phase switching
+    assert words(8092, 1)[1] == 0  # Status(): A
+    sim.vehicle(State="B")
+    sim.advance(1000)
+    assert words(8092, 1)[1] == 1  # B: a vehicle
+    assert sim.ctrl(ChargeStartToggle=True)["ChargerStarted"]  # authorized at the charger
+    sim.vehicle(State="C")
+    sim.advance(2000)
+    assert words(8092, 1)[1] == 2  # C: charging
+    assert words(8094, 1)[1] == 1  # Enabled()
+    assert not c.write_register(8093, int(8.5 * 10), device_id=1).isError()  # MaxCurrentMillis(8.5)
+    for _ in range(4):
+        sim.advance(3000)
+    assert sim.board()["PwmDutyPermille"] == duty(8)
+    power = int.from_bytes(words(8062, 2), "big")  # currentPower()
+    assert power == sim.status()["ActualPower"] > 5000
+    energy_kwh = int.from_bytes(words(8058, 4), "big") / 1e3  # totalEnergy()
+    assert abs(energy_kwh - sim.meter(1)["ModbusData"]["0x04_0x0048"]["Value"]) < 0.001
+    b = words(8064, 6)  # currents()
+    currents = [int.from_bytes(b[4 * i:4 * i + 4], "big") / 10 for i in range(3)]
+    assert currents == [sim.meter(1)["ModbusData"]["0x04_0x%04x" % (6 + 2 * i)]["Value"] for i in range(3)]
+    assert words(8096, 15).rstrip(b"\0") == b""  # Identify(): no RFID, authorized by the button
+    assert not c.write_register(8094, 0, device_id=1).isError()  # Enable(false)
+    assert words(8094, 1)[1] == 0
+    assert c.write_register(8086, 5, device_id=1).exception_code == 2  # WakeUp(): refused, not faked

@@ -243,3 +243,14 @@ def test_encoding_at_the_edges():
     assert decode(encode(big, 4, S64), S64) == big
     assert encode("ab", 2, STR) == [0x6162, 0] and decode([0x6162, 0x6300], STR) == "abc"
     assert encode("toolongforit", 2, STR) == [0x746F, 0x6F6C]
+
+
+def test_the_settings_are_checked_together():
+    r = rig()
+    assert r.m.validate_settings({"CfosUrl": "http://192.168.2.111", "CfosDevId": ""}) == {
+        "CfosDevId": "the HTTP input (CfosUrl) needs the device id the manager knows us by"}
+    assert r.m.validate_settings({"CfosModbus": True, "CfosModbusPort": 80}) == {
+        "CfosModbusPort": "80 is the WebAPI's port"}
+    assert "CfosUrl" in r.m.validate_settings({"CfosUrl": "https://cfos"})  # plain http:// only
+    assert r.m.validate_settings({"CfosModbus": True, "CfosUrl": "http://192.168.2.111:8080",
+                                  "CfosPassword": "x", "CfosTimeoutS": 5, "CfosFallbackA": 0}) == {}
