@@ -6,6 +6,7 @@ waiting for it (LocalPreAuthorize).
     cache = AuthCache("ocpp.auth")
     cache.put("04A2B3C4", {"status": "Accepted", "expiryDate": "2027-01-01T00:00:00Z"})
     cache.status("04A2B3C4", now_s)   # "Accepted"; "Expired" once past expiryDate; None if unknown
+    cache.parent("04A2B3C4")          # its parentIdTag, or None
     cache.clear()                     # ClearCache
 
 Every idTagInfo the central system sends (Authorize, StartTransaction,
@@ -29,12 +30,12 @@ class AuthCache:
     def __init__(self, path="ocpp.auth", size=SIZE):
         self.path = path
         self.size = size
-        # {id tag: [status, expiry epoch s or 0 (none), order]}; order grows with each update.
+        # {id tag: [status, expiry epoch s or 0 (none), order(, parentIdTag)]}; order grows with each update.
         self._tags = {}
         self._order = 0
         kept = read_json(path)
         for tag, entry in kept.items():
-            if isinstance(tag, str) and isinstance(entry, list) and len(entry) == 3 and entry[0] in _STATUSES:
+            if isinstance(tag, str) and isinstance(entry, list) and len(entry) in (3, 4) and entry[0] in _STATUSES:
                 self._tags[tag] = entry
                 if entry[2] > self._order:
                     self._order = entry[2]
@@ -53,6 +54,11 @@ class AuthCache:
             return "Expired"
         return status
 
+    def parent(self, id_tag):
+        """The parentIdTag the central system gave ``id_tag``, or None."""
+        entry = self._tags.get(id_tag)
+        return entry[3] if entry is not None and len(entry) > 3 else None
+
     def put(self, id_tag, info):
         """Remember an idTagInfo ({"status", "expiryDate"?}) for ``id_tag``.
         Anything else (a malformed answer) is ignored; False then."""
@@ -60,11 +66,17 @@ class AuthCache:
             return False
         expiry = info.get("expiryDate")
         expiry = timefmt.parse(expiry) if isinstance(expiry, str) else None
+        parent = info.get("parentIdTag")
+        parent = parent if isinstance(parent, str) and parent else None
         entry = self._tags.get(id_tag)
-        if entry is not None and entry[0] == info["status"] and entry[1] == (expiry or 0):
+        if entry is not None and entry[0] == info["status"] and entry[1] == (expiry or 0) and \
+                (entry[3] if len(entry) > 3 else None) == parent:
             return True  # nothing new: no write to flash
         self._order += 1
-        self._tags[id_tag] = [info["status"], expiry or 0, self._order]
+        entry = [info["status"], expiry or 0, self._order]
+        if parent is not None:
+            entry.append(parent)
+        self._tags[id_tag] = entry
         while len(self._tags) > self.size:
             oldest = min(self._tags, key=lambda t: self._tags[t][2])
             del self._tags[oldest]

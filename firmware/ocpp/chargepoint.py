@@ -94,14 +94,17 @@ class CallRefused(CallError):
 
 class ChargePoint:
     def __init__(self, charger, journal_path="ocpp.jnl", config_path="ocpp.json", open_path="ocpp.tx",
-                 cache_path="ocpp.auth", dates_path="ocpp.dates"):
+                 cache_path="ocpp.auth", dates_path="ocpp.dates", list_path="ocpp.list"):
         self.charger = charger
         self.m = charger.manager
         info = dict(ModelId=charger.board.get("product_type", ""), VendorId="open-evse",
                     SerialNumber=charger.wifi.mac().replace(":", ""))
-        self.config = OcppConfig(config_path, settings_hooks(_Settings(self.m), info), profiles="Core")
+        self.config = OcppConfig(config_path, settings_hooks(_Settings(self.m), info),
+                                 profiles="Core,LocalAuthListManagement,RemoteTrigger,Reservation")
         self.journal = Journal(journal_path)
         self.cache = AuthCache(cache_path)
+        self.list_path = list_path
+        self._list = None  # the Local Authorization List (ocpp.locallist), once needed
         # The transaction that runs, on flash ({"ref": its Start's seq, "wh":
         # the register when last sampled}): one that was running when the
         # charger lost power is stopped when it is back (_recover, last).
@@ -128,6 +131,9 @@ class ChargePoint:
         self._slot = None  # the clock-aligned interval (epoch s // ClockAlignedDataInterval) last sampled
         self._auth_at = None  # ticks of an authorization still waiting for its vehicle (ConnectionTimeOut)
         self._availability = None  # "Inoperative"/"Operative" scheduled until the transaction ends
+        self.reserved_parent = None  # the parentIdTag of the reservation that holds (ocpp.reservation)
+        self.reservation_used = None  # the id of the reservation the waiting authorization consumed
+        self.triggered = []  # (message, connectorId) a TriggerMessage asked for, to send (ocpp.trigger)
         self.wake = asyncio.Event()
         self._one_call = asyncio.Lock()  # one CALL of ours outstanding at a time
         self.m.token_validator = self._validate
@@ -242,6 +248,7 @@ class ChargePoint:
             self._auth_at = self.clock.ticks()
         elif code == E.DEAUTHORIZED:
             self._auth_at = None
+            self.reservation_used = None
         elif code == E.TRANSACTION_STARTED and self.tx_ref is None and \
                 (self._pending is None or self._pending_stop is not None):
             if self._pending is not None:
@@ -280,6 +287,9 @@ class ChargePoint:
         """Journal the running transaction's Start (its meterStart is known now)."""
         self._by_meter = self.m.session.reading_wh >= 0
         payload = {"connectorId": CONNECTOR, "idTag": self.m.id_tag or "FREE", "meterStart": self._register_wh()}
+        if self.reservation_used is not None:
+            payload["reservationId"] = self.reservation_used
+            self.reservation_used = None
         payload.update(when)
         try:
             self.tx_ref = self.journal.append(START, payload)
@@ -468,11 +478,13 @@ class ChargePoint:
                 self._waiting[2][0] = msg
                 self._waiting[1].set()
 
+    def boot_payload(self):
+        return {"chargePointVendor": "open-evse", "chargePointModel": self.charger.board.get("product_type", "evse"),
+                "firmwareVersion": self.charger.version}
+
     async def _boot(self):
         while True:
-            r = await self.call("BootNotification", {"chargePointVendor": "open-evse",
-                                                     "chargePointModel": self.charger.board.get("product_type", "evse"),
-                                                     "firmwareVersion": self.charger.version})
+            r = await self.call("BootNotification", self.boot_payload())
             self._sync(r.get("currentTime"))
             interval = r.get("interval", 0)
             if r.get("status") == "Accepted":
@@ -536,6 +548,10 @@ class ChargePoint:
             # The transaction's messages first: its status follows them.
             if not await self._flush():
                 continue
+            if self.triggered:  # after their TriggerMessage's answer, and after the journal
+                from ocpp import trigger
+
+                await trigger.send(self)
             # A CALLERROR to these is logged and not repeated: the next
             # change or interval sends the next one. (No answer at all ends
             # the link: it is likely dead.)
@@ -596,7 +612,8 @@ class ChargePoint:
         """The link as the simulator's control API shows it (GET /sim/v1/Ocpp)."""
         connected = self.ws is not None and not self.link_lost and self.accepted
         due = ticks_diff(self.clock.ticks(), self._sent_ms) >= self.config.value("HeartbeatInterval") * 1000
-        busy = self._waiting is not None or len(self.journal) > 0 or self.status != self.reported or due
+        busy = self._waiting is not None or len(self.journal) > 0 or self.status != self.reported or due or \
+            bool(self.triggered)
         return {"Connected": connected, "Journal": len(self.journal), "Busy": busy, "Status": self.reported}
 
     async def _pause(self, ms):
@@ -624,7 +641,7 @@ class ChargePoint:
             tag = p.get("idTag")
             if not isinstance(tag, str) or p.get("connectorId", CONNECTOR) != CONNECTOR:
                 return {"status": "Rejected"}
-            return {"status": "Accepted" if m.authorize(tag) is True else "Rejected"}
+            return {"status": "Accepted" if self._authorize(tag) is True else "Rejected"}
         if action == "RemoteStopTransaction":
             if self.tx_ref is None or p.get("transactionId") != self.journal.transaction_id(self.tx_ref):
                 return {"status": "Rejected"}
@@ -669,6 +686,18 @@ class ChargePoint:
         if action == "ClearCache":
             self.cache.clear()
             return {"status": "Accepted"}
+        if action in ("SendLocalList", "GetLocalListVersion"):
+            from ocpp import locallist  # imported when first asked (heap)
+
+            return locallist.handle(self, action, p)
+        if action in ("ReserveNow", "CancelReservation"):
+            from ocpp import reservation  # imported when first asked (heap)
+
+            return (reservation.reserve_now if action == "ReserveNow" else reservation.cancel)(self, p)
+        if action == "TriggerMessage":
+            from ocpp import trigger  # imported when first asked (heap)
+
+            return trigger.request(self, p)
         if action == "DataTransfer":
             return {"status": "UnknownVendorId"}
         if action == "UnlockConnector":
@@ -690,17 +719,42 @@ class ChargePoint:
             self.cache.put(id_tag, info)
 
     async def _validate(self, id_tag):
-        """An id tag shown at the charger may charge if the central system
-        says so (Authorize). With the authorization cache: at once if it
-        was Accepted before and LocalPreAuthorize is on; offline, as it was
-        last answered if LocalAuthorizeOffline is on. An id tag the charger
-        does not know may charge offline if AllowOfflineTxForUnknownId."""
-        c = self.config
-        cached = self.cache.status(id_tag, self._epoch()) if c.value("AuthorizationCacheEnabled") else None
-        online = self.accepted and self.ws is not None and not self.link_lost
-        if online and cached == "Accepted" and c.value("LocalPreAuthorize"):
-            self.m.authorize(id_tag)  # StartTransaction's answer will say it again
+        """An id tag shown at the charger may charge if ``tag_info`` says
+        Accepted; while the connector is reserved for another tag, only
+        through the reservation's parentIdTag (ocpp.reservation)."""
+        held = self.m.reservation
+        if held is not None and held[1] != id_tag:
+            from ocpp import reservation
+
+            await reservation.other_tag(self, id_tag)
             return
+        status = (await self.tag_info(id_tag))[0]
+        if status == "Accepted":
+            self._authorize(id_tag)
+        else:
+            log.info("ocpp: id tag %s not authorized: %s" % (id_tag, status))
+
+    async def tag_info(self, id_tag):
+        """(status, parentIdTag or None) of an id tag: what the central
+        system says (Authorize). The Local Authorization List (when
+        LocalAuthListEnabled) and then the authorization cache decide
+        without it: at once for a tag they hold as Accepted if
+        LocalPreAuthorize is on; offline, as they hold it if
+        LocalAuthorizeOffline is on. An id tag the charger does not know
+        may charge offline if AllowOfflineTxForUnknownId."""
+        c = self.config
+        now = self._epoch()
+        local = None  # (status, parent) as the list or the cache has it
+        lst = self.local_list(False) if c.value("LocalAuthListEnabled") else None
+        if lst is not None:
+            local = lst.info(id_tag, now)
+        if local is None and c.value("AuthorizationCacheEnabled"):
+            cached = self.cache.status(id_tag, now)
+            if cached is not None:
+                local = (cached, self.cache.parent(id_tag))
+        online = self.accepted and self.ws is not None and not self.link_lost
+        if online and local is not None and local[0] == "Accepted" and c.value("LocalPreAuthorize"):
+            return local  # StartTransaction's answer will say it again
         r = None
         if online:
             try:
@@ -710,15 +764,33 @@ class ChargePoint:
         if r is not None:
             info = r.get("idTagInfo", {})
             self._remember(id_tag, info)
-            status = info.get("status")
-        elif cached is not None and c.value("LocalAuthorizeOffline"):
-            status = cached
-        else:
-            status = "Accepted" if c.value("AllowOfflineTxForUnknownId") else "unknown offline"
-        if status == "Accepted":
-            self.m.authorize(id_tag)
-        else:
-            log.info("ocpp: id tag %s not authorized: %s" % (id_tag, status))
+            return info.get("status"), info.get("parentIdTag")
+        if local is not None and c.value("LocalAuthorizeOffline"):
+            return local
+        return ("Accepted" if c.value("AllowOfflineTxForUnknownId") else "unknown offline"), None
+
+    def local_list(self, create=True):
+        """The Local Authorization List, loaded when first needed (its
+        module too); with ``create`` false None while there is none on flash."""
+        if self._list is None:
+            if not create:
+                try:
+                    os.stat(self.list_path)
+                except OSError:
+                    return None
+            from ocpp.locallist import LocalList
+
+            self._list = LocalList(self.list_path, self.config.value("LocalAuthListMaxLength"))
+        return self._list
+
+    def _authorize(self, id_tag):
+        """EvseManager.authorize, noting the reservation it consumes (the
+        reserved tag's): its id goes into the StartTransaction."""
+        held = self.m.reservation
+        done = self.m.authorize(id_tag)
+        if done is True and held is not None and self.m.reservation is None:
+            self.reservation_used = held[0]
+        return done
 
     def _apply_availability(self, kind):
         self._availability = None

@@ -67,6 +67,10 @@ KEYS = dict(
     UnlockConnectorOnEVSideDisconnect=("bool", 1, True, 0, 0, 0),
     WebSocketPingInterval=("int", 1, 60, 0, 3600, 0),
     ReserveConnectorZeroSupported=("bool", 0, False, 0, 0, 0),
+    # Eaton table 4, Local Auth List Management (Eaton has none, "N"; ours: ocpp.locallist).
+    LocalAuthListEnabled=("bool", 1, True, 0, 0, 0),
+    LocalAuthListMaxLength=("int", 0, 200, 0, 0, 0),  # locallist.MAX_LENGTH: tags on flash
+    SendLocalListMaxLength=("int", 0, 20, 0, 0, 0),  # locallist.SEND_MAX_LENGTH: tags in one message
     # Eaton table 5, the connection's own keys.
     RetryBackoffRandomRange=("int", 1, 6, 0, 600, 1),
     RetryBackoffWaitMinimum=("int", 1, 10, 1, 600, 1),

@@ -15,17 +15,18 @@ pytest, whose sys.path starts with firmware/):
     python central_system.py PORT BEHAVIOUR_JSON
 
 It prints ``{"listening": port}`` when ready, then one JSON line per event:
-``{"got": action, "payload": {...}, "id": charge point}`` for each CALL it
-received, ``{"ping": id}`` for each WebSocket ping, and
-``{"result": ..., "ref": n}`` for the answer to a CALL it was
-told to make. Commands, one JSON object per line on stdin:
+``{"got": action, "payload": {...}, "id": charge point, "n": n}`` for each
+CALL it received (the n-th), ``{"ping": id}`` for each WebSocket ping, and
+``{"result": ..., "ref": r, "after": n}`` for the answer to a CALL it was
+told to make (which came after the charge point's n-th CALL). Commands, one JSON object per line on stdin:
 ``{"call": "RemoteStartTransaction", "payload": {...}, "ref": n}`` sends a
-CALL to the connected charge point; ``{"behaviour": {...}}`` changes how it
+CALL to the connected charge point (with ``"unchecked": true`` past the
+schema, to send what a faulty central system might); ``{"behaviour": {...}}`` changes how it
 answers; ``{"drop": true}`` closes the charge point's connection.
 
 Behaviour keys: ``boot`` (list of statuses answered to successive
 BootNotifications, the last one repeated), ``interval`` (s), ``authorize``
-({idTag: status}, default Accepted), ``callerror`` (actions answered with a
+({idTag: status}, default Accepted), ``parents`` ({idTag: parentIdTag}), ``callerror`` (actions answered with a
 CALLERROR), ``silent`` (actions never answered: no result, no CALLERROR), ``dedupe`` (a StartTransaction
 seen before gets its transactionId again), ``known`` and ``next_tx`` (what
 it remembers from before it went down), ``clock`` (the time it gives, epoch
@@ -48,6 +49,8 @@ boots = 0
 tx_ids = 0  # the last transactionId given
 known = {}  # StartTransaction (connector, idTag, timestamp, meterStart) -> its transactionId
 connected = {}  # "cp": the ChargePoint of the charger connected now
+received = 0  # CALLs received from charge points so far: "n" of each "got"
+answered_after = {}  # unique id of a CALL of ours: how many CALLs had come before its answer
 
 
 def emit(**event):
@@ -72,15 +75,34 @@ class CentralSystem(ChargePoint):
         super().__init__(*args, **kw)
         self._silenced = set()  # unique ids of the CALLs being handled that get no answer
 
+    async def route_message(self, raw_msg):
+        # Which came first, a CALL of the charge point or its answer to one
+        # of ours ("n" of a "got", "after" of a "result"): what the wire
+        # carried, whatever order the handlers then run in.
+        global received
+        try:
+            kind, uid = json.loads(raw_msg)[:2]
+        except (ValueError, TypeError):
+            kind = uid = None
+        if kind == 2:
+            received += 1
+        elif kind in (3, 4):
+            answered_after[uid] = received
+        await super().route_message(raw_msg)
+
     def _gate(self, action, payload):
-        emit(got=action, payload=payload, id=self.id)
+        emit(got=action, payload=payload, id=self.id, n=received)
         if action in behaviour.get("callerror", ()):
             from ocpp.exceptions import InternalError
 
             raise InternalError(description="told to fail " + action)
 
     def _id_tag_info(self, id_tag):
-        return {"status": behaviour.get("authorize", {}).get(id_tag, "Accepted")}
+        info = {"status": behaviour.get("authorize", {}).get(id_tag, "Accepted")}
+        parent = behaviour.get("parents", {}).get(id_tag)
+        if parent:
+            info["parent_id_tag"] = parent
+        return info
 
     @on(Action.boot_notification)
     def on_boot(self, **kw):
@@ -117,7 +139,7 @@ class CentralSystem(ChargePoint):
         else:
             tx_ids += 1
             tx = known[key] = tx_ids
-        emit(got="StartTransaction", payload=payload, id=self.id, tx=tx)
+        emit(got="StartTransaction", payload=payload, id=self.id, tx=tx, n=received)
         return call_result.StartTransaction(transaction_id=tx, id_tag_info=self._id_tag_info(id_tag))
 
     @on(Action.stop_transaction)
@@ -129,6 +151,16 @@ class CentralSystem(ChargePoint):
     def on_meter_values(self, **kw):
         self._gate("MeterValues", kw)
         return call_result.MeterValues()
+
+    @on(Action.diagnostics_status_notification)
+    def on_diagnostics_status(self, **kw):
+        self._gate("DiagnosticsStatusNotification", kw)
+        return call_result.DiagnosticsStatusNotification()
+
+    @on(Action.firmware_status_notification)
+    def on_firmware_status(self, **kw):
+        self._gate("FirmwareStatusNotification", kw)
+        return call_result.FirmwareStatusNotification()
 
     @on(Action.data_transfer)
     def on_data_transfer(self, **kw):
@@ -208,9 +240,11 @@ async def command(line):
             emit(result=None, error="no charge point connected", ref=cmd.get("ref"))
             return
         request = getattr(call, cmd["call"])(**snake(cmd.get("payload", {})))
+        uid = "cs-%s" % cmd.get("ref")
         try:
-            result = await cp.call(request, suppress=False)
-            emit(result=result.__dict__, ref=cmd.get("ref"))
+            result = await cp.call(request, suppress=False, unique_id=uid,
+                                   skip_schema_validation=bool(cmd.get("unchecked")))
+            emit(result=result.__dict__, ref=cmd.get("ref"), after=answered_after.pop(uid, None))
         except Exception as e:  # a CALLERROR, or a timeout
             emit(result=None, error="%s: %s" % (type(e).__name__, e), ref=cmd.get("ref"))
 

@@ -70,3 +70,13 @@ def test_nonsense_is_ignored_and_changes_nothing():
     with open(c.path, "w") as f:
         f.write("{not json")
     assert len(AuthCache(c.path)) == 0
+
+
+def test_a_tag_s_parent_is_kept_for_reservations_and_survives_a_restart():
+    c = _cache()
+    c.put("CARD1", {"status": "Accepted", "parentIdTag": "FLEET"})
+    c.put("CARD2", {"status": "Accepted"})
+    assert (c.parent("CARD1"), c.parent("CARD2"), c.parent("NONE")) == ("FLEET", None, None)
+    assert AuthCache(c.path).parent("CARD1") == "FLEET"
+    c.put("CARD1", {"status": "Accepted"})  # the central system no longer gives one
+    assert c.parent("CARD1") is None and AuthCache(c.path).parent("CARD1") is None

@@ -117,10 +117,12 @@ class Central:
 
     _ref = 0
 
-    def call(self, action, payload, timeout=30):
+    def call(self, action, payload, timeout=30, unchecked=False):
+        """Send a CALL; its "result" event (None and an "error" for a
+        CALLERROR or no answer). ``unchecked``: past the OCPP schema."""
         Central._ref += 1
         ref = Central._ref
-        self.send({"call": action, "payload": payload, "ref": ref})
+        self.send({"call": action, "payload": payload, "ref": ref, "unchecked": unchecked})
         return self.next(lambda e: "result" in e and e.get("ref") == ref, timeout, keep=True)
 
     def send(self, cmd):

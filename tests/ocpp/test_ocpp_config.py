@@ -19,6 +19,7 @@ NEW = dict(
     HeartbeatInterval="300",
     LocalAuthorizeOffline="false",
     LocalPreAuthorize="TRUE",
+    LocalAuthListEnabled="false",
     MeterValuesAlignedData="Energy.Active.Import.Register,Voltage",
     MeterValuesSampledData="Energy.Active.Import.Register, Power.Active.Import,Current.Import,Current.Offered,Voltage",
     MeterValueSampleInterval="60",

@@ -13,7 +13,7 @@ import pytest
 from mpy_suite import PORTS, passes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODULES = ["test_journal.py", "test_ocpp_config.py", "test_ocpp_settings.py", "test_authcache.py"]
+MODULES = ["test_journal.py", "test_ocpp_config.py", "test_ocpp_settings.py", "test_authcache.py", "test_locallist.py"]
 
 
 @pytest.mark.parametrize("port", PORTS)
