@@ -9,6 +9,7 @@
     POST /webapi/v1/SystemInfo     service codes and update toggles
     POST /ota/v1/Update            {"Server": url}: update from that server now (evsectl ota push)
     GET  /webapi/v1/openapi.json   the OpenAPI 3.1 description of all this, from flash
+    GET  /                         the charger's web page, gzipped, from flash (app.webpage)
 
 Bad input is answered 400 with ``{"Errors": {key: reason}}`` and changes
 nothing. With an admin password set, every POST needs HTTP Basic auth (user
@@ -747,6 +748,12 @@ def create(charger, connections=4, buffer=768):
         return Response(FileBody(__file__.rsplit("/", 1)[0] + "/openapi.json"),
                         headers={"Content-Type": "application/json"})
 
+    @app.route("/")
+    async def page(req):
+        from app.webpage import answer  # loaded by the first browser, not at boot
+
+        return answer(req, __file__.rsplit("/", 2)[0])
+
     api.get("Meter1")(meter(1))
     api.get("Meter2")(meter(2))
 
@@ -795,6 +802,7 @@ def create(charger, connections=4, buffer=768):
             OTAMsg=charger.ota_message(),
             OTACheckAllowed=charger.ota_refusal(False) is None,
             OTAUpdateAllowed=charger.ota_available is not None and charger.ota_refusal(True) is None,
+            WiFiMode=wifi.mode,  # beyond the original: "sta", "ap" (setup access point) or "off"
         )
 
     @api.post("SystemInfo")
