@@ -111,3 +111,43 @@ def test_the_charger_serves_the_page_gzipped_with_etag_and_caching(sim_factory, 
     status, head, body = fetch(c, "HEAD")
     assert (status, body, head["content-length"]) == (200, b"", str(len(expected)))
     assert c.post("/", {}).status == 405
+
+
+# -- Cross-site request forgery (docs/webpage.md, "Security") ------------------
+
+
+@pytest.mark.parametrize("interpreter", ["micropython", "cpython"])
+def test_a_change_sent_from_another_site_is_refused_and_changes_nothing(sim_factory, interpreter):
+    c = sim_factory(interpreter=interpreter).client
+    here = "127.0.0.1:%d" % c.port
+    before = c.get("/webapi/v1/SystemConfig").json
+    foreign = [
+        {"Origin": "http://evil.example"},
+        {"Origin": "http://127.0.0.1:%d" % (c.port + 1)},  # another server on the same machine
+        {"Origin": "null"},  # a sandboxed frame, a file
+        {"Referer": "http://evil.example/page.html"},  # no Origin, but a page of another site
+        {"Origin": "http://evil.example", "Referer": "http://%s/" % here},
+    ]
+    for headers in foreign:
+        r = c.post("/webapi/v1/SystemConfig", {"ChargeCurrent": 7}, headers=headers)
+        assert r.status == 403 and "another site" in r.json["Errors"]["Origin"], (headers, r)
+        r = c.post("/webapi/v1/SystemInfo", {"SCode": "FactoryDefault"}, headers=headers)
+        assert r.status == 403, r
+    assert c.get("/webapi/v1/SystemConfig").json["ChargeCurrent"] == before["ChargeCurrent"] == 16
+    # The charger's own page, and clients that are no web page, may.
+    for headers in ({"Origin": "http://" + here}, {"Referer": "http://%s/#settings" % here}, {}):
+        assert c.post("/webapi/v1/SystemConfig", {"ChargeCurrent": 8}, headers=headers).status == 200
+    assert c.get("/webapi/v1/Status", headers={"Origin": "http://evil.example"}).status == 200  # reads stay open
+
+
+def test_a_cross_site_change_is_refused_even_with_the_password_and_costs_no_guess(sim_factory):
+    c = sim_factory().client
+    assert c.post("/webapi/v1/SystemConfig", {"AdminPassword": "secret1"}).status == 200
+    c.auth = ("admin", "secret1")
+    evil = {"Origin": "http://evil.example"}
+    for _ in range(8):  # more than the 5 wrong guesses that would slow the next POST
+        assert c.post("/webapi/v1/EvseCtrl", {"ChargeStartToggle": True}, headers=evil, auth=("admin", "wrong")).status == 403
+    r = c.post("/webapi/v1/SystemConfig", {"ChargeCurrent": 9}, headers=evil)
+    assert r.status == 403
+    r = c.post("/webapi/v1/SystemConfig", {"ChargeCurrent": 9}, headers={"Origin": "http://127.0.0.1:%d" % c.port})
+    assert r.status == 200 and r.json["ChargeCurrent"] == 9

@@ -13,7 +13,9 @@
 
 Bad input is answered 400 with ``{"Errors": {key: reason}}`` and changes
 nothing. With an admin password set, every POST needs HTTP Basic auth (user
-``admin``); GETs stay open, as in the original.
+``admin``); GETs stay open, as in the original. A change sent by a browser
+from a page of another site (its Origin or Referer not this charger) is
+refused 403 (_cross_site).
 """
 
 import asyncio
@@ -270,6 +272,26 @@ async def _authorized(req, stored, guesses):
         return True
     guesses.failed()
     return False
+
+
+def _cross_site(req):
+    """The other site a browser sent ``req`` from, or None (docs/webpage.md).
+
+    A page of any site can make its visitor's browser send a POST to the
+    charger (a form, or fetch without reading the answer), and the browser
+    would add credentials it holds for the charger: a cross-site request
+    forgery. Browsers say where such a request comes from, in ``Origin``
+    (every POST by a current browser) or at least ``Referer``, and a page
+    cannot forge either; the charger's own page sends its own address, the
+    one in ``Host``. A request with neither comes from no web page (curl,
+    scripts, evsectl) and passes, as every WebAPI client did before."""
+    where = req.headers.get("Origin") or req.headers.get("Referer")
+    if where is None:
+        return None
+    site = where.partition("://")[2].partition("/")[0]
+    if not site or site.lower() != req.headers.get("Host", "").lower():
+        return where  # another site, or "null" (a sandboxed frame, a file)
+    return None
 
 
 # A connection's deadlines, each from the end of the stage before (docs/webapi.md,
@@ -635,6 +657,11 @@ def create(charger, connections=4, buffer=768):
 
     @app.before_request
     async def require_auth(req):
+        if req.method == "GET" or req.method == "HEAD":
+            return None
+        foreign = _cross_site(req)
+        if foreign:  # refused before the password is looked at: no guess counted
+            return _error(403, {"Origin": "refused: a page of another site (%s) may not change the charger" % foreign[:80]})
         stored = m.settings()["AdminPasswordHash"]
         if req.method == "POST" and stored and (req.path.startswith(API) or req.path.startswith(OTA)):
             from app.password import guesses  # loaded only once a password is set
