@@ -44,7 +44,8 @@ def test_the_page_asks_nothing_of_any_other_host():
     html = gzip.decompress(page.gzipped()).decode()
     # No absolute URL anywhere: every request is relative, to the charger.
     assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", html, re.I), re.findall(r"\S*//\S+", html)[:5]
-    assert "<link" not in html and "src=" not in html and "@import" not in html
+    assert "src=" not in html and "@import" not in html and "url(" not in html
+    assert re.findall(r"<link[^>]*>", html) == ['<link rel="icon" href="data:,">']  # no favicon request
 
 
 def test_minify_keeps_code_and_drops_only_whitespace_and_comment_lines():
