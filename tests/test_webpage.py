@@ -103,7 +103,7 @@ def test_the_charger_serves_the_page_gzipped_with_etag_and_caching(sim_factory, 
     assert headers["content-length"] == str(len(expected))
     assert headers["cache-control"] == "no-cache"
     assert headers["etag"] == _etag_of(expected)
-    assert "connect-src 'self'" in headers["content-security-policy"]
+    assert "default-src 'self'" in headers["content-security-policy"]
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
 
     status, again, body = fetch(c, headers={"If-None-Match": headers["etag"]})
