@@ -25,7 +25,8 @@ def test_bundle_holds_loaders_as_source_every_other_module_compiled_and_the_data
     assert bundle.name == "evse-%s-sim" % build.firmware_version()
     names = set(tree(bundle))
     expected = {"boot.py", "main.py", "board.json", "manifest.json", "app.romfs",
-                "lib/microdot/__init__.mpy", "lib/microdot/microdot.mpy"}
+                "lib/microdot/__init__.mpy", "lib/microdot/microdot.mpy",
+                "web/index.html.gz"}  # the web page, built (evsectl.page)
     for rel in device.firmware_files():
         if rel.suffix != ".py":
             expected.add(rel.as_posix())  # data the app reads, as it is

@@ -9,10 +9,13 @@
     POST /webapi/v1/SystemInfo     service codes and update toggles
     POST /ota/v1/Update            {"Server": url}: update from that server now (evsectl ota push)
     GET  /webapi/v1/openapi.json   the OpenAPI 3.1 description of all this, from flash
+    GET  /                         the charger's web page, gzipped, from flash (app.webpage)
 
 Bad input is answered 400 with ``{"Errors": {key: reason}}`` and changes
 nothing. With an admin password set, every POST needs HTTP Basic auth (user
-``admin``); GETs stay open, as in the original.
+``admin``); GETs stay open, as in the original. A change sent by a browser
+from a page of another site (its Origin or Referer not this charger) is
+refused 403 (_cross_site).
 """
 
 import asyncio
@@ -271,6 +274,26 @@ async def _authorized(req, stored, guesses):
     return False
 
 
+def _cross_site(req):
+    """The other site a browser sent ``req`` from, or None (docs/webpage.md).
+
+    A page of any site can make its visitor's browser send a POST to the
+    charger (a form, or fetch without reading the answer), and the browser
+    would add credentials it holds for the charger: a cross-site request
+    forgery. Browsers say where such a request comes from, in ``Origin``
+    (every POST by a current browser) or at least ``Referer``, and a page
+    cannot forge either; the charger's own page sends its own address, the
+    one in ``Host``. A request with neither comes from no web page (curl,
+    scripts, evsectl) and passes, as every WebAPI client did before."""
+    where = req.headers.get("Origin") or req.headers.get("Referer")
+    if where is None:
+        return None
+    site = where.partition("://")[2].partition("/")[0]
+    if not site or site.lower() != req.headers.get("Host", "").lower():
+        return where  # another site, or "null" (a sandboxed frame, a file)
+    return None
+
+
 # A connection's deadlines, each from the end of the stage before (docs/webapi.md,
 # "WebAPI limits"): its request line, its headers, its body; then the
 # answer, handler and writing together.
@@ -284,6 +307,13 @@ _MAX_HEAD = const(1024)  # request line and headers, bytes
 _READ = const(256)  # bytes asked for at a time: a read takes that much heap before it knows
 
 _JSON = "application/json; charset=UTF-8"
+
+# The request headers the firmware reads; the others are dropped as the
+# request is parsed. A browser sends a dozen more (User-Agent, Accept...,
+# Sec-*), 0.5 to 1 KB that a request would hold in the heap for as long as
+# it is answered: three browsers fetching the web page at once did not fit
+# a 78k heap with them. A handler that needs another header adds it here.
+_HEADERS_KEPT = ("host", "content-length", "content-type", "authorization", "origin", "referer", "if-none-match")
 
 
 # The answers to a connection there is no place or no heap for, and to
@@ -382,7 +412,7 @@ class Server(Microdot):
         """Read one request, answer it, close. Nothing raised here reaches
         the accept loop; a cancel (a deadline passed) ends it too."""
         writer = req = None
-        sent = False
+        sent = streamed = False
         try:
             reader, writer = await aio.streams(sock, addr)
             req = await self._read(i, reader, writer, addr)
@@ -399,7 +429,14 @@ class Server(Microdot):
             self._write(res, writer)
             await draining
             if isinstance(res.body, FileBody) and not res.is_head:  # HEAD: the head alone
-                await res.body.send(writer)
+                body = res.body
+                # A file streams for a while: meanwhile the request and the
+                # answer (a browser's headers, 1 KB and more) are let go,
+                # which three browsers fetching the web page at once on a
+                # 78k heap need. The request was read whole (no drain).
+                req = res = None
+                streamed = True
+                await body.send(writer, self.buf)
         except MemoryError:
             if not sent:
                 _refuse(sock)
@@ -410,7 +447,7 @@ class Server(Microdot):
                 log.error("web: answering a request failed", e)
         finally:
             self.tasks[i] = None
-            if not isinstance(req, Request) or req.content_length > Request.max_content_length:
+            if not streamed and (not isinstance(req, Request) or req.content_length > Request.max_content_length):
                 _drain(sock)  # malformed, too large, or never read
             try:
                 if writer is None:
@@ -437,12 +474,21 @@ class Server(Microdot):
             head += part
             end = head.find(b"\r\n\r\n")
         try:
-            lines = head[:end].decode().split("\r\n")
-            method, url, version = lines[0].split()
+            # Line by line, as bytes: a copy of the whole head and its
+            # decoding took two blocks of its size, which a fragmented heap
+            # may not have when other browsers' requests are in.
+            lines = head.split(b"\r\n")
+            method, url, version = lines[0].decode().split()
             headers = NoCaseDict()
             for line in lines[1:]:
-                name, value = line.split(":", 1)
-                headers[name.strip()] = value.strip()
+                if not line:
+                    break  # the empty line that ends the head; the body may follow
+                name, colon, value = line.partition(b":")
+                if not colon:
+                    raise ValueError("no colon")
+                name = name.strip().decode()
+                if name.lower() in _HEADERS_KEPT:
+                    headers[name] = value.strip().decode()
             length = int(headers.get("Content-Length", 0))
             version = version.split("/", 1)[1]
         except (ValueError, IndexError):
@@ -497,9 +543,7 @@ class Server(Microdot):
         is one write. No ``await``: other connections share the buffers,
         and the writer sends or copies what it is given at once."""
         out = memoryview(self.buf)
-        head = _head(res)
-        n = len(head)
-        out[:n] = head
+        n = _head(res, out)
         if res.is_head:
             aio.put(writer, out[:n])
             return
@@ -530,36 +574,49 @@ class Server(Microdot):
 
 class FileBody:
     """An answer's body that stays in its file (on flash, or in the ROM
-    image): sent in small pieces, each drained before the next is read, so
-    a 30 KB file costs the heap one piece."""
-
-    PIECE = 512
+    image): sent in pieces of the server's write buffer, each drained
+    before the next is read, so a 30 KB file costs the heap nothing of its
+    size, however many clients fetch it at once."""
 
     def __init__(self, path):
         self.path = path
         self.size = os.stat(path)[6]
 
-    async def send(self, writer):
-        piece = bytearray(self.PIECE)
-        view = memoryview(piece)
+    async def send(self, writer, buf):
+        """``buf``: the server's write buffer, which every connection uses:
+        each piece is handed to the socket, which sends it or copies what it
+        cannot take yet, before the next ``await`` (as Server._write). A
+        piece of its own per connection took 512 bytes each: three browsers
+        fetching the page at once ran a 78k heap out of memory."""
+        view = memoryview(buf)
         with open(self.path, "rb") as f:
             while True:
-                n = f.readinto(piece)
+                n = f.readinto(buf)
                 if not n:
                     return
                 aio.put(writer, view[:n])
                 await writer.drain()
 
 
-def _head(res):
-    """The status line and headers of ``res``, as bytes."""
+def _head(res, out):
+    """Write the status line and headers of ``res`` into ``out`` (a
+    memoryview of the write buffer); returns their length. Line by line:
+    the whole head, as a list of lines, their join and its encoding, took
+    three copies of it in the heap at once, the allocation that failed
+    first when three browsers fetched the page on a 78k heap."""
     reason = res.reason if res.reason is not None else ("OK" if res.status_code == 200 else "N/A")
-    lines = ["HTTP/1.0 %d %s\r\n" % (res.status_code, reason)]
+    n = _line(out, 0, "HTTP/1.0 %d %s\r\n" % (res.status_code, reason))
     for name, value in res.headers.items():
         for value in value if isinstance(value, list) else (value,):
-            lines.append("%s: %s\r\n" % (name, value))
-    lines.append("\r\n")
-    return "".join(lines).encode()
+            n = _line(out, n, "%s: %s\r\n" % (name, value))
+    return _line(out, n, "\r\n")
+
+
+def _line(out, n, text):
+    data = text.encode()
+    end = n + len(data)
+    out[n:end] = data  # past the buffer: ValueError
+    return end
 
 
 def _refuse(sock, answer=BUSY):
@@ -634,6 +691,11 @@ def create(charger, connections=4, buffer=768):
 
     @app.before_request
     async def require_auth(req):
+        if req.method == "GET" or req.method == "HEAD":
+            return None
+        foreign = _cross_site(req)
+        if foreign:  # refused before the password is looked at: no guess counted
+            return _error(403, {"Origin": "refused: a page of another site (%s) may not change the charger" % foreign[:80]})
         stored = m.settings()["AdminPasswordHash"]
         if req.method == "POST" and stored and (req.path.startswith(API) or req.path.startswith(OTA)):
             from app.password import guesses  # loaded only once a password is set
@@ -747,6 +809,12 @@ def create(charger, connections=4, buffer=768):
         return Response(FileBody(__file__.rsplit("/", 1)[0] + "/openapi.json"),
                         headers={"Content-Type": "application/json"})
 
+    @app.route("/")
+    async def page(req):
+        from app.webpage import answer  # loaded by the first browser, not at boot
+
+        return answer(req, __file__.rsplit("/", 2)[0])
+
     api.get("Meter1")(meter(1))
     api.get("Meter2")(meter(2))
 
@@ -795,6 +863,7 @@ def create(charger, connections=4, buffer=768):
             OTAMsg=charger.ota_message(),
             OTACheckAllowed=charger.ota_refusal(False) is None,
             OTAUpdateAllowed=charger.ota_available is not None and charger.ota_refusal(True) is None,
+            WiFiMode=wifi.mode,  # beyond the original: "sta", "ap" (setup access point) or "off"
         )
 
     @api.post("SystemInfo")

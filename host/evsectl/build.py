@@ -6,6 +6,7 @@
         version.mpy, evse/, hal/, app/, meters/
                              the firmware, compiled with mpy-cross
         lib/microdot/        the web framework, compiled
+        web/index.html.gz    the charger's web page, minified and gzipped (evsectl.page)
         app.romfs            all of the above but the loaders, as one ROM image
                              (for boards with a romfs partition, see romfs.py)
         manifest.json        version, board, mpy-cross version, size and SHA-256 of every file
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import microdot
 
-from evsectl import device, paths, romfs
+from evsectl import device, page, paths, romfs
 from evsectl.errors import UserError
 
 MANIFEST = "manifest.json"
@@ -101,6 +102,7 @@ def _write_files(bundle, board, version):
                 src = Path(scratch) / "version.py"
                 src.write_text(_with_version((root / "version.py").read_text(), version))
             _compile(src, rel, bundle / (rel[: -len(".py")] + ".mpy"))
+    page.write(bundle)  # the web page, minified and gzipped (evsectl.page)
     _copy(paths.board_file(board), bundle / "board.json")
     write_rom_image(bundle)
 

@@ -3,7 +3,7 @@
     boot.py, main.py   the loaders (source): outputs safe, pick the slot, run
     board.json         the board file
     slots.json         {"active": "slot_a"}: which app slot runs
-    slot_a/, slot_b/   app slots: packages, version, lib/microdot
+    slot_a/, slot_b/   app slots: packages, version, lib/microdot, web/index.html.gz
     romfs.bin          or the slots as ROM images in the romfs partition
     config.json        the firmware's settings (written by the firmware)
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import microdot
 
-from evsectl import paths, romfs
+from evsectl import page, paths, romfs
 
 # The parts of microdot the firmware uses (the rest would only cost flash).
 MICRODOT_FILES = ("__init__.py", "microdot.py")
@@ -66,6 +66,7 @@ def assemble(dest, board, precompile=False, rom=False):
             compile_mpy(src, dst.with_suffix(".mpy"))
         else:
             shutil.copyfile(src, dst)
+    page.write(slot)  # the web page, minified and gzipped (evsectl.page)
     if rom:
         (dest / ROM_PARTITION).write_bytes(romfs.partition(romfs.image_of(slot)))
         shutil.rmtree(slot)

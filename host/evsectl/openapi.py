@@ -141,6 +141,8 @@ SYSINFO = _obj({
     "OTAMsg": {"type": ["string", "null"]},
     "OTACheckAllowed": BOOL,
     "OTAUpdateAllowed": BOOL,
+    "WiFiMode": {"enum": ["sta", "ap", "off"],
+                 "description": "extension: station, the setup access point, or off"},
 })
 
 PERFORMING = {"type": "string", "description": "\"Performing\", or why not"}

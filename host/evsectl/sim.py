@@ -161,7 +161,8 @@ def run(port=8080, board="sim", interpreter="micropython", virtual_time=False, d
                             % (device_dir, e.strerror))
         print(sim_meters.summary(), file=out, flush=True)
         held.close()  # the firmware's now
-        url = "http://127.0.0.1:%d/webapi/v1/Status" % port
+        # The WebAPI's Status, and the charger's own web page (docs/webpage.md).
+        url = "http://127.0.0.1:%d/webapi/v1/Status (web page: http://127.0.0.1:%d/)" % (port, port)
         if repl:
             return _serial_board(dev, cmd[:-2], board, port, url, out)  # cmd ends in -c _START
         return _supervise(dev, cmd, url, out, _stop_signal(interpreter))
