@@ -186,15 +186,7 @@ def min_heapsize_kib(workdir, low=16, high=256, bus_port=None, rom=True, micropy
         finally:
             s.close()
 
-    if not works(high):
-        return None
-    while high - low > 1:
-        mid = (low + high) // 2
-        if works(mid):
-            high = mid
-        else:
-            low = mid
-    return high
+    return romheap.least_kib(works, low, high)
 
 
 def sim_10h_session_s(workdir):

@@ -26,12 +26,13 @@ meters polled on the simulated RS485 bus and a vehicle charging:
                               without cFos to 78 KiB)
 """
 
-import re
-
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from evsectl import romheap
 
 ANSWER = {"device_enabled": True, "charging_enabled": True, "paused": False, "charging_current": 12000}
 
@@ -200,15 +201,7 @@ def works(workdir, micropython32, heapsize, cfos):
 
 def min_heapsize_kib(workdir, micropython32, cfos, low=48, high=160):
     """The least heap (KiB) at which ``works``, bisected."""
-    if not works(workdir, micropython32, "%dk" % high, cfos):
-        return None
-    while high - low > 1:
-        mid = (low + high) // 2
-        if works(workdir, micropython32, "%dk" % mid, cfos):
-            high = mid
-        else:
-            low = mid
-    return high
+    return romheap.least_kib(lambda kib: works(workdir, micropython32, "%dk" % kib, cfos), low, high)
 
 
 def boot_cost(workdir, micropython32):

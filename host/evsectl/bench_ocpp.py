@@ -49,7 +49,7 @@ import sys
 import threading
 import time
 
-from evsectl import paths
+from evsectl import paths, romheap
 from evsectl.errors import UserError
 
 DEFAULT_SAMPLE_INTERVAL_S = 10  # MeterValueSampleInterval's default (firmware/ocpp/config.py)
@@ -251,15 +251,7 @@ def fits_budget(workdir, bus_port, micropython32):
 
 def min_heapsize_kib(workdir, bus_port, micropython32, low=64, high=160, frozen=False):
     """Bisect the smallest heap (KiB) that ``fits``; None if even ``high`` does not."""
-    if not fits(workdir, bus_port, micropython32, "%dk" % high, frozen):
-        return None
-    while high - low > 1:
-        mid = (low + high) // 2
-        if fits(workdir, bus_port, micropython32, "%dk" % mid, frozen):
-            high = mid
-        else:
-            low = mid
-    return high
+    return romheap.least_kib(lambda kib: fits(workdir, bus_port, micropython32, "%dk" % kib, frozen), low, high)
 
 
 def measure(workdir, bus_port, micropython32):

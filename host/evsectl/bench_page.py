@@ -22,7 +22,7 @@ import json
 import tempfile
 import threading
 
-from evsectl import bench, page
+from evsectl import bench, page, romheap
 
 BROWSERS = 3
 ROUNDS = 5
@@ -88,15 +88,7 @@ def page_min_heapsize_kib(workdir, micropython, low=40, high=128):
         finally:
             s.close()
 
-    if not works(high):
-        return None
-    while high - low > 1:
-        mid = (low + high) // 2
-        if works(mid):
-            high = mid
-        else:
-            low = mid
-    return high
+    return romheap.least_kib(works, low, high)
 
 
 def heap_info_serving(workdir, micropython):

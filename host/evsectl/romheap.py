@@ -53,3 +53,18 @@ def command(exe, partition, heapsize, start):
     size = heapsize_bytes(heapsize or DEFAULT_HEAPSIZE) + _HEAPSIZE_BYTES
     load = _LOAD % {"size": romfs.PARTITION_SIZE, "part": partition, "env": romfs.ENV}
     return [exe, "-X", "heapsize=%d" % size, "-c", load + start]
+
+
+def least_kib(works, low, high):
+    """The smallest heap in KiB, above ``low``, at which ``works(kib)`` is
+    true (bisected, so ``works`` must hold from some size up); None if it
+    does not even at ``high``."""
+    if not works(high):
+        return None
+    while high - low > 1:
+        mid = (low + high) // 2
+        if works(mid):
+            high = mid
+        else:
+            low = mid
+    return high
