@@ -165,7 +165,7 @@ def test_push_of_a_bundle_for_another_board_names_the_board(pushed_to):
     done = push(sim, bundles["other board"], "--password", "s3cret")
     assert_user_error(done, "ota push", "127.0.0.1 is a sim board; the bundle is for esp32-devkit",
                       "evsectl build --board sim", progress=True)
-    assert "404" not in done.stderr
+    assert not re.search(r"\b404\b", done.stderr)  # no Not Found on the way (a port may hold the digits)
     assert sim.client.status()["SystemVersion"] == "0.1.0"
 
 
