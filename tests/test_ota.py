@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 
 import pytest
@@ -313,14 +314,22 @@ def test_a_flash_too_full_for_the_update_is_refused_before_writing(tmp_path, key
 
 @needs_unshare
 def test_the_flash_filling_up_during_the_download_leaves_the_old_version(tmp_path, keys, dist, started):
-    holder = {}
+    holder = {"sent": 0}
+    lock = threading.Lock()
 
     class FillsTheFlash(ota.BundleHandler):
-        """Before the fifth file, something else takes all the space left."""
+        """Before the fifth file, something else takes all the space left.
+
+        The files are counted as their bodies start, not from
+        ``server.served``: the server answers each request on its own thread
+        and records a path only after its body went out, by which time the
+        charger may already be asking for the next file."""
 
         def send_body(self, data):
-            files = [p for p in self.server.served if "/0.2.0/" in p]
-            if len(files) == 4 and "filled" not in holder:
+            with lock:
+                holder["sent"] += "/0.2.0/" in self.path
+                fill = holder["sent"] == 5
+            if fill:
                 holder["filled"] = True
                 filler = "/proc/%d/root%s/filler" % (holder["pid"], holder["dev"])
                 subprocess.run(["dd", "if=/dev/zero", "of=" + filler, "bs=4k"], capture_output=True)
@@ -350,7 +359,6 @@ def test_an_answer_is_never_cut_short_unnoticed_by_a_restart(sim_factory):
     its Content-Length (app.webapi.Server): a poll across restarts gets a
     whole answer, or fails as the device being down (simclient.DOWN),
     never a 200 that is not whole."""
-    import threading
 
     proc = sim_factory()
     c = proc.client
