@@ -199,6 +199,22 @@ class EvseManager:
         return self.kernel.pp_a
 
     @property
+    def cp(self):
+        """The CP level as read, a letter A-F ("?": not read, e.g. while the
+        charger drives state F)."""
+        return S.CP_LETTERS[self.kernel.cp]
+
+    @property
+    def socket(self):
+        """A socket with PP and plug lock (ChargerMode 1 in force), not a fixed cable."""
+        return self.kernel.case_b
+
+    @property
+    def rating_a(self):
+        """The charger's own rating (the board file)."""
+        return self.kernel.params.max_current_a
+
+    @property
     def three_phase(self):
         return self.kernel.settings.three_phase
 
@@ -462,6 +478,64 @@ class EvseManager:
         now = self.clock.ticks()
         self.limits.set(source, NONE if value is None else value, timeout_ms, fallback_a, now)
         self._resolve(now)
+        return True
+
+    # External control: EVerest's board support (evse.external says how
+    # the kernel still guards every request).
+
+    @property
+    def external(self):
+        """An external controller steers the offer and the contactor."""
+        return self.kernel.external is not None
+
+    def take_external_control(self):
+        """From now on the offer and the permission to close come from an
+        external controller (until it sends its first heartbeat: nothing)."""
+        if self.kernel.external is None:
+            from evse.external import External
+
+            self.kernel.external = External()
+        return True
+
+    def release_external_control(self):
+        """The kernel decides alone again (the controller's adapter stopped)."""
+        self.kernel.external = None
+        return True
+
+    def external_pwm(self, permille):
+        """The duty the controller asks for, per mille: 1000 is state X1
+        (no PWM, +12 V), 0 is state F."""
+        x = self.kernel.external
+        if x is None:
+            return "no external controller"
+        if isinstance(permille, bool) or not isinstance(permille, int) or not 0 <= permille <= 1000:
+            return "duty must be a whole number of per mille from 0 to 1000"
+        x.duty = permille
+        return True
+
+    def external_allow_power_on(self, allow):
+        """allow_power_on: the contactor may close (False: open it now)."""
+        return self._external_flag("allow", allow)
+
+    def external_lock(self, locked):
+        """The controller wants the plug lock closed (a socket) or open."""
+        return self._external_flag("lock", locked)
+
+    def _external_flag(self, name, value):
+        x = self.kernel.external
+        if x is None:
+            return "no external controller"
+        if not isinstance(value, bool):
+            return "%s must be true or false" % name
+        setattr(x, name, value)
+        return True
+
+    def external_heartbeat(self):
+        """The controller is alive (evse.external.HEARTBEAT_TIMEOUT_MS)."""
+        x = self.kernel.external
+        if x is None:
+            return "no external controller"
+        x.heartbeat(self.clock.ticks())
         return True
 
     # The WebAPI's EvseCtrl.
