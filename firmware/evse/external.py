@@ -7,7 +7,7 @@ hand over its safety to it. It reads these requests as one more input:
 
     duty     the PWM the controller asks for, in per mille: PWM_OFF (1000) is
              state X1 (steady +12 V), PWM_F (0) is state F (-12 V), any other
-             duty offers current_of_duty(duty) amperes;
+             duty asks for asked_a(duty) amperes;
     allow    allow_power_on: the contactor may close (False: open it now);
     lock     the plug lock (a socket, ChargerMode 1) is wanted closed.
 
@@ -41,6 +41,23 @@ from evse.pilot import PWM_OFF
 # EVerest's heartbeat interval is its cfg_heartbeat_interval_ms (1 s in its
 # examples): three of them may be lost before the kernel falls back to safe.
 HEARTBEAT_TIMEOUT_MS = const(3000)
+
+
+def asked_a(permille):
+    """The current a controller's duty asks for, in whole amperes (0: none).
+
+    EVerest computes its duty as A / 0.6 % (A / 2.5 + 64 % above 51 A) in
+    floating point, and the adapter rounds it to the nearest per mille, so
+    14 A arrives as 233 (13.98 A): a duty within 0.05 A below a whole ampere
+    counts as that ampere. The kernel then drives duty_permille(amps), which
+    is never above the duty the controller asked for (216 for 13 A: 21.6 %
+    against its 21.67 %).
+    """
+    if permille < 100 or permille > 960:
+        return 0  # 5 % (ISO 15118), X1, F or out of the table: no current
+    if permille <= 850:
+        return (permille * 6 + 5) // 100
+    return (permille - 640 + 1) // 4
 
 
 class External:

@@ -39,7 +39,6 @@ from evse.pilot import (
     PilotClassifier,
     adc_to_cp_mv,
     duty_permille,
-    current_of_duty,
     DIODE_OK_BELOW_MV,
     MIN_CURRENT_A,
     PWM_OFF,
@@ -50,7 +49,7 @@ from evse.lock import PlugLock
 from evse.contactor import Contactor, WELDED
 from evse.session import Session
 from evse.compat import held, HORIZON_MS
-from evse.external import HEARTBEAT_TIMEOUT_MS
+from evse.external import HEARTBEAT_TIMEOUT_MS, asked_a
 
 FAULT_HOLD_MS = const(300)  # state F is held at least this long after a fault
 OPEN_AFTER_PWM_OFF_MS = const(6000)  # vehicle keeps charging after PWM off
@@ -565,7 +564,7 @@ class Kernel:
         if x is not None:
             if x.lost:
                 return 0
-            asked = current_of_duty(x.duty)  # 0 for X1, F, 5 %
+            asked = asked_a(x.duty)  # 0 for X1, F, 5 %
             if asked < a:
                 a = asked
         if self.limit_a < a:

@@ -7,7 +7,7 @@ CPython and both MicroPython ports (test_micropython_port)."""
 
 from evse import states as S
 from evse import kernel as K
-from evse.external import External, HEARTBEAT_TIMEOUT_MS
+from evse.external import External, HEARTBEAT_TIMEOUT_MS, asked_a
 from evse.pilot import PWM_OFF, PWM_F, duty_permille
 from bench import Bench, pwm_on, TICK_MS
 
@@ -41,6 +41,17 @@ class Everest:
     def allow(self, on=True):
         self.x.allow = on
         self.b.changed()
+
+
+def test_every_whole_ampere_everest_asks_for_is_read_back_and_never_exceeded():
+    for amps in range(6, 81):
+        pct = amps / 0.6 if amps <= 51 else amps / 2.5 + 64  # EVerest's duty
+        permille = int(pct * 10 + 0.5)  # the adapter's rounding
+        # 52 A is 84.8 %, which the table (below 85 %) reads as 50.88 A.
+        expected = 50 if amps == 52 else amps
+        assert asked_a(permille) == expected, (amps, permille)
+        assert duty_permille(expected) <= pct * 10, amps  # what the kernel drives
+    assert asked_a(50) == 0 and asked_a(1000) == 0 and asked_a(0) == 0 and asked_a(970) == 0
 
 
 def _charging(amps=16, **settings):
