@@ -1,0 +1,60 @@
+"""External control through EvseManager (EVerest's board support, evse.external)
+on a real charger (simulated board, virtual time): the commands and their
+refusals, a steered session whose control ticks allocate nothing, and the
+fall back to safe when the heartbeat stops."""
+
+from evse import states as S
+from evse.external import HEARTBEAT_TIMEOUT_MS
+from locked import heap_locked
+from rig import Rig
+
+
+def test_commands_need_a_controller_and_refusals_change_nothing():
+    r = Rig()
+    m = r.m
+    assert not m.external
+    assert m.external_pwm(266) == "no external controller"
+    assert m.external_heartbeat() == "no external controller"
+    assert m.take_external_control() is True and m.external
+    x = r.charger.kernel.external
+    for bad in (-1, 1001, 26.6, True, "266", None):
+        assert isinstance(m.external_pwm(bad), str)
+    assert x.duty == 1000
+    for bad in (1, "true", None):
+        assert isinstance(m.external_allow_power_on(bad), str)
+        assert isinstance(m.external_lock(bad), str)
+    assert not x.allow and not x.lock
+    assert m.external_pwm(266) is True and m.external_allow_power_on(True) is True
+    assert x.duty == 266 and x.allow
+    assert m.release_external_control() is True and not m.external
+
+
+def test_a_steered_session_with_the_heap_locked_then_the_heartbeat_stops():
+    r = Rig()
+    m = r.m
+    m.take_external_control()
+
+    def leg(ms):
+        # EVerest's heartbeat every 500 ms (between ticks: it may allocate).
+        while ms > 0:
+            m.external_heartbeat()
+            heap_locked(lambda: r.run(500))
+            ms -= 500
+
+    r.vehicle("C")
+    leg(2000)
+    assert m.cp == "C" and not m.charging and m.offered_a == 0  # nothing asked yet
+    m.external_pwm(267)  # 16 A
+    leg(1000)
+    assert m.offered_a == 16 and not m.charging  # no allow_power_on yet
+    m.external_allow_power_on(True)
+    leg(2000)
+    assert m.charging and m.state == S.CHARGE_C
+    leg(10000)
+    assert m.session.energy_ws > 0
+    # EVerest falls silent: the offer drops within the deadline, the
+    # contactor opens on the kernel's timing (the vehicle stays in C: 6 s).
+    heap_locked(lambda: r.run(HEARTBEAT_TIMEOUT_MS))
+    assert m.offered_a == 0 and m.charging
+    heap_locked(lambda: r.run(6500))
+    assert not m.charging and m.cp == "C"
