@@ -56,7 +56,7 @@ from evse import states as S
 from evse.compat import const, ticks_add, ticks_diff
 from evse.contactor import WELDED
 from evse.loadlimit import NO_LIMIT_A
-from evse.pilot import MIN_CURRENT_A
+from evse.pilot import MIN_CURRENT_A, PWM_F
 
 PRIORITY_HIGHEST = const(0)
 PRIORITY_LOWEST = const(10000)
@@ -200,9 +200,10 @@ class EvseManager:
 
     @property
     def cp(self):
-        """The CP level as read, a letter A-F ("?": not read, e.g. while the
-        charger drives state F)."""
-        return S.CP_LETTERS[self.kernel.cp]
+        """The CP level, a letter A-F: as read, or F while the charger drives
+        it ("?": not yet read, e.g. just after F)."""
+        k = self.kernel
+        return "F" if k.pwm_permille == PWM_F else S.CP_LETTERS[k.cp]
 
     @property
     def socket(self):

@@ -169,8 +169,11 @@ class ExternalMachine(RuleBasedStateMachine):
         # requests are forgotten and the kernel opens on its own timing.)
         if refused and not x.lost:
             assert not k.relay, "closed against allow_power_on = false"
-        if f_asked and not x.lost and not k.latched:
-            assert not k.relay and k.pwm_permille == pilot.PWM_F
+        if f_asked and not x.lost:
+            assert not k.relay
+            # F as asked, unless a fault or the RCM test (WAITING) decides the CP.
+            if not (k.fault or k.latched or k.state == S.WAITING):
+                assert k.pwm_permille == pilot.PWM_F
 
         # The offer.
         if x.lost:
