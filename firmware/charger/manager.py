@@ -142,6 +142,12 @@ class EvseManager:
         return self._stopping
 
     @property
+    def stop_reason(self):
+        """The reason of the stop under way (Local when none), as
+        charger.events.REASONS names it (OCPP 1.6's, EVerest's too)."""
+        return E.REASONS[self._reason]
+
+    @property
     def authorized(self):
         """An authorization waits for its transaction, or a transaction runs."""
         return self._pending or self.transaction_active
@@ -491,16 +497,13 @@ class EvseManager:
 
     def take_external_control(self):
         """From now on the offer and the permission to close come from an
-        external controller (until it sends its first heartbeat: nothing)."""
+        external controller (until it sends its first heartbeat: nothing).
+        For good: a controller's adapter that fails and restarts must not
+        leave the kernel deciding alone meanwhile."""
         if self.kernel.external is None:
             from evse.external import External
 
             self.kernel.external = External()
-        return True
-
-    def release_external_control(self):
-        """The kernel decides alone again (the controller's adapter stopped)."""
-        self.kernel.external = None
         return True
 
     def external_pwm(self, permille):

@@ -34,7 +34,9 @@ What we publish (``<prefix>/m2e/...``): ``event`` (the CP level A-F as
 read, F while we drive it; PowerOn/PowerOff when the contactor closes and
 opens), ``capabilities``, ``ac_nr_of_phases`` and ``ac_pp_ampacity`` (on
 connect and when they change), ``raise_error``/``clear_error`` with
-EVerest's error names, and ``communication_check``.
+EVerest's error names, ``communication_check``, and
+``request_stop_transaction`` when the charger stops a transaction itself
+(its web page's or WebAPI's stop, an id tag shown again: reason Local).
 
 Changes are seen by polling the charger interface every POLL_MS (the
 control tick never calls an adapter); a CP level that lasts less than that
@@ -45,6 +47,7 @@ import json
 
 from app import log
 from app.aio import sleep_ms
+from charger import events as E
 from evse import states as S
 
 POLL_MS = 50
@@ -102,7 +105,8 @@ class Adapter:
         self._fault = 0  # the fault (EvseState, cause) raised and not cleared
         self._cause = 0
         self.ignored = 0  # commands not understood or not supported
-        self.m.take_external_control()
+        self._sub = self.m.events.subscribe()
+        self.m.take_external_control()  # already at boot (app.runtime): for good
         client.on_connect(self._connected)
         client.subscribe(self._in + "#", self._received)
 
@@ -144,7 +148,8 @@ class Adapter:
         elif name == "lock" or name == "unlock":
             result = m.external_lock(name == "lock")
         elif name == "reset":
-            reply = value.get("headers", {}).get("replyTo") if isinstance(value, dict) else None
+            headers = value.get("headers") if isinstance(value, dict) else None
+            reply = headers.get("replyTo") if isinstance(headers, dict) else None
             if isinstance(reply, str) and reply:
                 self.client.publish(reply, "false")
             else:
@@ -193,6 +198,14 @@ class Adapter:
     def poll(self):
         """Publish what changed since the last poll."""
         m = self.m
+        while True:
+            e = self._sub.poll()
+            if e is None:
+                break
+            if e[0] == E.STOPPING_CHARGING:
+                # A stop here (the WebAPI's, the web page's): EVerest runs the
+                # session, so it is asked to stop it.
+                self._publish("request_stop_transaction", {"reason": m.stop_reason})
         fault = m.fault
         cause = m.cause if fault else 0
         if fault != self._fault or cause != self._cause:
@@ -220,9 +233,6 @@ class Adapter:
             self._publish("ac_pp_ampacity", {"ampacity": _PP.get(pp, "None")})
 
     async def run(self):
-        try:
-            while True:
-                self.poll()
-                await sleep_ms(POLL_MS)
-        finally:
-            self.m.release_external_control()
+        while True:
+            self.poll()
+            await sleep_ms(POLL_MS)

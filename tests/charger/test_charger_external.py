@@ -26,7 +26,7 @@ def test_commands_need_a_controller_and_refusals_change_nothing():
     assert not x.allow and not x.lock
     assert m.external_pwm(266) is True and m.external_allow_power_on(True) is True
     assert x.duty == 266 and x.allow
-    assert m.release_external_control() is True and not m.external
+    assert m.take_external_control() is True and r.charger.kernel.external is x  # for good
 
 
 def test_a_steered_session_with_the_heap_locked_then_the_heartbeat_stops():

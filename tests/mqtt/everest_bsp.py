@@ -18,6 +18,8 @@ from pathlib import Path
 import jsonschema
 import paho.mqtt.client as paho
 import yaml
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
 
 # EVerest's AsyncAPI schemas, where CI lays them out: ../shared/peers/ beside
 # the repository (as tests/micropython32.py finds the 32-bit port).
@@ -28,6 +30,10 @@ def schemas():
     """{"m2e/event": validator, ...} for every channel the schema defines."""
     with open(API / "evse_board_support_API.yaml") as f:
         doc = yaml.safe_load(f)
+    # request_stop_transaction's payload is the consumer API's StopTransactionRequest.
+    with open(API / "evse_manager_consumer_API.yaml") as f:
+        consumer = yaml.safe_load(f)
+    registry = Registry().with_resource("evse_manager_consumer_API.yaml", DRAFT202012.create_resource(consumer))
     messages = doc["components"]["messages"]
     out = {}
     for channel in doc["channels"].values():
@@ -42,7 +48,7 @@ def schemas():
                 schema.update(payload)
             else:
                 schema["type"] = "null"  # no payload defined: none sent
-            out[address] = jsonschema.Draft202012Validator(schema)
+            out[address] = jsonschema.Draft202012Validator(schema, registry=registry)
     return out
 
 
@@ -69,8 +75,11 @@ class Everest:
         self._c.loop_stop()
         self._c.disconnect()
 
-    def send(self, name, value=None, raw=None):
-        """Publish ``value`` (JSON) or ``raw`` bytes on <prefix>/e2m/<name>."""
+    def send(self, name, value=None, raw=None, valid=True):
+        """Publish ``value`` (JSON, as the schema has it unless ``valid`` is
+        False) or ``raw`` bytes on <prefix>/e2m/<name>."""
+        if raw is None and valid:
+            self.validators["e2m/" + name].validate(value)
         payload = raw if raw is not None else ("" if value is None else json.dumps(value))
         self._c.publish(self.prefix + "e2m/" + name, payload, qos=1).wait_for_publish(self.timeout)
 

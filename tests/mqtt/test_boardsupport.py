@@ -127,9 +127,9 @@ class Session:
         self.fw.close()
         self.ev.close()
 
-    def send(self, name, value=None, raw=None):
+    def send(self, name, value=None, raw=None, valid=True):
         """EVerest sends a command; the firmware takes it in."""
-        self.ev.send(name, value, raw)
+        self.ev.send(name, value, raw, valid)
         self.fw.deliver()
 
     def heartbeat(self):
@@ -274,9 +274,27 @@ def test_disabled_offers_nothing_and_unsupported_commands_are_ignored(session):
     ignored = s.adapter.ignored
     s.send("ac_switch_three_phases_while_charging", "SinglePhase")
     s.send("ac_overcurrent_limit", 20)
-    s.send("pwm_on", 120)  # out of range: changes nothing
+    s.send("pwm_on", 120, valid=False)  # out of range: changes nothing
     s.send("pwm_on", raw=b"{not json")
     assert s.adapter.ignored == ignored + 4 and m.offered_a == 16
+
+
+def test_a_stop_at_the_charger_asks_everest_to_stop_the_transaction(session):
+    s = session()
+    ev, m = s.ev, s.m
+    s.send("pwm_on", 16 / 0.6)
+    s.send("allow_power_on", {"allow_power_on": True, "reason": "FullPowerCharging"})
+    s.r.vehicle("C")
+    s.run(3000)
+    assert m.charging and m.transaction_active
+    assert m.toggle_start() is True  # the WebAPI's ChargeStartToggle
+    s.run(500)
+    ev.wait("request_stop_transaction", {"reason": "Local"})
+    assert m.charging  # EVerest stops the session: PWM off, then power off
+    s.send("cp_state_X1")
+    s.send("allow_power_on", {"allow_power_on": False, "reason": "PowerOff"})
+    s.run(500)
+    ev.wait("event", {"event": "PowerOff"})
 
 
 def test_rcd_reset_is_answered_on_reply_to(session):
