@@ -52,34 +52,53 @@ from evse import states as S
 
 POLL_MS = 50
 
-_PP = {0: "None", 13: "A_13", 20: "A_20", 32: "A_32", 63: "A_63_3ph_70_1ph"}
-
-# EvseState -> EVerest's ErrorEnum (general errors by their cause, below).
-_ERRORS = {
-    S.RELAY_ERR_F: "MREC17EVSEContactorFault",
-    S.EPO_F: "MREC8EmergencyStop",
-    S.DIODE_ERR: "DiodeFault",
-    S.EV_ERR_E: "MREC14PilotFault",
-    S.PP_ERR_F: "MREC23ProximityFault",
-    S.LOCK_ERR_F: "MREC1ConnectorLockFailure",
-}
-_CAUSES = {
-    S.CAUSE_RCM: "MREC2GroundFailure",
-    S.CAUSE_RCM_SELFTEST: "Selftest",
-    S.CAUSE_OVERTEMP: "MREC3HighTemperature",
-    S.CAUSE_OVERCURRENT: "MREC4OverCurrentFailure",
-    S.CAUSE_CP_INVALID: "MREC14PilotFault",
+# EVerest's ErrorEnum by EvseState (general errors by their cause, below);
+# tuples, not dicts: their strings stay in the app's ROM, off the heap.
+_ERRORS = (
+    None,  # WAITING
+    None,  # IDLE_A
+    "MREC17EVSEContactorFault",  # RELAY_ERR_F
+    "MREC8EmergencyStop",  # EPO_F
+    None,  # CONNECTED_B
+    None,  # CHARGE_C
+    None,  # VENT_D
+    "DiodeFault",  # DIODE_ERR
+    "MREC14PilotFault",  # EV_ERR_E
+    None,  # GENERAL_ERR: by cause
+    "MREC23ProximityFault",  # PP_ERR_F
+    "MREC1ConnectorLockFailure",  # LOCK_ERR_F
+)
+_CAUSES = (
+    "VendorError",  # CAUSE_NONE
+    "MREC2GroundFailure",  # CAUSE_RCM
+    "Selftest",  # CAUSE_RCM_SELFTEST
+    "MREC3HighTemperature",  # CAUSE_OVERTEMP
+    "MREC4OverCurrentFailure",  # CAUSE_OVERCURRENT
+    "MREC14PilotFault",  # CAUSE_CP_INVALID
     # No name of EVerest's fits these: vendor errors (they stop charging).
-    S.CAUSE_TEMP_SENSOR: "VendorError",
-    S.CAUSE_CYCLING: "VendorError",
-}
+    "VendorError",  # CAUSE_TEMP_SENSOR
+    "VendorError",  # CAUSE_CYCLING
+)
+
+
+def ampacity(pp_a):
+    """ProximityPilot's ampacity of a cable rating (0: none)."""
+    if pp_a >= 63:
+        return "A_63_3ph_70_1ph"
+    if pp_a >= 32:
+        return "A_32"
+    if pp_a >= 20:
+        return "A_20"
+    if pp_a >= 13:
+        return "A_13"
+    return "None"
 
 
 def error_of(state, cause):
     """(EVerest's error type, sub_type, message) of a fault (EvseState, cause)."""
     if state == S.GENERAL_ERR:
-        return _CAUSES.get(cause, "VendorError"), S.NAMES[state], S.CAUSES[cause]
-    return _ERRORS.get(state, "VendorError"), S.NAMES[state], S.NAMES[state]
+        return _CAUSES[cause], S.NAMES[state], S.CAUSES[cause]
+    return _ERRORS[state] or "VendorError", S.NAMES[state], S.NAMES[state]
 
 
 def _duty_permille(percent):
@@ -230,7 +249,7 @@ class Adapter:
         pp = m.pp_a if m.socket else 0
         if pp != self._pp:
             self._pp = pp
-            self._publish("ac_pp_ampacity", {"ampacity": _PP.get(pp, "None")})
+            self._publish("ac_pp_ampacity", {"ampacity": ampacity(pp)})
 
     async def run(self):
         while True:
