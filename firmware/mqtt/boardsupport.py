@@ -127,7 +127,7 @@ class Adapter:
         self._sub = self.m.events.subscribe()
         self.m.take_external_control()  # already at boot (app.runtime): for good
         client.on_connect(self._connected)
-        client.subscribe(self._in + "#", self._received)
+        client.subscribe(self._in + "#", self._received, qos=1)  # a lost allow_power_on or pwm_on would stall a session
 
     # -- EVerest -> us ---------------------------------------------------------
 

@@ -113,6 +113,11 @@ class Everest:
                 return got[1]
             self._unread.append(got)
 
+    def forget(self, name, settle=0.2):
+        """Drop every message on ``name`` not waited for, with those arriving
+        within ``settle`` s; the others stay to be waited for."""
+        self._unread = [got for got in self.drain(settle) if got[0] != name]
+
     def drain(self, settle=0.2):
         """Every message not waited for, with what arrives within ``settle`` s."""
         while True:
