@@ -683,6 +683,10 @@ class EvseManager:
         st.three_phase = c["Charge3Phase"]
         st.case_b = c["ChargerMode"] == 1  # taken by the kernel when a vehicle connects
         st.ventilation = c["VentilationAvailable"]
+        if c["MqttBroker"] and c["MqttEverest"] == 2:
+            # EVerest's board support: from boot, before its adapter has
+            # connected, the kernel offers nothing of its own accord.
+            self.take_external_control()
         self._sync_auto_start()
         metering = self.charger.metering
         for key in changed:

@@ -1,13 +1,15 @@
 """EVerest board support over MQTT: the firmware as the board of an EVerest
 charger (MqttEverest 2; docs/mqtt.md, "EVerest board support").
 
-    adapter = Adapter(charger, client, "everest_api/1/evse_board_support/bsp")
+    adapter = Adapter(charger, client, "evse/garage")   # mqtt.service makes it
     await adapter.run()          # publishes what changes; commands arrive by callback
 
 An EVerest EvseManager on a Linux controller decides the CP duty and when
 power may flow; it talks to us through EVerest's ``evse_board_support``
-API (AsyncAPI: everest-api/evse_board_support_API.yaml), under ``prefix``
-(the schema's ``everest_api/1/evse_board_support/{module_id}``). Every
+API (AsyncAPI: everest-api/evse_board_support_API.yaml). Its topics are
+EVerest's, ``everest_api/1/evse_board_support/{module_id}/...``; the module id
+is the last level of the charger's prefix (MqttPrefix: "evse/garage" is
+module "garage"), which EVerest's configuration names its API module. Every
 request goes through the charger interface (charger.manager's external
 control), and the kernel stays the safety guard (evse.external): it clamps
 the duty to the settings, limits, cable and rating, closes only in C/D with
@@ -109,11 +111,16 @@ def _duty_permille(percent):
     return int(percent * 10 + 0.5)
 
 
+def topic_base(prefix):
+    """EVerest's topics for the charger with ``prefix``: the module id is its last level."""
+    return "everest_api/1/evse_board_support/" + prefix.rstrip("/").rpartition("/")[2] + "/"
+
+
 class Adapter:
     def __init__(self, charger, client, prefix):
         self.m = charger.manager
         self.client = client
-        base = prefix.rstrip("/") + "/"
+        base = topic_base(prefix)
         self._in = base + "e2m/"
         self._out = base + "m2e/"
         # What was published last (None: nothing yet, or reconnected).

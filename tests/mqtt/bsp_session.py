@@ -17,7 +17,8 @@ sys.path[:0] = [_root + "/firmware", _root + "/tests/charger"]
 from rig import Rig  # noqa: E402
 from mqtt.boardsupport import Adapter  # noqa: E402
 
-PREFIX = "everest_api/1/evse_board_support/evse_bsp"
+PREFIX = "evse/evse_bsp"  # the charger's MqttPrefix: EVerest's module id is its last level
+EVEREST = "everest_api/1/evse_board_support/evse_bsp"
 
 
 class Recorder:
@@ -27,7 +28,7 @@ class Recorder:
     def publish(self, topic, payload, retain=False, qos=0):
         print(json.dumps([topic, payload]))
 
-    def subscribe(self, filt, callback):
+    def subscribe(self, filt, callback, qos=0):
         self.callback = callback
 
     def on_connect(self, cb):
@@ -43,7 +44,7 @@ def main():
     checks = {}
 
     def send(name, payload=""):
-        c.callback(PREFIX + "/e2m/" + name, payload)
+        c.callback(EVEREST + "/e2m/" + name, payload)
 
     def run(ms, beating=True):
         while ms > 0:

@@ -23,7 +23,8 @@ from mqtt.boardsupport import Adapter
 from mqtt.client import MqttClient
 from rig import Rig
 
-PREFIX = "everest_api/1/evse_board_support/evse_bsp"
+PREFIX = "evse/evse_bsp"  # the charger's MqttPrefix: EVerest's module id is its last level
+EVEREST = "everest_api/1/evse_board_support/evse_bsp"
 
 
 class Session:
@@ -32,7 +33,7 @@ class Session:
     def __init__(self, port, **settings):
         self.r = Rig(**settings)
         self.m = self.r.m
-        self.ev = Everest(port, PREFIX)
+        self.ev = Everest(port, EVEREST)
         self.client = MqttClient("127.0.0.1", port, "evse-bsp")
         self.adapter = Adapter(self.r.charger, self.client, PREFIX)
         self.beats = 0
@@ -244,7 +245,7 @@ def test_a_stop_at_the_charger_asks_everest_to_stop_the_transaction(broker):
 def test_rcd_reset_is_answered_on_reply_to(broker):
     @bsp(broker)
     async def test(s):
-        await s.send("reset", {"headers": {"replyTo": PREFIX + "/reply/reset/42"}})
+        await s.send("reset", {"headers": {"replyTo": EVEREST + "/reply/reset/42"}})
         assert await s.wait("reply/reset/42") is False
 
 

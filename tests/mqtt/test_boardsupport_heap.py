@@ -20,7 +20,8 @@ from evsectl import device, romheap
 
 BUDGET_BYTES = 16 * 1024  # the client (its two 2 KB packet buffers, the socket's streams) and the adapter
 ADAPTER_BUDGET_BYTES = 3 * 1024  # the adapter and the kernel's external state, beyond the client
-PREFIX = "everest_api/1/evse_board_support/evse_bsp"
+PREFIX = "evse/evse_bsp"  # the charger's MqttPrefix: EVerest's module id is its last level
+EVEREST = "everest_api/1/evse_board_support/evse_bsp"
 
 MEASURE = r'''
 import boot
@@ -45,7 +46,7 @@ async def main():
     if %(adapter)s:
         a = Adapter(ch, c, "%(prefix)s")
     else:
-        c.subscribe("%(prefix)s/e2m/#", lambda topic, payload: None, qos=1)
+        c.subscribe("%(everest)s/e2m/#", lambda topic, payload: None, qos=1)
     task = asyncio.create_task(c.run())
     low = None
     for n in range(400):  # 20 s of real time at most
@@ -70,7 +71,7 @@ asyncio.run(main())
 
 def _measure(dev, broker, adapter):
     """The figures of one run, with the adapter or without (the client alone)."""
-    ev = Everest(broker.port, PREFIX)
+    ev = Everest(broker.port, EVEREST)
     done = threading.Event()
 
     def everest():
@@ -86,7 +87,7 @@ def _measure(dev, broker, adapter):
 
     t = threading.Thread(target=everest, daemon=True)
     t.start()
-    script = MEASURE % {"port": broker.port, "prefix": PREFIX, "adapter": adapter}
+    script = MEASURE % {"port": broker.port, "prefix": PREFIX, "everest": EVEREST, "adapter": adapter}
     cmd = romheap.command(micropython32.exe(), device.ROM_PARTITION, "1m", script)
     try:
         out = subprocess.run(cmd, cwd=dev, capture_output=True, text=True, timeout=120)
