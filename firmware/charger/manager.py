@@ -56,7 +56,7 @@ from evse import states as S
 from evse.compat import const, ticks_add, ticks_diff
 from evse.contactor import WELDED
 from evse.loadlimit import NO_LIMIT_A
-from evse.pilot import MIN_CURRENT_A, PWM_F
+from evse.pilot import MIN_CURRENT_A
 
 PRIORITY_HIGHEST = const(0)
 PRIORITY_LOWEST = const(10000)
@@ -97,6 +97,7 @@ class EvseManager:
         self._res_id = None
         self._res_tag = None
         self._res_until = 0
+        self._external = None  # charger.external.ExternalControl, once taken
 
     # -- state, for adapters ---------------------------------------------------
 
@@ -141,11 +142,6 @@ class EvseManager:
     def stopping(self):
         return self._stopping
 
-    @property
-    def stop_reason(self):
-        """The reason of the stop under way (Local when none), as
-        charger.events.REASONS names it (OCPP 1.6's, EVerest's too)."""
-        return E.REASONS[self._reason]
 
     @property
     def authorized(self):
@@ -211,22 +207,6 @@ class EvseManager:
     def pp_a(self):
         return self.kernel.pp_a
 
-    @property
-    def cp(self):
-        """The CP level, a letter A-F: as read, or F while the charger drives
-        it ("?": not yet read, e.g. just after F)."""
-        k = self.kernel
-        return "F" if k.pwm_permille == PWM_F else S.CP_LETTERS[k.cp]
-
-    @property
-    def socket(self):
-        """A socket with PP and plug lock (ChargerMode 1 in force), not a fixed cable."""
-        return self.kernel.case_b
-
-    @property
-    def rating_a(self):
-        """The charger's own rating (the board file)."""
-        return self.kernel.params.max_current_a
 
     @property
     def three_phase(self):
@@ -494,60 +474,19 @@ class EvseManager:
         self._resolve(now)
         return True
 
-    # External control: EVerest's board support (evse.external says how
-    # the kernel still guards every request).
-
-    @property
-    def external(self):
-        """An external controller steers the offer and the contactor."""
-        return self.kernel.external is not None
+    # External control: EVerest's board support (charger.external).
 
     def take_external_control(self):
         """From now on the offer and the permission to close come from an
-        external controller (until it sends its first heartbeat: nothing).
-        For good: a controller's adapter that fails and restarts must not
-        leave the kernel deciding alone meanwhile."""
-        if self.kernel.external is None:
-            from evse.external import External
+        external controller (until it sends its first heartbeat: nothing),
+        for good: a controller's adapter that fails and restarts must not
+        leave the kernel deciding alone meanwhile. Returns the controller's
+        commands (charger.external.ExternalControl, loaded only now)."""
+        from charger.external import ExternalControl
 
-            self.kernel.external = External()
-        return True
-
-    def external_pwm(self, permille):
-        """The duty the controller asks for, per mille: 1000 is state X1
-        (no PWM, +12 V), 0 is state F."""
-        x = self.kernel.external
-        if x is None:
-            return "no external controller"
-        if isinstance(permille, bool) or not isinstance(permille, int) or not 0 <= permille <= 1000:
-            return "duty must be a whole number of per mille from 0 to 1000"
-        x.duty = permille
-        return True
-
-    def external_allow_power_on(self, allow):
-        """allow_power_on: the contactor may close (False: open it now)."""
-        return self._external_flag("allow", allow)
-
-    def external_lock(self, locked):
-        """The controller wants the plug lock closed (a socket) or open."""
-        return self._external_flag("lock", locked)
-
-    def _external_flag(self, name, value):
-        x = self.kernel.external
-        if x is None:
-            return "no external controller"
-        if not isinstance(value, bool):
-            return "%s must be true or false" % name
-        setattr(x, name, value)
-        return True
-
-    def external_heartbeat(self):
-        """The controller is alive (evse.external.HEARTBEAT_TIMEOUT_MS)."""
-        x = self.kernel.external
-        if x is None:
-            return "no external controller"
-        x.heartbeat(self.clock.ticks())
-        return True
+        if self._external is None:
+            self._external = ExternalControl(self)
+        return self._external
 
     # The WebAPI's EvseCtrl.
 

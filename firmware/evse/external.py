@@ -32,10 +32,12 @@ PWM went off) rather than under load. A controller that comes back must ask
 again for everything.
 
 All fields are ints and bools, so the kernel's tick reads them without
-allocating; the commands are called between ticks (charger.manager).
+allocating; the commands are called between ticks (charger.external). The
+kernel only calls ``step`` and ``asked_a`` on the object it is given: this
+module is loaded only when a controller takes over (no heap otherwise).
 """
 
-from evse.compat import const, ticks_add
+from evse.compat import const, ticks_add, ticks_diff, held
 from evse.pilot import PWM_OFF
 
 # EVerest's heartbeat interval is its cfg_heartbeat_interval_ms (1 s in its
@@ -71,6 +73,17 @@ class External:
     def heartbeat(self, now):
         self.seen = now
         self.lost = False
+
+    def step(self, now):
+        """The kernel's tick: silent for HEARTBEAT_TIMEOUT_MS, forget everything."""
+        if not self.lost:
+            self.seen = held(now, self.seen)
+            if ticks_diff(now, self.seen) >= HEARTBEAT_TIMEOUT_MS:
+                self.forget(now)
+
+    def offer_a(self):
+        """The current the duty asks for (asked_a)."""
+        return asked_a(self.duty)
 
     def forget(self, now):
         """The controller fell silent: drop every request (the kernel's step)."""

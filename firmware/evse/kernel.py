@@ -49,7 +49,6 @@ from evse.lock import PlugLock
 from evse.contactor import Contactor, WELDED
 from evse.session import Session
 from evse.compat import held, HORIZON_MS
-from evse.external import HEARTBEAT_TIMEOUT_MS, asked_a
 
 FAULT_HOLD_MS = const(300)  # state F is held at least this long after a fault
 OPEN_AFTER_PWM_OFF_MS = const(6000)  # vehicle keeps charging after PWM off
@@ -274,10 +273,8 @@ class Kernel:
         if self._cycle_ms < 0:
             self._cycle_ms = 0
         x = self.external
-        if x is not None and not x.lost:
-            x.seen = held(now, x.seen)
-            if ticks_diff(now, x.seen) >= HEARTBEAT_TIMEOUT_MS:
-                x.forget(now)
+        if x is not None:
+            x.step(now)  # its heartbeat deadline
 
         self._classify(now)
         self.contactor.step(now, i.relay_closed)
@@ -564,7 +561,7 @@ class Kernel:
         if x is not None:
             if x.lost:
                 return 0
-            asked = asked_a(x.duty)  # 0 for X1, F, 5 %
+            asked = x.offer_a()  # 0 for X1, F, 5 %
             if asked < a:
                 a = asked
         if self.limit_a < a:

@@ -132,7 +132,7 @@ class Adapter:
         self._cause = 0
         self.ignored = 0  # commands not understood or not supported
         self._sub = self.m.events.subscribe()
-        self.m.take_external_control()  # already at boot (app.runtime): for good
+        self.x = self.m.take_external_control()  # already at boot (EvseManager.apply_settings)
         client.on_connect(self._connected)
         client.subscribe(self._in + "#", self._received, qos=1)  # a lost allow_power_on or pwm_on would stall a session
 
@@ -150,20 +150,21 @@ class Adapter:
                 self._refuse(name, "not JSON")
                 return
         m = self.m
+        x = self.x
         result = True
         if name == "heartbeat":
-            result = m.external_heartbeat()
+            result = x.heartbeat()
             self._publish("communication_check", True)
         elif name == "pwm_on":
             permille = _duty_permille(value)
-            result = "duty must be 0 to 100 %" if permille is None else m.external_pwm(permille)
+            result = "duty must be 0 to 100 %" if permille is None else x.pwm(permille)
         elif name == "cp_state_X1":
-            result = m.external_pwm(1000)
+            result = x.pwm(1000)
         elif name == "cp_state_F" or name == "cp_state_E":
-            result = m.external_pwm(0)
+            result = x.pwm(0)
         elif name == "allow_power_on":
             allow = value.get("allow_power_on") if isinstance(value, dict) else None
-            result = m.external_allow_power_on(allow)
+            result = x.allow_power_on(allow)
         elif name == "enable":
             if value is True:
                 result = m.enable("EVerest")
@@ -172,7 +173,7 @@ class Adapter:
             else:
                 result = "enable must be true or false"
         elif name == "lock" or name == "unlock":
-            result = m.external_lock(name == "lock")
+            result = x.lock(name == "lock")
         elif name == "reset":
             headers = value.get("headers") if isinstance(value, dict) else None
             reply = headers.get("replyTo") if isinstance(headers, dict) else None
@@ -204,8 +205,9 @@ class Adapter:
 
     def capabilities(self):
         m = self.m
+        x = self.x
         return {
-            "max_current_A_import": m.rating_a,
+            "max_current_A_import": x.rating_a,
             "min_current_A_import": 6,
             "max_phase_count_import": m.phases(),
             "min_phase_count_import": 1,
@@ -214,7 +216,7 @@ class Adapter:
             "max_phase_count_export": 1,
             "min_phase_count_export": 1,
             "supports_changing_phases_during_charging": False,
-            "connector_type": "IEC62196Type2Socket" if m.socket else "IEC62196Type2Cable",
+            "connector_type": "IEC62196Type2Socket" if x.socket else "IEC62196Type2Cable",
         }
 
     def _publish_error(self, topic, fault, cause):
@@ -224,6 +226,7 @@ class Adapter:
     def poll(self):
         """Publish what changed since the last poll."""
         m = self.m
+        x = self.x
         while True:
             e = self._sub.poll()
             if e is None:
@@ -231,7 +234,7 @@ class Adapter:
             if e[0] == E.STOPPING_CHARGING:
                 # A stop here (the WebAPI's, the web page's): EVerest runs the
                 # session, so it is asked to stop it.
-                self._publish("request_stop_transaction", {"reason": m.stop_reason})
+                self._publish("request_stop_transaction", {"reason": x.stop_reason})
         fault = m.fault
         cause = m.cause if fault else 0
         if fault != self._fault or cause != self._cause:
@@ -241,7 +244,7 @@ class Adapter:
                 self._publish_error("raise_error", fault, cause)
             self._fault = fault
             self._cause = cause
-        cp = m.cp
+        cp = x.cp
         if cp != "?" and cp != self._cp:
             self._cp = cp
             self._publish("event", {"event": cp})
@@ -253,7 +256,7 @@ class Adapter:
         if phases != self._phases:
             self._phases = phases
             self._publish("ac_nr_of_phases", phases)
-        pp = m.pp_a if m.socket else 0
+        pp = m.pp_a if x.socket else 0
         if pp != self._pp:
             self._pp = pp
             self._publish("ac_pp_ampacity", {"ampacity": ampacity(pp)})

@@ -9,45 +9,51 @@ from locked import heap_locked
 from rig import Rig
 
 
-def test_commands_need_a_controller_and_refusals_change_nothing():
+def test_refusals_change_nothing_and_control_is_taken_for_good():
     r = Rig()
     m = r.m
-    assert not m.external
-    assert m.external_pwm(266) == "no external controller"
-    assert m.external_heartbeat() == "no external controller"
-    assert m.take_external_control() is True and m.external
+    assert r.charger.kernel.external is None  # no controller: the kernel decides alone
+    c = m.take_external_control()
     x = r.charger.kernel.external
     for bad in (-1, 1001, 26.6, True, "266", None):
-        assert isinstance(m.external_pwm(bad), str)
+        assert isinstance(c.pwm(bad), str)
     assert x.duty == 1000
     for bad in (1, "true", None):
-        assert isinstance(m.external_allow_power_on(bad), str)
-        assert isinstance(m.external_lock(bad), str)
+        assert isinstance(c.allow_power_on(bad), str)
+        assert isinstance(c.lock(bad), str)
     assert not x.allow and not x.lock
-    assert m.external_pwm(266) is True and m.external_allow_power_on(True) is True
+    assert c.pwm(266) is True and c.allow_power_on(True) is True
     assert x.duty == 266 and x.allow
-    assert m.take_external_control() is True and r.charger.kernel.external is x  # for good
+    assert m.take_external_control() is c and r.charger.kernel.external is x  # for good
+
+
+def test_board_support_configured_takes_control_at_boot():
+    r = Rig(MqttBroker="127.0.0.1", MqttEverest=2)
+    r.vehicle("C")
+    r.run(5000)
+    assert r.charger.kernel.external is not None
+    assert not r.m.charging and r.m.offered_a == 0  # no heartbeat: nothing, ChargeAutoStart or not
 
 
 def test_a_steered_session_with_the_heap_locked_then_the_heartbeat_stops():
     r = Rig()
     m = r.m
-    m.take_external_control()
+    c = m.take_external_control()
 
     def leg(ms):
         # EVerest's heartbeat every 500 ms (between ticks: it may allocate).
         while ms > 0:
-            m.external_heartbeat()
+            c.heartbeat()
             heap_locked(lambda: r.run(500))
             ms -= 500
 
     r.vehicle("C")
     leg(2000)
-    assert m.cp == "C" and not m.charging and m.offered_a == 0  # nothing asked yet
-    m.external_pwm(267)  # 16 A
+    assert c.cp == "C" and not m.charging and m.offered_a == 0  # nothing asked yet
+    c.pwm(267)  # 16 A
     leg(1000)
     assert m.offered_a == 16 and not m.charging  # no allow_power_on yet
-    m.external_allow_power_on(True)
+    c.allow_power_on(True)
     leg(2000)
     assert m.charging and m.state == S.CHARGE_C
     leg(10000)
@@ -57,4 +63,4 @@ def test_a_steered_session_with_the_heap_locked_then_the_heartbeat_stops():
     heap_locked(lambda: r.run(HEARTBEAT_TIMEOUT_MS))
     assert m.offered_a == 0 and m.charging
     heap_locked(lambda: r.run(6500))
-    assert not m.charging and m.cp == "C"
+    assert not m.charging and c.cp == "C"

@@ -106,7 +106,7 @@ def test_connect_publishes_capabilities_and_the_state(broker):
     @bsp(broker)
     async def test(s):
         caps = await s.wait("capabilities")
-        assert caps["max_current_A_import"] == s.m.rating_a and caps["min_current_A_import"] == 6
+        assert caps["max_current_A_import"] == s.adapter.x.rating_a and caps["min_current_A_import"] == 6
         assert caps["connector_type"] == "IEC62196Type2Cable" and not caps["supports_changing_phases_during_charging"]
         await s.wait("event", {"event": "A"})
         await s.wait("event", {"event": "PowerOff"})
