@@ -19,7 +19,9 @@ from everest_bsp import Everest
 from evsectl import device, romheap
 
 BUDGET_BYTES = 16 * 1024  # the client (its two 2 KB packet buffers, the socket's streams) and the adapter
-ADAPTER_BUDGET_BYTES = 3 * 1024  # the adapter and the kernel's external state, beyond the client
+# Beyond the client: mqtt.boardsupport, charger.external and evse.external (loaded
+# only in this mode), the adapter and the kernel's external state.
+ADAPTER_BUDGET_BYTES = 4 * 1024
 PREFIX = "evse/evse_bsp"  # the charger's MqttPrefix: EVerest's module id is its last level
 EVEREST = "everest_api/1/evse_board_support/evse_bsp"
 
