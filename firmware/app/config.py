@@ -171,6 +171,8 @@ def _check(key, value):
 
         return check(kind, value, hi)
     if kind in ("host", "topic"):
+        if not value:
+            return None  # off, or the default: a stored "" loads nothing
         from app.mqttsettings import check  # only for an MQTT key: no heap at boot
 
         return check(kind, value, hi)
