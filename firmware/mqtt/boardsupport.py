@@ -53,6 +53,10 @@ from charger import events as E
 from evse import states as S
 
 POLL_MS = 50
+# The largest packet (mqtt.service sizes the client's buffers by it):
+# capabilities, 320 bytes, on a topic of up to 120 (a 64-character module
+# id); a reset request's replyTo is EVerest's topic with a UUID.
+MAX_PACKET = 512
 
 # EVerest's ErrorEnum by EvseState (general errors by their cause, below);
 # tuples, not dicts: their strings stay in the app's ROM, off the heap.
