@@ -17,8 +17,9 @@ import threading
 import micropython32
 from everest_bsp import Everest
 from evsectl import device, romheap
+from mqtt.boardsupport import MAX_PACKET  # the client's buffers, as mqtt.service sizes them
 
-BUDGET_BYTES = 16 * 1024  # the client (its two 2 KB packet buffers, the socket's streams) and the adapter
+BUDGET_BYTES = 12 * 1024  # the client (its two packet buffers, the socket's streams) and the adapter
 # Beyond the client: mqtt.boardsupport, charger.external and evse.external (loaded
 # only in this mode), the adapter and the kernel's external state.
 ADAPTER_BUDGET_BYTES = 4 * 1024
@@ -44,7 +45,7 @@ imported = gc.mem_alloc()
 
 
 async def main():
-    c = MqttClient("127.0.0.1", %(port)d, "evse-bsp-heap")
+    c = MqttClient("127.0.0.1", %(port)d, "evse-bsp-heap", max_packet=%(max_packet)d)
     if %(adapter)s:
         a = Adapter(ch, c, "%(prefix)s")
     else:
@@ -89,7 +90,8 @@ def _measure(dev, broker, adapter):
 
     t = threading.Thread(target=everest, daemon=True)
     t.start()
-    script = MEASURE % {"port": broker.port, "prefix": PREFIX, "everest": EVEREST, "adapter": adapter}
+    script = MEASURE % {"port": broker.port, "prefix": PREFIX, "everest": EVEREST, "adapter": adapter,
+                        "max_packet": MAX_PACKET}
     cmd = romheap.command(micropython32.exe(), device.ROM_PARTITION, "1m", script)
     try:
         out = subprocess.run(cmd, cwd=dev, capture_output=True, text=True, timeout=120)
