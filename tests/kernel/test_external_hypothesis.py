@@ -202,7 +202,7 @@ class ExternalMachine(RuleBasedStateMachine):
 TestExternalControl = ExternalMachine.TestCase
 _SEARCH = os.environ.get("EVSE_HYPOTHESIS_EXAMPLES")
 TestExternalControl.settings = settings(
-    max_examples=int(_SEARCH or "150"),
+    max_examples=int(_SEARCH or "100"),
     derandomize=not _SEARCH,
     stateful_step_count=40,
     deadline=None,

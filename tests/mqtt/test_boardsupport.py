@@ -186,7 +186,8 @@ def test_allow_power_on_false_opens_at_once_and_state_f_stops_the_vehicle(broker
         await s.run(3000)
         assert m.charging and m.offered_a == 10
         await s.send("allow_power_on", {"allow_power_on": False, "reason": "PowerOff"})
-        await s.run(500, step=10)  # one tick would do
+        await s.run(10, step=10)  # one tick
+        assert not m.charging
         await s.wait("event", {"event": "PowerOff"})
         await s.send("allow_power_on", {"allow_power_on": True, "reason": "FullPowerCharging"})
         await s.run(2000)
