@@ -142,7 +142,6 @@ class EvseManager:
     def stopping(self):
         return self._stopping
 
-
     @property
     def authorized(self):
         """An authorization waits for its transaction, or a transaction runs."""
@@ -206,7 +205,6 @@ class EvseManager:
     @property
     def pp_a(self):
         return self.kernel.pp_a
-
 
     @property
     def three_phase(self):
