@@ -23,7 +23,10 @@ like every task but control). It steers the charger only through
 from app import log
 from mqtt.client import MqttClient
 
-MAX_PACKET = 256  # the least: a command, the status; adapters ask for more (their MAX_PACKET)
+# The least: the CONNECT with the longest settings allow (client id and will
+# topic from a 64-character MqttPrefix, 64-character user and password: 295
+# bytes), the status. Adapters ask for more (their MAX_PACKET).
+MAX_PACKET = 320
 
 
 def prefix_of(charger):

@@ -210,6 +210,26 @@ def test_tls_reaches_only_the_broker_our_ca_signed_under_its_name():
     _run(main())
 
 
+def test_the_longest_connect_the_settings_allow_fits_the_least_buffer():
+    from mqtt import service
+
+    prefix = "p" * 64  # MqttPrefix's most; the user and password's too (app.config)
+    a = _client(client_id=prefix.replace("/", "-"), user="u" * 64, password="w" * 64,
+                will=(prefix + "/status", "offline", True, 1), max_packet=service.MAX_PACKET)
+    got = []
+    a.subscribe(prefix + "/status", _collector(got))
+
+    async def main():
+        tasks = await _started(a)  # the anonymous test broker takes any credentials
+        a.publish(prefix + "/status", "online", retain=True, qos=1)
+        await _until(lambda: got, "the status")
+        a.publish(prefix + "/status", "", retain=True, qos=1)
+        await _until(lambda: a.pending() == 0, "the PUBACK")
+        await _stopped((a,), tasks)
+
+    _run(main())
+
+
 def test_publish_never_waits_and_its_queue_is_bounded():
     async def main():
         a = _client(queue_len=4)
