@@ -33,7 +33,7 @@ again for everything.
 
 All fields are ints and bools, so the kernel's tick reads them without
 allocating; the commands are called between ticks (charger.external). The
-kernel only calls ``step`` and ``asked_a`` on the object it is given: this
+kernel only calls ``step`` and ``offer_a`` on the object it is given: this
 module is loaded only when a controller takes over (no heap otherwise).
 """
 
