@@ -98,6 +98,11 @@ class EvseManager:
         self._res_tag = None
         self._res_until = 0
         self._external = None  # charger.external.ExternalControl, once taken
+        if self.config["MqttBroker"] and self.config["MqttEverest"] == 2:
+            # EVerest's board support, from boot (MQTT settings apply at a
+            # restart): before its adapter has connected, the kernel offers
+            # nothing of its own accord.
+            self.take_external_control()
 
     # -- state, for adapters ---------------------------------------------------
 
@@ -620,10 +625,6 @@ class EvseManager:
         st.three_phase = c["Charge3Phase"]
         st.case_b = c["ChargerMode"] == 1  # taken by the kernel when a vehicle connects
         st.ventilation = c["VentilationAvailable"]
-        if c["MqttBroker"] and c["MqttEverest"] == 2:
-            # EVerest's board support: from boot, before its adapter has
-            # connected, the kernel offers nothing of its own accord.
-            self.take_external_control()
         self._sync_auto_start()
         metering = self.charger.metering
         for key in changed:

@@ -136,7 +136,7 @@ class Adapter:
         self._cause = 0
         self.ignored = 0  # commands not understood or not supported
         self._sub = self.m.events.subscribe()
-        self.x = self.m.take_external_control()  # already at boot (EvseManager.apply_settings)
+        self.x = self.m.take_external_control()  # taken at boot already (EvseManager)
         client.on_connect(self._connected)
         client.subscribe(self._in + "#", self._received, qos=1)  # a lost allow_power_on or pwm_on would stall a session
 

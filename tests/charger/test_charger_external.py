@@ -35,6 +35,15 @@ def test_board_support_configured_takes_control_at_boot():
     assert not r.m.charging and r.m.offered_a == 0  # no heartbeat: nothing, ChargeAutoStart or not
 
 
+def test_board_support_written_at_run_time_takes_control_at_the_restart():
+    r = Rig()
+    assert r.m.set_settings(dict(MqttBroker="127.0.0.1", MqttEverest=2)) == {}
+    assert r.charger.kernel.external is None  # MQTT settings apply at a restart
+    r.vehicle("C")
+    r.run(3000)
+    assert r.m.charging  # the kernel still decides alone
+
+
 def test_a_steered_session_with_the_heap_locked_then_the_heartbeat_stops():
     r = Rig()
     m = r.m
