@@ -65,11 +65,11 @@ def _resolve(node, file):
         doc = _doc(target_file)
         if doc is None:
             UNRESOLVED.add(ref)
-            return {k: _resolve(v, file) for k, v in node.items() if k not in ("$ref", "type")}
+            return {k: _resolve(v, file) for k, v in node.items() if k != "$ref"}  # its type is still checked
         for part in pointer.strip("/").split("/"):
             doc = doc[part]
         merged = dict(_resolve(doc, target_file))
-        merged.update({k: _resolve(v, file) for k, v in node.items() if k not in ("$ref", "type", "description")})
+        merged.update({k: _resolve(v, file) for k, v in node.items() if k not in ("$ref", "description")})
         return merged
     return {k: _resolve(v, file) for k, v in node.items()}
 

@@ -5,6 +5,8 @@ message we publish on cs/josev is checked against schemas/josev/."""
 import asyncio
 import json
 
+import pytest
+
 from apischemas import josev_validate
 from live import Live
 
@@ -147,3 +149,17 @@ def test_stop_charging_from_josev_ends_the_transaction(broker, peer):
 
     asyncio.run(main())
     _all_valid(p)
+
+
+def test_the_schemas_do_reject_what_is_wrong():
+    good = {"id": REQ_ID, "name": "cs_status_and_limits", "type": "response", "data": {"evses": [
+        {"evse_id": "E", "status_code": "evse_ready",
+         "ac": {"max_current": {"l1": 16, "l2": 16, "l3": 16}, "nominal_voltage": 230, "rcd_error": False}}]}}
+    josev_validate(good)
+    bad_code = json.loads(json.dumps(good))
+    bad_code["data"]["evses"][0]["status_code"] = "ready"
+    no_rcd = json.loads(json.dumps(good))
+    del no_rcd["data"]["evses"][0]["ac"]["rcd_error"]
+    for bad in (bad_code, no_rcd, dict(good, id="not-a-uuid"), dict(good, type="update", name="cp_status")):
+        with pytest.raises(Exception):
+            josev_validate(bad)
