@@ -103,10 +103,10 @@ def evse_state(m, finished=False):
     if m.stopping:
         return "FinishedEVSE"
     if m.transaction_active:
+        if k.limit_a < MIN_CURRENT_A:  # as EvseManager.step names the phase
+            return "ChargingPausedEVSE"
         if k.relay:
             return "Charging"
-        if k.limit_a < MIN_CURRENT_A or m.paused:
-            return "ChargingPausedEVSE"
         if k.offered_a and k.state == S.CONNECTED_B:
             return "ChargingPausedEV"
         return "Preparing"
