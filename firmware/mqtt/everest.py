@@ -142,6 +142,7 @@ class Adapter:
         self._info = None  # session_info last published, without its timestamp
         self._info_ms = 0  # uptime it was published at
         self._finished = False  # a transaction of this session has ended
+        self._unsent = None  # a session_event the client's full queue refused: sent first next time
         self._limit = None  # (amps, source) last in enforced_limits
         for name in ("get_evse", "enable_disable", "pause_charging", "resume_charging", "stop_transaction",
                      "force_unlock"):
@@ -199,8 +200,8 @@ class Adapter:
 
     # -- events ------------------------------------------------------------------
 
-    def _publish(self, name, data, retain=False):
-        return self.client.publish(self.base + "/e2m/" + name, json.dumps(data), retain=retain, qos=1)
+    def _publish(self, name, data, retain=False, qos=1):
+        return self.client.publish(self.base + "/e2m/" + name, json.dumps(data), retain=retain, qos=qos)
 
     def _connected(self):
         self._shown = {}
@@ -334,29 +335,34 @@ class Adapter:
         """Publish what the event stream and the charger say now."""
         m = self.m
         sub = self._sub
+        # Session events are not lost to a full queue: the refused one is
+        # kept, and the rest wait in the event ring (up to charger.events.SIZE).
         while True:
+            if self._unsent is not None:
+                if not self._publish("session_event", self._unsent):
+                    break  # again at the next wake-up (TICK_MS at the latest)
+                self._unsent = None
             e = sub.poll()
             if e is None:
                 break
-            ev = self.session_event(e[0], e[1])
-            if ev is not None:
-                self._publish("session_event", ev)
+            self._unsent = self.session_event(e[0], e[1])
         self.publish_state()
         info = self.session_info()
         stamp = info.pop("timestamp")
         if info != self._info or (m.kernel.connected and now_ms - self._info_ms >= TICK_MS):
             shown = dict(info)
             info["timestamp"] = stamp
-            if self._publish("session_info", info):
+            # QoS 0: the next one follows within a second (or on change).
+            if self._publish("session_info", info, qos=0):
                 self._info = shown
                 self._info_ms = now_ms
             if m.meter_reading(1) is not None:
-                self._publish("powermeter", self.meter_value())
+                self._publish("powermeter", self.meter_value(), qos=0)
         limit = (m.offer_limit_a, m.limits.source)
         due = self._limits_sent_ms is None or now_ms - self._limits_sent_ms >= ENFORCED_EVERY_S * 1000
         if limit != self._limit or due:
             self._heartbeat += 1
             if self._publish("enforced_limits", self.enforced_limits()):
-                self._publish("heartbeat", self._heartbeat)
+                self._publish("heartbeat", self._heartbeat, qos=0)
                 self._limit = limit
                 self._limits_sent_ms = now_ms

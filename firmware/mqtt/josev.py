@@ -36,6 +36,7 @@ either; what we publish says ``evse_id``, as the responses do.
 import json
 import random
 
+from app.aio import sleep_ms
 from charger import events as E
 from evse import states as S
 from evse.contactor import WELDED
@@ -43,6 +44,7 @@ from evse.pilot import PWM_OFF, PWM_F
 
 REQUESTS = "josev/cs"  # Josev -> CS
 UPDATES = "cs/josev"  # CS -> Josev
+RETRY_MS = 100  # after the client refused an update
 NETWORK_INTERFACE = "eth0"  # the interface of Josev's host that reaches the PLC modem
 
 # cs_status_and_limits' status_code (DIN 70121 / ISO 15118 EVSEStatusCode)
@@ -217,10 +219,12 @@ class Adapter:
             await sub.wait_change()
             while sub.poll() is not None:
                 pass  # the session events say nothing Josev needs beyond the status
-            self.publish_changes()
+            while not self.publish_changes():
+                await sleep_ms(RETRY_MS)  # the client's queue was full: what is new, again
 
     def publish_changes(self):
-        """Publish the updates whose content differs from the last published."""
+        """Publish the updates whose content differs from the last
+        published; False if the client refused one (its queue full)."""
         m = self.m
         k = m.kernel
         shown = (status_code(m), m.offer_limit_a, m.phases())
@@ -234,6 +238,7 @@ class Adapter:
             "cs_contactor_status", {"evse_id": self.evse_id, "status": contactor}
         ):
             self._contactor = contactor
+        return self._shown == shown and (cp is None or self._cp == cp) and self._contactor == contactor
 
     def _update(self, name, data):
         self._ids += 1
