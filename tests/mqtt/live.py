@@ -25,10 +25,10 @@ TIMEOUT_S = 10
 
 class Live:
     @classmethod
-    async def start(cls, port, adapter_class, prefix="evse", **settings):
+    async def start(cls, port, adapter_class, prefix="evse", queue_len=16, **settings):
         self = cls()
         self.rig = Rig(**settings)
-        self.client = MqttClient("127.0.0.1", port, "evse-under-test")
+        self.client = MqttClient("127.0.0.1", port, "evse-under-test", queue_len=queue_len)
         self.adapter = adapter_class(self.rig.charger, self.client, prefix)
         self.tasks = [asyncio.create_task(self.client.run()), asyncio.create_task(self.adapter.run())]
         await self.until(lambda: self.client.connected and self.client.pending() == 0, "the client connected")

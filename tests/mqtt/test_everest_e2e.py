@@ -177,3 +177,23 @@ def test_the_schemas_do_reject_what_is_wrong():
                                               "timestamp": "2026-12-04T16:00:00Z"})
     with pytest.raises(Exception):
         everest_reply_validate("send_request_pause_charging", "true")
+
+
+def test_no_session_event_is_lost_to_a_full_client_queue(broker, peer):
+    p = _module(peer)
+
+    async def main():
+        # A queue of 3: the burst at plug-in (four events in one tick, with the
+        # session info and the limits) cannot all go at once.
+        live = await Live.start(broker.port, everest.Adapter, queue_len=3, ChargeAutoStart=True)
+        live.rig.vehicle("C")
+        await live.run(3000)
+        live.rig.vehicle("A")
+        await live.run(2000)
+        await live.expect(p, E2M + "session_event", lambda d: d["event"] == "SessionFinished")
+        assert live.client.refused > 0  # the queue was full at times
+        await live.stop()
+
+    asyncio.run(main())
+    assert [e["event"] for e in _events(p)] == ["SessionStarted", "Authorized", "TransactionStarted", "ChargingStarted",
+                                                 "TransactionFinished", "SessionFinished"]

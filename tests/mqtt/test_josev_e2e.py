@@ -163,3 +163,19 @@ def test_the_schemas_do_reject_what_is_wrong():
     for bad in (bad_code, no_rcd, dict(good, id="not-a-uuid"), dict(good, type="update", name="cp_status")):
         with pytest.raises(Exception):
             josev_validate(bad)
+
+
+def test_updates_refused_by_a_full_client_queue_are_sent_again(broker, peer):
+    p = _josev(peer)
+
+    async def main():
+        live = await Live.start(broker.port, josev.Adapter, queue_len=1, ChargeAutoStart=True, ChargeCurrent=16)
+        live.rig.vehicle("C")
+        await live.run(3000)
+        await live.expect(p, josev.UPDATES, lambda d: d["name"] == "cs_contactor_status" and d["data"]["status"] == "closed")
+        await live.expect(p, josev.UPDATES, lambda d: d["name"] == "cp_status" and d["data"]["state"] == "C2")
+        assert live.client.refused > 0
+        await live.stop()
+
+    asyncio.run(main())
+    _all_valid(p)
