@@ -204,6 +204,13 @@ class EvseManager:
         return v, True
 
     @property
+    def temperature_c(self):
+        """The board's temperature in whole degrees C (debounced, as the
+        derating uses it); None on a board without a sensor."""
+        k = self.kernel
+        return k.temp_c10 // 10 if k.params.temp_present else None
+
+    @property
     def pp_a(self):
         return self.kernel.pp_a
 
