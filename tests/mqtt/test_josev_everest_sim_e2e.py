@@ -1,10 +1,12 @@
 """Josev and EVerest end to end on the real firmware: ``evsectl sim`` under
-the MicroPython unix port (virtual time), configured as a user would
+the MicroPython unix ports (virtual time; the 32-bit one with the app in ROM
+and an ESP32-sized heap, HEAP_32), configured as a user would
 (MqttBroker, MqttJosev, MqttEverest 1), talks to Debian's mosquitto; one
 paho-mqtt client plays Josev and another an EVerest API module. Every
 payload they receive is checked against its schema."""
 
 import json
+import os
 import uuid
 
 import pytest
@@ -17,11 +19,22 @@ E2M = everest.ROOT + "garage_evse/e2m/"
 M2E = everest.ROOT + "garage_evse/m2e/"
 
 
-@pytest.fixture
-def charger(sim_factory, broker):
+# The 32-bit run: as shipped (the app in ROM), within this heap: the least
+# it passes with (100 KiB on 4 Dec 2026; 98 KiB fails) and some room.
+# EVSE_HEAP overrides it, to find the least again (docs/mqtt.md).
+HEAP_32 = os.environ.get("EVSE_HEAP", "104k")
+
+
+@pytest.fixture(params=["64-bit", "32-bit"])
+def charger(request, sim_factory, broker):
+    extra = ()
+    if request.param == "32-bit":
+        import micropython32
+
+        extra = ("--micropython", micropython32.exe(), "--romfs", "--heapsize", HEAP_32)
     settings = dict(MqttBroker="127.0.0.1", MqttPort=broker.port, MqttPrefix=PREFIX, MqttHomeAssistant=False,
                     MqttJosev=True, MqttEverest=1, DeviceName="DE*GAR*E1", ChargeCurrent=16, Charge3Phase=True)
-    sim = sim_factory(files={"config.json": settings}).client
+    sim = sim_factory(files={"config.json": settings}, extra=extra).client
     sim.advance(500)  # the boot self-test
     return sim
 
