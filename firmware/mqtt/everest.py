@@ -71,7 +71,8 @@ _AMPACITY = ((13, "A_13"), (20, "A_20"), (32, "A_32"), (63, "A_63_3ph_70_1ph"))
 
 
 def timestamp(epoch_s=None):
-    """RFC 3339 UTC, from the real-time clock (set by NTP on the device)."""
+    """RFC 3339 UTC, from the real-time clock. On a board nothing sets that
+    clock yet (no NTP): its timestamps count from 2000-01-01 at power-up."""
     t = time.gmtime(time.time() if epoch_s is None else epoch_s)
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % t[:6]
 

@@ -77,6 +77,7 @@ def _resolve(node, file):
 def everest_payload_schema(message, api="evse_manager_consumer_API.yaml"):
     """The resolved payload schema of ``components/messages/<message>``."""
     doc = _doc(api)
+    assert doc is not None, "EVerest's %s is not in %s" % (api, EVEREST_DIR)
     return _resolve(doc["components"]["messages"][message]["payload"], api)
 
 
