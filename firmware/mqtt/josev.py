@@ -165,7 +165,7 @@ class Adapter:
         self._sub = self.m.events.subscribe()
         self._run = random.getrandbits(32)  # our updates' ids differ from the last run's
         self._ids = 0
-        self._shown = None  # (status code, limit, three-phase) last published
+        self._shown = None  # the EVSE's status and limits last published
         self._cp = None
         self._contactor = None
         client.subscribe(REQUESTS, self._on_request)
@@ -227,9 +227,9 @@ class Adapter:
         published; False if the client refused one (its queue full)."""
         m = self.m
         k = m.kernel
-        shown = (status_code(m), m.offer_limit_a, m.phases())
-        if shown != self._shown and self._update("cs_status_and_limits", {"evses": [evse_status(m, self.evse_id)]}):
-            self._shown = shown
+        status = evse_status(m, self.evse_id)
+        if status != self._shown and self._update("cs_status_and_limits", {"evses": [status]}):
+            self._shown = status
         cp = cp_status(k, self.evse_id)
         if cp is not None and cp != self._cp and self._update("cp_status", cp):
             self._cp = cp
@@ -238,7 +238,7 @@ class Adapter:
             "cs_contactor_status", {"evse_id": self.evse_id, "status": contactor}
         ):
             self._contactor = contactor
-        return self._shown == shown and (cp is None or self._cp == cp) and self._contactor == contactor
+        return self._shown == status and (cp is None or self._cp == cp) and self._contactor == contactor
 
     def _update(self, name, data):
         self._ids += 1
