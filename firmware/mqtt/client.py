@@ -434,8 +434,9 @@ class MqttClient:
 
     async def _writer(self):
         # Sends what is queued, and a PINGREQ when nothing else went out
-        # for a keep-alive period.
-        keep_ms = self.keepalive_s * 1000
+        # for three quarters of the keep-alive period: the broker gives up
+        # at one and a half, and a busy loop may be late.
+        keep_ms = self.keepalive_s * 750
         while self.connected:
             self._wake.clear()
             if not await self._send_some():

@@ -23,6 +23,9 @@ import json
 from app import log
 from app.aio import sleep_ms, ticks_diff, ticks_ms
 
+# The largest discovery config, with a 64-character prefix and a 32-character
+# DeviceName, is some 930 bytes (tests/mqtt/test_homeassistant.py holds it).
+MAX_PACKET = 1024
 POLL_MS = 250  # how often the state is looked at (it is published on change only)
 QUEUE_ROOM = 4  # discovery waits while more than this many messages are queued
 

@@ -10,8 +10,10 @@ after every connection. Then the adapters switched on, and only those
 imported: MqttHomeAssistant (mqtt.homeassistant), MqttJosev (mqtt.josev),
 MqttEverest 1 (mqtt.everest) or 2 (mqtt.boardsupport).
 
-An adapter is a module with a class ``Adapter(charger, client, prefix)``:
-its constructor subscribes (``client.subscribe``) and registers what to
+An adapter is a module with a class ``Adapter(charger, client, prefix)``
+and ``MAX_PACKET``, the largest packet (bytes) it publishes or takes in:
+the client's two buffers are as big as the largest of these. Its
+constructor subscribes (``client.subscribe``) and registers what to
 republish after a reconnection (``client.on_connect``); if it has an
 ``async run()``, that runs as a task of its own (restarted if it fails,
 like every task but control). It steers the charger only through
@@ -20,6 +22,8 @@ like every task but control). It steers the charger only through
 
 from app import log
 from mqtt.client import MqttClient, default_tls
+
+MAX_PACKET = 256  # the least: a command, the status; adapters ask for more (their MAX_PACKET)
 
 
 def prefix_of(charger):
@@ -32,34 +36,40 @@ def tasks(charger):
     """(name, coroutine function) of each task to run; the client is
     ``charger.mqtt`` afterwards."""
     c = charger.manager.settings()
-    prefix = prefix_of(charger)
-    status = prefix + "/status"
-    client = MqttClient(c["MqttBroker"], c["MqttPort"], prefix.replace("/", "-"),
-                        user=c["MqttUser"] or None, password=c["MqttPassword"] or None,
-                        will=(status, "offline", True, 1), tls=default_tls() if c["MqttTls"] else None)
-    client.on_connect(lambda: client.publish(status, "online", retain=True, qos=1))
-    charger.mqtt = client
-    adapters = []
+    modules = []
     if c["MqttHomeAssistant"]:
         from mqtt import homeassistant
 
-        adapters.append(("mqtt-ha", homeassistant.Adapter(charger, client, prefix)))
+        modules.append(("mqtt-ha", homeassistant))
     if c["MqttJosev"]:
         from mqtt import josev
 
-        adapters.append(("mqtt-josev", josev.Adapter(charger, client, prefix)))
+        modules.append(("mqtt-josev", josev))
     if c["MqttEverest"] == 1:
         from mqtt import everest
 
-        adapters.append(("mqtt-everest", everest.Adapter(charger, client, prefix)))
+        modules.append(("mqtt-everest", everest))
     elif c["MqttEverest"] == 2:
         from mqtt import boardsupport
 
-        adapters.append(("mqtt-everest", boardsupport.Adapter(charger, client, prefix)))
+        modules.append(("mqtt-everest", boardsupport))
+    prefix = prefix_of(charger)
+    status = prefix + "/status"
+    # The client's two buffers hold the largest packet an adapter sends or takes.
+    max_packet = MAX_PACKET
+    for _, module in modules:
+        max_packet = max(max_packet, getattr(module, "MAX_PACKET", 0))
+    client = MqttClient(c["MqttBroker"], c["MqttPort"], prefix.replace("/", "-"),
+                        user=c["MqttUser"] or None, password=c["MqttPassword"] or None,
+                        will=(status, "offline", True, 1), tls=default_tls() if c["MqttTls"] else None,
+                        max_packet=max_packet)
+    client.on_connect(lambda: client.publish(status, "online", retain=True, qos=1))
+    charger.mqtt = client
     out = [("mqtt", client.run)]
-    for name, a in adapters:
+    for name, module in modules:
+        a = module.Adapter(charger, client, prefix)
         if hasattr(a, "run"):
             out.append((name, a.run))
-    log.info("mqtt: %s:%d as %s, %s" % (c["MqttBroker"], c["MqttPort"], prefix,
-                                          ",".join(n for n, _ in adapters) or "no adapter"))
+    log.info("mqtt: %s:%d as %s, %d-byte packets, %s" % (c["MqttBroker"], c["MqttPort"], prefix, max_packet,
+                                                           ",".join(n for n, _ in modules) or "no adapter"))
     return out

@@ -8,7 +8,7 @@ import pytest
 from mpy_suite import PORTS, passes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODULES = ("test_mqtt_settings.py",)
+MODULES = ("test_mqtt_settings.py", "test_homeassistant.py")
 
 
 @pytest.mark.parametrize("port", PORTS)
