@@ -53,6 +53,9 @@ from evse import states as S
 from evse.pilot import MIN_CURRENT_A
 
 ROOT = "everest_api/1/evse_manager_consumer/"
+# The client's buffers (mqtt.service): our largest message, a TransactionStarted
+# with a 36-character id tag and meter 1's readings, is some 700 bytes.
+MAX_PACKET = 768
 TICK_MS = 1000  # session_info and powermeter, during a session
 ENFORCED_EVERY_S = 5
 

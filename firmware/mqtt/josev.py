@@ -44,6 +44,7 @@ from evse.pilot import PWM_OFF, PWM_F
 
 REQUESTS = "josev/cs"  # Josev -> CS
 UPDATES = "cs/josev"  # CS -> Josev
+MAX_PACKET = 640  # the client's buffers (mqtt.service): our largest message, cs_parameters, is < 560 bytes
 RETRY_MS = 100  # after the client refused an update
 NETWORK_INTERFACE = "eth0"  # the interface of Josev's host that reaches the PLC modem
 

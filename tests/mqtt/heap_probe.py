@@ -27,6 +27,9 @@ for _p in (_tests + "/../firmware", _tests + "/charger"):
 import asyncio  # noqa: E402
 
 
+PACKET = 768  # the client's buffers, as mqtt.service sizes them for these two adapters
+
+
 def used():
     gc.collect()
     return gc.mem_alloc()
@@ -40,7 +43,7 @@ def main(port):
     base = used()
     from mqtt.client import MqttClient
 
-    client = MqttClient("127.0.0.1", port, "heap-probe")
+    client = MqttClient("127.0.0.1", port, "heap-probe", max_packet=PACKET)
     figures["client"] = used() - base
     base = used()
     from mqtt import josev
@@ -51,6 +54,7 @@ def main(port):
     from mqtt import everest
 
     e = everest.Adapter(rig.charger, client, "evse")
+    assert PACKET == max(josev.MAX_PACKET, everest.MAX_PACKET)  # the buffers mqtt.service gives them
     figures["everest"] = used() - base
     peak = [0]
 

@@ -125,3 +125,23 @@ def test_everest_session_events_carry_their_data():
     u = everest.new_uuid()
     assert len(u) == 36 and u[14] == "4" and u[19] in "89ab"
     json.dumps(fin)
+
+
+def test_the_largest_messages_fit_the_buffers_the_adapters_ask_for():
+    r = Rig(ChargeAutoStart=True, DeviceName="D" * 32)
+    c = MqttClient("127.0.0.1", 1, "mapping")
+    prefix = "p" * 64  # MqttPrefix at its longest
+    j = josev.Adapter(r.charger, c, prefix)
+    ev = everest.Adapter(r.charger, c, prefix)
+    r.m.authorize("T" * 36)  # the longest id tag
+    # Meter 1's readings, every field present and long.
+    r.m.meter_reading = lambda n: (123456.789, 22080.5, [32.01, 32.02, 32.03], [230.1, 230.2, 230.3])
+    overhead = 2 + 2 + 5  # fixed header, topic length, packet id (client.publish's reckoning)
+    for code in range(len(E.NAMES)):
+        p = ev.session_event(code, E.REASON_UNLOCK_COMMAND)
+        if p is not None:
+            assert overhead + len(ev.base + "/e2m/session_event") + len(json.dumps(p)) <= everest.MAX_PACKET, E.NAMES[code]
+    assert overhead + len(ev.base + "/e2m/enforced_limits") + len(json.dumps(ev.enforced_limits())) <= everest.MAX_PACKET
+    for name in ("cs_status_and_limits", "cs_parameters", "cs_contactor_status", "stop_charging"):
+        msg = josev.envelope("f29c5023-9766-401f-b7eb-dbb9c596e4f5", name, "response", j.answer(name, {}))
+        assert overhead + len(josev.UPDATES) + len(msg) <= josev.MAX_PACKET, name
