@@ -197,3 +197,26 @@ def test_no_session_event_is_lost_to_a_full_client_queue(broker, peer):
     asyncio.run(main())
     assert [e["event"] for e in _events(p)] == ["SessionStarted", "Authorized", "TransactionStarted", "ChargingStarted",
                                                  "TransactionFinished", "SessionFinished"]
+
+
+def test_after_the_broker_restarts_the_retained_facts_and_the_state_are_there_again(broker, peer):
+    async def main():
+        live = await Live.start(broker.port, everest.Adapter, ChargeAutoStart=True)
+        live.rig.vehicle("C")
+        await live.run(3000)
+        broker.kill()  # no persistence: its retained messages die with it
+        await live.until(lambda: not live.client.connected, "the link lost")
+        broker.start()
+        await live.until(lambda: live.client.connected and live.client.pending() == 0, "reconnected, all sent")
+        late = await asyncio.to_thread(_module, peer)  # subscribes after the charger republished
+        _, hw = await live.expect(late, E2M + "hw_capabilities")
+        assert hw["max_current_A_import"] == 32
+        assert late.on(E2M + "evse_id")[0].retain  # retained, from the broker's store
+        await live.run(1000)
+        _, info = await live.expect(late, E2M + "session_info")
+        assert info["state"] == "Charging"
+        await live.stop()
+        return late
+
+    late = asyncio.run(main())
+    _all_valid(late)

@@ -179,3 +179,27 @@ def test_updates_refused_by_a_full_client_queue_are_sent_again(broker, peer):
 
     asyncio.run(main())
     _all_valid(p)
+
+
+def test_after_a_reconnection_josev_hears_the_state_again_unasked(broker, peer):
+    async def main():
+        live = await Live.start(broker.port, josev.Adapter, ChargeAutoStart=True, ChargeCurrent=13)
+        live.rig.vehicle("C")
+        await live.run(3000)
+        broker.kill()
+        await live.until(lambda: not live.client.connected, "the link lost")
+        from charger.limits import OCPP
+
+        assert live.rig.charger.manager.set_external_limit(OCPP, amps=10) is True  # while the link is down
+        await live.run(10)
+        broker.start()
+        p = _josev(peer)  # subscribed before the charger can reconnect: this blocks its loop
+        await live.until(lambda: live.client.connected, "reconnected")
+        _, status = await live.expect(p, josev.UPDATES, lambda d: d["name"] == "cs_status_and_limits")
+        assert _limits(status)["l1"] == 10
+        await live.expect(p, josev.UPDATES, lambda d: d["name"] == "cp_status" and d["data"]["state"] == "C2")
+        await live.expect(p, josev.UPDATES, lambda d: d["name"] == "cs_contactor_status" and d["data"]["status"] == "closed")
+        await live.stop()
+        return p
+
+    _all_valid(asyncio.run(main()))
