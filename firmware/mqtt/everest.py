@@ -70,6 +70,8 @@ _MORE_REASONS = (
     "EnergyLimitReached", "GroundFault", "LocalOutOfCredit", "MasterPass", "OvercurrentFault", "PowerQuality",
     "SOCLimitReached", "StoppedByEV", "TimeLimitReached", "Timeout", "ReqEnergyTransferRejected",
 )
+_ENABLE_SOURCES = ("Unspecified", "LocalAPI", "LocalKeyLock", "ServiceTechnician", "RemoteKeyLock", "MobileApp",
+                   "FirmwareUpdate", "CSMS")
 _AMPACITY = ((13, "A_13"), (20, "A_20"), (32, "A_32"), (63, "A_63_3ph_70_1ph"))
 
 
@@ -180,6 +182,8 @@ class Adapter:
             who = source["enable_source"]
             state = source["enable_state"]
             priority = source["enable_priority"]
+            if who not in _ENABLE_SOURCES:
+                return None  # the table's entries are EVerest's sources, none other
             if state == "Enable":
                 done = m.enable(who, priority)
             elif state == "Disable":

@@ -108,6 +108,8 @@ def test_everest_topics_states_and_reasons():
     assert ev.answer("enable_disable", {"connector_id": 0, "source": src}) is True
     src["enable_state"] = "Maybe"
     assert ev.answer("enable_disable", {"connector_id": 0, "source": src}) is None
+    src.update(enable_state="Disable", enable_source="Neighbour")  # not one of EVerest's sources
+    assert ev.answer("enable_disable", {"connector_id": 0, "source": src}) is None and m.enabled
 
 
 def test_everest_session_events_carry_their_data():
