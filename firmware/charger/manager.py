@@ -174,6 +174,51 @@ class EvseManager:
         """(reservation id, id tag), or None."""
         return None if self._res_id is None else (self._res_id, self._res_tag)
 
+    # What the pilot and the contactor do, for adapters that mirror them
+    # (Josev's cp_status, EVerest's session state).
+
+    @property
+    def vehicle_connected(self):
+        return self.kernel.connected
+
+    @property
+    def cp(self):
+        """The CP level as classified (evse.states.CP_*; CP_LETTERS names it)."""
+        return self.kernel.cp
+
+    @property
+    def pwm_permille(self):
+        """The PWM duty driven (evse.pilot: PWM_OFF steady +12 V, PWM_F -12 V)."""
+        return self.kernel.pwm_permille
+
+    @property
+    def contactor_closed(self):
+        return self.kernel.relay
+
+    @property
+    def contactor_welded(self):
+        return self.kernel.contactor.fault == WELDED
+
+    @property
+    def offer_withheld(self):
+        """The sources the kernel does not know (load management, the
+        managers, pause, disable) leave less than the least current: no offer."""
+        return self.kernel.limit_a < MIN_CURRENT_A
+
+    @property
+    def socket(self):
+        """A socket with a plug lock (ChargerMode 1, as in force), not a fixed cable."""
+        return self.kernel.case_b
+
+    @property
+    def rating_a(self):
+        """The charger's own rating (its board file)."""
+        return self.kernel.params.max_current_a
+
+    @property
+    def nominal_voltage(self):
+        return self.kernel.params.nominal_voltage
+
     @property
     def offer_limit_a(self):
         """The least limit of every source (what the charger may offer now,

@@ -101,19 +101,18 @@ def stop_reason(name):
 def evse_state(m, finished=False):
     """EVerest's EvseStateEnum for EvseManager ``m`` now; ``finished``: a
     transaction of this session has ended."""
-    k = m.kernel
     if not m.enabled:
         return "Disabled"
-    if not k.connected:
+    if not m.vehicle_connected:
         return "Reserved" if m.reservation else "Unplugged"
     if m.stopping:
         return "FinishedEVSE"
     if m.transaction_active:
-        if k.limit_a < MIN_CURRENT_A:  # as EvseManager.step names the phase
+        if m.offer_withheld:  # as EvseManager.step names the phase
             return "ChargingPausedEVSE"
-        if k.relay:
+        if m.contactor_closed:
             return "Charging"
-        if k.offered_a and k.state == S.CONNECTED_B:
+        if m.offered_a and m.state == S.CONNECTED_B:
             return "ChargingPausedEV"
         return "Preparing"
     if m.authorized:
@@ -132,12 +131,12 @@ def ampacity(amps):
 
 
 class Adapter:
-    def __init__(self, charger, client, prefix="evse", evse_id=None):
+    def __init__(self, charger, client, prefix):
         self.charger = charger
         self.m = charger.manager
         self.client = client
-        self.base = ROOT + (prefix.replace("/", "_") or "evse")
-        self.evse_id = evse_id or charger.config["DeviceName"]
+        self.base = ROOT + prefix.replace("/", "_")
+        self.evse_id = self.m.settings()["DeviceName"]
         self.ignored = 0  # requests we could not read
         self._sub = self.m.events.subscribe()
         self._session_uuid = new_uuid()
@@ -175,8 +174,7 @@ class Adapter:
         """The reply to request ``name`` with payload ``arg``; None if malformed."""
         m = self.m
         if name == "get_evse":
-            socket = m.kernel.settings.case_b
-            return {"id": 1, "connectors": [{"id": 1, "type": "sType2" if socket else "cType2"}]}
+            return {"id": 1, "connectors": [{"id": 1, "type": "sType2" if m.socket else "cType2"}]}
         if name == "enable_disable":
             source = arg["source"]
             who = source["enable_source"]
@@ -220,12 +218,11 @@ class Adapter:
     def publish_state(self):
         """The retained facts, where they changed since last published."""
         m = self.m
-        k = m.kernel
         three = m.phases() == 3
         facts = (
             ("evse_id", self.evse_id),
             ("hw_capabilities", {
-                "max_current_A_import": k.params.max_current_a,
+                "max_current_A_import": m.rating_a,
                 "min_current_A_import": MIN_CURRENT_A,
                 "max_phase_count_import": 3 if three else 1,
                 "min_phase_count_import": 3 if three else 1,
@@ -234,11 +231,11 @@ class Adapter:
                 "max_phase_count_export": 1,
                 "min_phase_count_export": 1,
                 "supports_changing_phases_during_charging": False,
-                "connector_type": "IEC62196Type2Socket" if k.settings.case_b else "IEC62196Type2Cable",
+                "connector_type": "IEC62196Type2Socket" if m.socket else "IEC62196Type2Cable",
             }),
             ("supported_energy_transfer_modes", ["AC_three_phase_core" if three else "AC_single_phase_core"]),
             ("ac_nr_of_phases_available", 3 if three else 1),
-            ("ac_pp_ampacity", {"ampacity": ampacity(k.pp_a if k.case_b and k.connected else 0)}),
+            ("ac_pp_ampacity", {"ampacity": ampacity(m.pp_a if m.socket and m.vehicle_connected else 0)}),
             ("selected_protocol", "IEC61851-1"),
         )
         for name, data in facts:
@@ -301,7 +298,7 @@ class Adapter:
     def session_info(self):
         m = self.m
         s = m.session
-        active = m.kernel.connected
+        active = m.vehicle_connected
         return {
             "state": evse_state(m, self._finished),
             "charged_energy_wh": s.energy_wh if active else 0,
@@ -319,7 +316,7 @@ class Adapter:
         res = {
             "ac_max_current_A": {"value": m.offer_limit_a, "source": source},
             "ac_max_phase_count": {"value": phases, "source": "Settings"},
-            "total_power_W": {"value": m.offer_limit_a * m.kernel.params.nominal_voltage * phases, "source": source},
+            "total_power_W": {"value": m.offer_limit_a * m.nominal_voltage * phases, "source": source},
         }
         now = timestamp()
         return {
@@ -357,7 +354,7 @@ class Adapter:
         self.publish_state()
         info = self.session_info()
         stamp = info.pop("timestamp")
-        if info != self._info or (m.kernel.connected and now_ms - self._info_ms >= TICK_MS):
+        if info != self._info or (m.vehicle_connected and now_ms - self._info_ms >= TICK_MS):
             shown = dict(info)
             info["timestamp"] = stamp
             # QoS 0: the next one follows within a second (or on change).

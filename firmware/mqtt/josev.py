@@ -39,7 +39,6 @@ import random
 from app.aio import sleep_ms
 from charger import events as E
 from evse import states as S
-from evse.contactor import WELDED
 from evse.pilot import PWM_OFF, PWM_F
 
 REQUESTS = "josev/cs"  # Josev -> CS
@@ -90,7 +89,7 @@ def evse_status(m, evse_id):
         "status_code": status_code(m),
         "ac": {
             "max_current": max_current(m),
-            "nominal_voltage": m.kernel.params.nominal_voltage,
+            "nominal_voltage": m.nominal_voltage,
             "rcd_error": rcd_error(m),
         },
     }
@@ -100,7 +99,7 @@ def parameters(m, evse_id, version):
     """cs_parameters' data: one EVSE with one AC connector."""
     ac = {
         "connector_type": "AC_three_phase_core" if m.phases() == 3 else "AC_single_phase_core",
-        "nominal_voltage": m.kernel.params.nominal_voltage,
+        "nominal_voltage": m.nominal_voltage,
     }
     return {
         "sw_version": version,
@@ -117,30 +116,30 @@ def parameters(m, evse_id, version):
     }
 
 
-def cp_state(k):
+def cp_state(m):
     """The CP state as Josev names it (A1..D2, E, F; x2 while a PWM offer
     runs), or None while the level is not known yet."""
-    if k.pwm_permille == PWM_F:
+    if m.pwm_permille == PWM_F:
         return "F"  # we drive -12 V
-    letter = S.CP_LETTERS[k.cp]
+    letter = S.CP_LETTERS[m.cp]
     if letter == "?":
         return None
     if letter in "EF":
         return letter
-    return letter + ("2" if 0 < k.pwm_permille < PWM_OFF else "1")
+    return letter + ("2" if 0 < m.pwm_permille < PWM_OFF else "1")
 
 
-def cp_status(k, evse_id):
-    state = cp_state(k)
+def cp_status(m, evse_id):
+    state = cp_state(m)
     if state is None:
         return None
-    return {"evse_id": evse_id, "connector_id": 1, "state": state, "duty_cycle": k.pwm_permille / 10}
+    return {"evse_id": evse_id, "connector_id": 1, "state": state, "duty_cycle": m.pwm_permille / 10}
 
 
-def contactor_status(k):
-    if k.contactor.fault == WELDED:
+def contactor_status(m):
+    if m.contactor_welded:
         return "error"
-    return "closed" if k.relay else "opened"
+    return "closed" if m.contactor_closed else "opened"
 
 
 def envelope(msg_id, name, kind, data):
@@ -157,11 +156,11 @@ def _names_other_evse(data, evse_id):
 
 
 class Adapter:
-    def __init__(self, charger, client, prefix="", evse_id=None):
+    def __init__(self, charger, client, prefix):
         self.charger = charger
         self.m = charger.manager
         self.client = client
-        self.evse_id = evse_id or charger.config["DeviceName"]
+        self.evse_id = self.m.settings()["DeviceName"]  # e.g. DE*ABC*E1234; prefix: unused, the topics are Josev's
         self.ignored = 0  # requests we could not read, or not ours
         self._sub = self.m.events.subscribe()
         self._run = random.getrandbits(32)  # our updates' ids differ from the last run's
@@ -201,7 +200,7 @@ class Adapter:
         if name == "cs_parameters":
             return parameters(m, self.evse_id, self.charger.version)
         if name == "cs_contactor_status":
-            return {"evse_id": self.evse_id, "status": contactor_status(m.kernel)}
+            return {"evse_id": self.evse_id, "status": contactor_status(m)}
         if name == "stop_charging":
             done = m.stop_transaction(E.REASON_REMOTE)
             return {"evse_id": self.evse_id, "status": "accepted" if done is True else "rejected"}
@@ -227,14 +226,13 @@ class Adapter:
         """Publish the updates whose content differs from the last
         published; False if the client refused one (its queue full)."""
         m = self.m
-        k = m.kernel
         status = evse_status(m, self.evse_id)
         if status != self._shown and self._update("cs_status_and_limits", {"evses": [status]}):
             self._shown = status
-        cp = cp_status(k, self.evse_id)
+        cp = cp_status(m, self.evse_id)
         if cp is not None and cp != self._cp and self._update("cp_status", cp):
             self._cp = cp
-        contactor = contactor_status(k)
+        contactor = contactor_status(m)
         if contactor != self._contactor and self._update(
             "cs_contactor_status", {"evse_id": self.evse_id, "status": contactor}
         ):

@@ -58,18 +58,27 @@ def test_josev_limits_per_phase_from_the_arbiter():
 
 
 def test_josev_cp_states():
-    r, j, _ = _adapters(ChargeAutoStart=False)
-    k = r.m.kernel
-    assert josev.cp_state(k) == "A1"
+    r, j, _ = _adapters(ChargeAutoStart=False, ChargeCurrent=16)
+    m = r.m
+    assert josev.cp_state(m) == "A1" and josev.contactor_status(m) == "opened"
     r.vehicle("B")
     r.run(1500)
-    assert josev.cp_state(k) == "B1"  # connected, not authorized: no offer
-    r.m.authorize(None)
+    assert josev.cp_state(m) == "B1"  # connected, not authorized: no offer
+    m.authorize(None)
     r.run(1500)
-    assert josev.cp_state(k) == "B2"
+    assert josev.cp_state(m) == "B2"
     r.vehicle("C")
     r.run(1500)
-    assert josev.cp_state(k) == "C2" and josev.contactor_status(k) == "closed"
+    assert josev.cp_state(m) == "C2" and josev.contactor_status(m) == "closed"
+    assert josev.cp_status(m, "E")["duty_cycle"] == 26.6  # 16 A: 266 permille
+
+
+def test_josev_sees_a_welded_contactor_and_state_f():
+    r, j, _ = _adapters(ChargeAutoStart=True)
+    r.fault("RelayWeld")
+    r.run(1500)
+    assert josev.contactor_status(r.m) == "error"
+    assert josev.cp_state(r.m) == "F" and josev.status_code(r.m) == "evse_malfunction"
 
 
 def test_josev_requests_name_our_evse_by_evse_id_or_id():
