@@ -83,6 +83,7 @@ SCHEMA = dict(
     MqttUser=("str", 0, 64, ""),
     MqttPassword=("secret", 1, 64, ""),
     MqttTls=("bool", 0, 0, False),
+    MqttCaCert=("pem", 0, 1800, ""),  # PEM CA certificate the broker's must chain to ("": the system's CAs)
     MqttPrefix=("topic", 0, 64, ""),  # "" = evse/<the MAC's 12 hex digits>
     MqttIntervalS=("int", 1, 3600, 5),  # state is published on change, at most this often
     MqttHomeAssistant=("bool", 0, 0, True),  # discovery + state + commands
@@ -170,6 +171,8 @@ def _check(key, value):
 
         return check(kind, value, hi)
     if kind in ("host", "topic"):
+        if not value:
+            return None  # off, or the default: a stored "" loads nothing
         from app.mqttsettings import check  # only for an MQTT key: no heap at boot
 
         return check(kind, value, hi)

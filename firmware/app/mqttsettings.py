@@ -33,14 +33,23 @@ def errors_together(changes, merged):
     if merged("MqttPassword") and not merged("MqttUser"):
         # MQTT 3.1.1 (3.1.2.9): no password without a user name.
         errors["MqttUser" if "MqttUser" in changes else "MqttPassword"] = "a password (MqttPassword) needs a user (MqttUser)"
-    if merged("MqttTls") and not has_tls():
-        errors["MqttTls"] = "this firmware has no TLS (no ssl module)"
+    if merged("MqttTls"):
+        ssl = _ssl()
+        if ssl is None:
+            errors["MqttTls"] = "this firmware has no TLS (no ssl module)"
+        elif not merged("MqttCaCert") and not hasattr(ssl, "create_default_context"):
+            key = "MqttCaCert" if "MqttCaCert" in changes else "MqttTls"
+            errors[key] = "TLS needs MqttCaCert, the CA the broker's certificate chains to: this firmware has no CA store"
     return errors
 
 
-def has_tls():
+def _ssl():
     try:
-        import ssl  # noqa: F401
+        import ssl
     except ImportError:
-        return False
-    return True
+        return None
+    return ssl
+
+
+def has_tls():
+    return _ssl() is not None

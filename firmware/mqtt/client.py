@@ -107,13 +107,12 @@ class MqttClient:
     def __init__(self, host, port, client_id, user=None, password=None, keepalive_s=60,
                  will=None, tls=None, max_packet=MAX_PACKET, queue_len=QUEUE_LEN):
         """``will``: (topic, payload, retain, qos) the broker publishes when the
-        link dies without a DISCONNECT. ``tls``: an ``ssl.SSLContext`` (or
-        True for the interpreter's default one), None for plain TCP.
+        link dies without a DISCONNECT. ``tls``: an ``ssl.SSLContext`` that
+        checks the broker's certificate (app.tls.client_context, or
+        mqtt.service.tls_context), None for plain TCP.
         ``max_packet``: the largest packet received (and sent) in bytes."""
         if not client_id:
             raise ValueError("the MQTT client id is empty")
-        if tls is True:
-            tls = default_tls()
         self.host = host
         self.port = port
         self.client_id = client_id
@@ -231,9 +230,7 @@ class MqttClient:
     async def _open(self):
         if self.tls is None:
             self._r, self._w = await asyncio.open_connection(self.host, self.port)
-        elif _MPY:
-            self._r, self._w = await asyncio.open_connection(self.host, self.port, ssl=self.tls)
-        else:
+        else:  # the host name is the one the broker's certificate must name
             self._r, self._w = await asyncio.open_connection(self.host, self.port, ssl=self.tls,
                                                              server_hostname=self.host)
 
@@ -506,16 +503,3 @@ class MqttClient:
         self._pid = self._pid % 65535 + 1
         return self._pid
 
-
-def default_tls():
-    """The interpreter's TLS client context; ValueError where there is no
-    ``ssl`` module (the 32-bit unix port, a build without TLS)."""
-    try:
-        import ssl
-    except ImportError:
-        raise ValueError("MqttTls: this firmware has no TLS (no ssl module)")
-    if hasattr(ssl, "create_default_context"):  # CPython: verifies the broker's certificate
-        return ssl.create_default_context()
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.verify_mode = ssl.CERT_NONE  # MicroPython has no CA store to verify against
-    return ctx

@@ -22,6 +22,7 @@ import json
 
 from app import log
 from app.aio import sleep_ms, ticks_diff, ticks_ms
+from app.config import SCHEMA
 
 # The largest discovery config, with a 64-character prefix and a 32-character
 # DeviceName, is some 930 bytes (tests/mqtt/test_homeassistant.py holds it).
@@ -37,6 +38,7 @@ STATES = ("waiting", "idle", "relay error", "emergency stop", "connected", "char
 # Member "" : the entity is a command only.
 _A = dict(unit_of_measurement="A", device_class="current", state_class="measurement")
 _SWITCH = dict(payload_on="ON", payload_off="OFF")
+_CURRENT = SCHEMA["ChargeCurrent"]  # ("int", lowest, highest, default)
 ENTITIES = (
     ("sensor", "state", "State", "state", dict(device_class="enum", options=list(STATES))),
     ("sensor", "current", "Current offered", "current", _A),
@@ -56,7 +58,7 @@ ENTITIES = (
      dict(unit_of_measurement="dBm", device_class="signal_strength", state_class="measurement", entity_category="diagnostic")),
     ("sensor", "fault", "Fault", "fault", dict(entity_category="diagnostic")),
     ("number", "charge_current", "Charge current", "charge_current",
-     dict(unit_of_measurement="A", device_class="current", min=6, max=80, step=1, mode="box")),
+     dict(unit_of_measurement="A", device_class="current", min=_CURRENT[1], max=_CURRENT[2], step=1, mode="box")),
     ("switch", "start", "Charging", "started", _SWITCH),
     ("switch", "boost", "Boost", "boosted", _SWITCH),
     ("switch", "pause", "Pause", "paused", _SWITCH),
@@ -191,15 +193,14 @@ class Adapter:
                 return "ChargeCurrent: must be a number"
             if value != int(value):
                 return "ChargeCurrent: must be a whole number"
-            errors = m.set_settings(dict(ChargeCurrent=int(value)))
-            return _first(errors)
+            return _setting(m, "ChargeCurrent", int(value))
         if name not in COMMANDS:
             return "unknown command; known: " + ", ".join(COMMANDS)
         if text not in ("ON", "OFF"):
             return "must be ON or OFF"
         on = text == "ON"
         if name == "auto_start":
-            return _first(m.set_settings(dict(ChargeAutoStart=on)))
+            return _setting(m, "ChargeAutoStart", on)
         if name == "start":
             if on == m.started:
                 return True
@@ -216,8 +217,13 @@ class Adapter:
         return m.pause_charging() if on else m.resume_charging()
 
 
-def _first(errors):
-    """True for no errors, else the first as "Key: why"."""
-    for key in errors:
-        return "%s: %s" % (key, errors[key])
+def _setting(m, key, value):
+    """Write SystemConfig's ``key`` as the WebAPI would: True, or the first
+    reason as "Key: why". The value in force already is not written again (a
+    slider sends many; the flash is spared)."""
+    if m.settings()[key] == value and type(m.settings()[key]) is type(value):
+        return True
+    errors = m.set_settings({key: value})
+    for k in errors:
+        return "%s: %s" % (k, errors[k])
     return True

@@ -21,15 +21,31 @@ like every task but control). It steers the charger only through
 """
 
 from app import log
-from mqtt.client import MqttClient, default_tls
+from mqtt.client import MqttClient
 
-MAX_PACKET = 256  # the least: a command, the status; adapters ask for more (their MAX_PACKET)
+# The least: the CONNECT with the longest settings allow (client id and will
+# topic from a 64-character MqttPrefix, 64-character user and password: 295
+# bytes), the status. Adapters ask for more (their MAX_PACKET).
+MAX_PACKET = 320
 
 
 def prefix_of(charger):
     """MqttPrefix, or evse/<the MAC's 12 hex digits> when it is ""."""
     p = charger.manager.settings()["MqttPrefix"]
     return p or "evse/" + charger.wifi.mac().replace(":", "").lower()
+
+
+def tls_context(settings):
+    """The TLS context for MqttTls: trusting MqttCaCert only, or where it is
+    "" the system's CAs (CPython; app.mqttsettings refuses that on a
+    firmware without a CA store). Both check the broker's host name."""
+    if settings["MqttCaCert"]:
+        from app.tls import client_context
+
+        return client_context(settings["MqttCaCert"])
+    import ssl
+
+    return ssl.create_default_context()
 
 
 def tasks(charger):
@@ -61,7 +77,7 @@ def tasks(charger):
         max_packet = max(max_packet, getattr(module, "MAX_PACKET", 0))
     client = MqttClient(c["MqttBroker"], c["MqttPort"], prefix.replace("/", "-"),
                         user=c["MqttUser"] or None, password=c["MqttPassword"] or None,
-                        will=(status, "offline", True, 1), tls=default_tls() if c["MqttTls"] else None,
+                        will=(status, "offline", True, 1), tls=tls_context(c) if c["MqttTls"] else None,
                         max_packet=max_packet)
     client.on_connect(lambda: client.publish(status, "online", retain=True, qos=1))
     charger.mqtt = client

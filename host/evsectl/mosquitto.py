@@ -3,13 +3,16 @@ free loopback port (tests/mqtt's ``broker`` fixture, evsectl.bench_mqtt).
 
     broker = Broker(tmp_path)                        # anonymous
     broker = Broker(tmp_path, users={"evse": "pw"})  # a password file, no anonymous access
+    broker = Broker(tmp_path, certs=make_certs(tmp_path))  # and TLS on broker.tls_port
     broker.start()
     ... broker.port ...
     broker.kill()      # SIGKILL: clients see the link drop without a goodbye
     broker.start()     # the same port again: clients reconnect
     broker.stop()
 
-The configuration is generated in ``folder``; the broker keeps nothing on
+``certs``: evsectl.wsheap.make_certs's files (a CA, and a certificate for
+"localhost" it signed): a second listener, TLS, on ``tls_port``. The
+configuration is generated in ``folder``; the broker keeps nothing on
 disk (no persistence), so a restarted broker has no retained messages.
 """
 
@@ -30,7 +33,7 @@ def free_port():
 
 
 class Broker:
-    def __init__(self, folder, users=None, port=None):
+    def __init__(self, folder, users=None, port=None, certs=None):
         self.folder = str(folder)
         self.port = port or free_port()
         self.users = users
@@ -48,6 +51,11 @@ class Broker:
             conf += ["allow_anonymous false", "password_file " + pw]
         else:
             conf.append("allow_anonymous true")
+        self.tls_port = None
+        if certs:
+            self.tls_port = free_port()
+            conf += ["listener %d 127.0.0.1" % self.tls_port, "cafile %s" % certs["ca"],
+                     "certfile %s" % certs["cert"], "keyfile %s" % certs["key"]]
         self.conf_path = os.path.join(self.folder, "mosquitto-%d.conf" % self.port)
         with open(self.conf_path, "w") as f:
             f.write("\n".join(conf) + "\n")

@@ -1,7 +1,7 @@
 """The MQTT client's cases against a real mosquitto, run alike under CPython
 (test_client.py, one broker per case) and the MicroPython unix ports
-(test_client_micropython.py, via tests/mpy_runner.py): the broker's port
-comes in MQTT_TEST_PORT. Both ends are our client here, as no paho runs
+(test_client_micropython.py, via tests/mpy_runner.py): the broker's ports
+and CA files come in the environment (conftest.py's mqtt_env). Both ends are our client here, as no paho runs
 under MicroPython; test_client.py has paho-mqtt peers as well."""
 
 import asyncio
@@ -172,6 +172,60 @@ def test_the_last_will_is_published_when_the_link_dies_not_after_a_clean_close()
         await asyncio.sleep(0.3)
         assert got == [("cases/will/dying", b"offline")]
         await _stopped((watcher, dying), tasks)
+
+    _run(main())
+
+
+def test_tls_reaches_only_the_broker_our_ca_signed_under_its_name():
+    from app.tls import client_context
+
+    def ca(name):
+        with open(os.getenv(name)) as f:
+            return f.read()
+
+    port = int(os.getenv("MQTT_TEST_TLS_PORT"))
+    try:
+        good, wrong = client_context(ca("MQTT_TEST_CA")), client_context(ca("MQTT_TEST_WRONG_CA"))
+    except ImportError:  # the 32-bit port, as a build without TLS: refused at config time
+        from app.mqttsettings import has_tls
+
+        assert not has_tls()
+        return
+
+    async def main():
+        a = MqttClient("localhost", port, "tls-good", tls=good)
+        got = []
+        a.subscribe("cases/tls", _collector(got), qos=1)
+        tasks = await _started(a)
+        await asyncio.sleep(0.2)
+        a.publish("cases/tls", "secret", qos=1)
+        await _until(lambda: got == [("cases/tls", b"secret")], "the message over TLS")
+        others = [MqttClient("localhost", port, "tls-wrong-ca", tls=wrong),
+                  MqttClient("127.0.0.1", port, "tls-wrong-name", tls=good)]  # the certificate names localhost
+        tasks += [asyncio.create_task(c.run()) for c in others]
+        await asyncio.sleep(1.5)
+        assert not any(c.connected for c in others)
+        await _stopped([a] + others, tasks)
+
+    _run(main())
+
+
+def test_the_longest_connect_the_settings_allow_fits_the_least_buffer():
+    from mqtt import service
+
+    prefix = "p" * 64  # MqttPrefix's most; the user and password's too (app.config)
+    a = _client(client_id=prefix.replace("/", "-"), user="u" * 64, password="w" * 64,
+                will=(prefix + "/status", "offline", True, 1), max_packet=service.MAX_PACKET)
+    got = []
+    a.subscribe(prefix + "/status", _collector(got))
+
+    async def main():
+        tasks = await _started(a)  # the anonymous test broker takes any credentials
+        a.publish(prefix + "/status", "online", retain=True, qos=1)
+        await _until(lambda: got, "the status")
+        a.publish(prefix + "/status", "", retain=True, qos=1)
+        await _until(lambda: a.pending() == 0, "the PUBACK")
+        await _stopped((a,), tasks)
 
     _run(main())
 

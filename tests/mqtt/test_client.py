@@ -14,8 +14,7 @@ CASES = sorted(n for n in dir(client_cases) if n.startswith("test_"))
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_case(case, broker, monkeypatch):
-    monkeypatch.setenv("MQTT_TEST_PORT", str(broker.port))
+def test_case(case, mqtt_env):
     getattr(client_cases, case)()
 
 

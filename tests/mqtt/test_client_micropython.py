@@ -12,6 +12,5 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 @pytest.mark.parametrize("port", PORTS)
-def test_client_cases_pass_under_micropython(tmp_path, port, broker, monkeypatch):
-    monkeypatch.setenv("MQTT_TEST_PORT", str(broker.port))
+def test_client_cases_pass_under_micropython(tmp_path, port, mqtt_env):
     passes(port, os.path.join(HERE, "client_cases.py"), tmp_path)

@@ -163,3 +163,13 @@ def test_the_last_will_says_offline_when_the_charger_dies(sim_factory, broker, p
     assert ha.wait(PREFIX + "/status").payload == b"online"
     proc.proc.kill()  # the firmware's process: its socket closes without a DISCONNECT
     assert ha.wait(PREFIX + "/status", lambda m: m.payload == b"offline").payload == b"offline"
+
+
+def test_the_charger_over_tls_with_its_ca(sim_factory, broker, certs, peer):
+    settings = dict(MqttBroker="localhost", MqttPort=broker.tls_port, MqttTls=True,
+                    MqttCaCert=certs["ca"].read_text(), MqttPrefix=PREFIX)
+    sim_factory(files={"config.json": settings})
+    ha = peer()  # on the plain listener: the same broker
+    ha.subscribe(PREFIX + "/#")
+    assert ha.wait(PREFIX + "/status").payload == b"online"
+    state(ha)

@@ -68,12 +68,36 @@ def test_the_password_is_write_only():
     assert dict(appconfig.public(s.values))["MqttPasswordSet"] is False
 
 
-def test_tls_is_refused_where_the_interpreter_has_none():
-    from app.mqttsettings import has_tls
+# A real certificate (a CA made for the tests), as tests/ocpp/test_ocpp_settings.py has it.
+CA = """-----BEGIN CERTIFICATE-----
+MIIBhDCCASmgAwIBAgIUGblQmVBlPYgEy49DK79VIynn6SswCgYIKoZIzj0EAwIw
+FzEVMBMGA1UEAwwMVGVzdCBPQ1BQIENBMB4XDTI2MTIwNDAzNDQzOVoXDTM2MTIw
+MTAzNDQzOVowFzEVMBMGA1UEAwwMVGVzdCBPQ1BQIENBMFkwEwYHKoZIzj0CAQYI
+KoZIzj0DAQcDQgAEMrkjOdxsKAgEzawZD0z/2AcZMOh7JG2qIZr1w/2DzLOqvI+s
+tpnJRXA2YqDsgPALKz08xOEERhyWdiz+MUKSZqNTMFEwHQYDVR0OBBYEFJ3UoY0Q
+S6LqqDgePYCSzC7BaMrYMB8GA1UdIwQYMBaAFJ3UoY0QS6LqqDgePYCSzC7BaMrY
+MA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhALckApj/fSwOlOAj
+mxwLu5idPzE1g17r4SfSp6Dua3i3AiEAh/usIH7AoBCv9zpM8tX7GSvHU7l5LYeU
+cNm365jph8E=
+-----END CERTIFICATE-----
+"""
 
+
+def test_tls_is_refused_where_the_interpreter_has_none_and_needs_a_ca_without_a_store():
+    try:
+        import ssl
+
+        kind = "store" if hasattr(ssl, "create_default_context") else "no store"
+    except ImportError:
+        kind = "none"
     s = _store("tls")
     errors = s.update(dict(MqttBroker="broker.lan", MqttTls=True))
-    if has_tls():
+    if kind == "none":  # the 32-bit unix port: no ssl module
+        assert "no TLS" in errors["MqttTls"] and s["MqttTls"] is False
+        assert "no TLS" in s.update(dict(MqttBroker="broker.lan", MqttTls=True, MqttCaCert=CA))["MqttTls"]
+    elif kind == "store":  # CPython: the system's CAs
         assert errors == {}
-    else:  # the 32-bit unix port: no ssl module
-        assert "TLS" in errors["MqttTls"] and s["MqttTls"] is False
+    else:  # MicroPython with TLS: no CA store
+        assert "MqttCaCert" in errors["MqttTls"] and s["MqttTls"] is False
+        assert s.update(dict(MqttCaCert=CA, MqttTls=True)) == {}
+    assert s.update(dict(MqttCaCert="-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----")) != {}
