@@ -113,3 +113,29 @@ def test_a_session_through_josev_and_everest_on_the_firmware(charger, peer):
         name = m.topic[len(E2M):]
         if "/" not in name:
             everest_validate("e2m/" + name, json.loads(m.payload))
+
+
+def test_load_management_lowering_the_current_reaches_josev_within_a_poll_and_a_control_period(sim_factory, broker, peer):
+    # The site of tests/test_load_e2e.py: a house of 3 kW, an 11 kW limit, the site meter
+    # (the simulator's SDM on its Modbus TCP gateway) polled every second.
+    s = sim_factory(files={"config.json": dict(MqttBroker="127.0.0.1", MqttPort=broker.port, MqttPrefix=PREFIX,
+                                               MqttHomeAssistant=False, MqttJosev=True, ChargeCurrent=32,
+                                               Charge3Phase=True)})
+    sim = s.client
+    j = peer(client_id="josev")
+    j.subscribe(josev.UPDATES)
+    gateway = json.loads((s.device_dir / "sim.json").read_text())["modbus_gateway"]
+    sim.site(HouseholdW=3000)
+    sim.config(Meter2Type=4, Meter2Ip=gateway, Meter2PerPhase=True, ControlStrategy=1, ControlLimit=11000,
+               PhaseCurrentLimit=63)
+    sim.advance(3000)  # meter 2 read
+    sim.vehicle(State="C")
+    sim.advance(20000)
+    _josev_update(j, "cs_status_and_limits", lambda d: d["evses"][0]["ac"]["max_current"]["l1"] == 11)
+    n = len(j.messages)
+    sim.site(HouseholdW=6000)  # 4.3 A a phase more: 7 A left
+    sim.advance(1000 + 10)  # the next meter poll, and one control period
+    upd = _josev_update(j, "cs_status_and_limits", lambda d: True, after=n)
+    assert upd["data"]["evses"][0]["ac"]["max_current"] == {"l1": 7, "l2": 7, "l3": 7}
+    for m in j.on(josev.UPDATES):
+        josev_validate(json.loads(m.payload))
