@@ -8,8 +8,9 @@ An EVerest EvseManager on a Linux controller decides the CP duty and when
 power may flow; it talks to us through EVerest's ``evse_board_support``
 API (AsyncAPI: everest-api/evse_board_support_API.yaml). Its topics are
 EVerest's, ``everest_api/1/evse_board_support/{module_id}/...``; the module id
-is the last level of the charger's prefix (MqttPrefix: "evse/garage" is
-module "garage"), which EVerest's configuration names its API module. Every
+is the charger's prefix with its slashes made underscores (MqttPrefix
+"evse/garage" is module "evse_garage", as for mqtt.everest), which EVerest's
+configuration names its API module. Every
 request goes through the charger interface (charger.manager's external
 control), and the kernel stays the safety guard (evse.external): it clamps
 the duty to the settings, limits, cable and rating, closes only in C/D with
@@ -116,8 +117,9 @@ def _duty_permille(percent):
 
 
 def topic_base(prefix):
-    """EVerest's topics for the charger with ``prefix``: the module id is its last level."""
-    return "everest_api/1/evse_board_support/" + prefix.rstrip("/").rpartition("/")[2] + "/"
+    """EVerest's topics for the charger with ``prefix``: the module id is
+    the prefix with its slashes made underscores (one topic level)."""
+    return "everest_api/1/evse_board_support/" + prefix.replace("/", "_") + "/"
 
 
 class Adapter:

@@ -17,8 +17,8 @@ sys.path[:0] = [_root + "/firmware", _root + "/tests/charger"]
 from rig import Rig  # noqa: E402
 from mqtt.boardsupport import Adapter  # noqa: E402
 
-PREFIX = "evse/evse_bsp"  # the charger's MqttPrefix: EVerest's module id is its last level
-EVEREST = "everest_api/1/evse_board_support/evse_bsp"
+PREFIX = "garage/evse"  # MqttPrefix: EVerest's module id is it with "_" for "/"
+EVEREST = "everest_api/1/evse_board_support/garage_evse"
 
 
 class Recorder:

@@ -23,8 +23,8 @@ from mqtt.boardsupport import Adapter
 from mqtt.client import MqttClient
 from rig import Rig
 
-PREFIX = "evse/evse_bsp"  # the charger's MqttPrefix: EVerest's module id is its last level
-EVEREST = "everest_api/1/evse_board_support/evse_bsp"
+PREFIX = "garage/evse"  # MqttPrefix: EVerest's module id is it with "_" for "/"
+EVEREST = "everest_api/1/evse_board_support/garage_evse"
 
 
 class Session:

@@ -14,8 +14,8 @@ from everest_bsp import Everest
 from evse.external import HEARTBEAT_TIMEOUT_MS
 from evse.kernel import OPEN_AFTER_PWM_OFF_MS
 
-PREFIX = "evse/evse_bsp"  # MqttPrefix: EVerest's module id is its last level
-EVEREST = "everest_api/1/evse_board_support/evse_bsp"
+PREFIX = "garage/evse"  # MqttPrefix: EVerest's module id is it with "_" for "/"
+EVEREST = "everest_api/1/evse_board_support/garage_evse"
 
 
 class Rig:

@@ -23,8 +23,8 @@ BUDGET_BYTES = 12 * 1024  # the client (its two packet buffers, the socket's str
 # Beyond the client: mqtt.boardsupport, charger.external and evse.external (loaded
 # only in this mode), the adapter and the kernel's external state.
 ADAPTER_BUDGET_BYTES = 4 * 1024
-PREFIX = "evse/evse_bsp"  # the charger's MqttPrefix: EVerest's module id is its last level
-EVEREST = "everest_api/1/evse_board_support/evse_bsp"
+PREFIX = "garage/evse"  # MqttPrefix: EVerest's module id is it with "_" for "/"
+EVEREST = "everest_api/1/evse_board_support/garage_evse"
 
 MEASURE = r'''
 import boot

@@ -13,7 +13,7 @@ from everest_bsp import schemas
 from mpy_suite import PORTS, exe
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PREFIX = "everest_api/1/evse_board_support/evse_bsp/"
+PREFIX = "everest_api/1/evse_board_support/garage_evse/"
 
 
 @pytest.mark.parametrize("port", PORTS)
