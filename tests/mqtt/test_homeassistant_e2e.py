@@ -49,6 +49,15 @@ def discovery(ha, retained=False):
     return found
 
 
+def command(ha, topic, payload):
+    """Publish a command as Home Assistant does; the index of ``ha.messages``
+    from which the state it causes is to be looked for (the state before it
+    may match too)."""
+    n = len(ha.messages)
+    ha.publish(topic, payload)
+    return n
+
+
 def state(ha, match=lambda s: True, after=0):
     msg = ha.wait(PREFIX + "/state", lambda m: match(json.loads(m.payload)), after=after)
     return json.loads(msg.payload)
@@ -92,8 +101,7 @@ def test_a_session_seen_and_steered_from_home_assistant(charger, peer):
     assert s["started"] == "ON" and s["current"] == 16 and s["power"] > 0
     assert sim.board()["PwmDutyPermille"] == duty(16)
     # HA sets 10 A: the offer follows (it changes at most every 5 s).
-    ha.publish(PREFIX + "/set/charge_current", "10.0")
-    state(ha, lambda s: s["charge_current"] == 10)
+    state(ha, lambda s: s["charge_current"] == 10, after=command(ha, PREFIX + "/set/charge_current", "10.0"))
     sim.advance(6000)
     assert sim.board()["PwmDutyPermille"] == duty(10)
     s2 = state(ha, lambda s2: s2["current"] == 10 and s2["session_duration"] >= s["session_duration"] + 6)
@@ -110,23 +118,19 @@ def test_a_session_seen_and_steered_from_home_assistant(charger, peer):
     ha.publish(PREFIX + "/set/boost", "maybe")
     assert json.loads(ha.wait(PREFIX + "/error", after=n).payload)["error"] == "must be ON or OFF"
     # Boost, pause and resume.
-    ha.publish(PREFIX + "/set/boost", "ON")
-    state(ha, lambda s: s["boosted"] == "ON")
-    ha.publish(PREFIX + "/set/pause", "ON")
-    state(ha, lambda s: s["paused"] == "ON")
+    state(ha, lambda s: s["boosted"] == "ON", after=command(ha, PREFIX + "/set/boost", "ON"))
+    state(ha, lambda s: s["paused"] == "ON", after=command(ha, PREFIX + "/set/pause", "ON"))
     sim.advance(1000)
     assert sim.board()["PwmDutyPermille"] == 1000  # no offer
-    ha.publish(PREFIX + "/set/pause", "OFF")
-    state(ha, lambda s: s["paused"] == "OFF")
+    state(ha, lambda s: s["paused"] == "OFF", after=command(ha, PREFIX + "/set/pause", "OFF"))
     sim.advance(6000)
     assert sim.board()["PwmDutyPermille"] == duty(32)  # boosted: ChargeCurrentBoost
     # Stop, then auto start off; a stop while stopped is no error.
-    ha.publish(PREFIX + "/set/start", "OFF")
-    state(ha, lambda s: s["started"] == "OFF")  # taken: time may go on
+    # Taken: time may go on.
+    state(ha, lambda s: s["started"] == "OFF", after=command(ha, PREFIX + "/set/start", "OFF"))
     sim.advance(7000)
     assert not sim.board()["RelayClosed"]
-    ha.publish(PREFIX + "/set/auto_start", "OFF")
-    state(ha, lambda s: s["auto_start"] == "OFF")
+    state(ha, lambda s: s["auto_start"] == "OFF", after=command(ha, PREFIX + "/set/auto_start", "OFF"))
     assert sim.get("/webapi/v1/SystemConfig").json["ChargeAutoStart"] is False
     assert len(ha.on(PREFIX + "/error")) == 4
     # Home Assistant started later finds it all on the broker.
