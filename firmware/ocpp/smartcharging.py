@@ -54,6 +54,7 @@ is first set, or on start when profiles are on flash).
 
 from app import log
 from app.atomic import read_json, write_atomic
+from charger.limits import OCPP  # the arbiter's source of charging profiles
 from ocpp import timefmt
 
 MAX_INSTALLED = 8  # MaxChargingProfilesInstalled
@@ -350,20 +351,20 @@ class Applied:
         elapsed = self.elapsed(cp, uptime)
         volts = m.kernel.params.nominal_voltage
         amps, _, change = self.sc.limit_at(now, elapsed, seen[1], volts, seen[3])
-        amps = -1 if amps is None else int(amps)
+        amps = None if amps is None else int(amps)  # None: no limit from the profiles
         if change is None or change > DAY_S:  # looked at again within a day, whatever comes
-            m.set_external_limit(_OCPP, amps=amps)
+            done = m.set_external_limit(OCPP, amps=amps)
             self.due = None if change is None else uptime + DAY_S * 1000
-            return
-        after, _, _ = self.sc.limit_at(None if now is None else now + change,
-                                       None if elapsed is None else elapsed + change, seen[1], volts, seen[3])
-        ms = change * 1000 - frac
-        m.set_external_limit(_OCPP, amps=amps, timeout_ms=ms if ms > 0 else 1,
-                             fallback_a=-1 if after is None else int(after))
-        self.due = uptime + ms
+        else:
+            after, _, _ = self.sc.limit_at(None if now is None else now + change,
+                                           None if elapsed is None else elapsed + change, seen[1], volts, seen[3])
+            ms = change * 1000 - frac
+            done = m.set_external_limit(OCPP, amps=amps, timeout_ms=ms if ms > 0 else 1,
+                                        fallback_a=-1 if after is None else int(after))
+            self.due = uptime + ms
+        if done is not True:
+            log.warn("ocpp: charging profile limit %s A not applied: %s" % (amps, done))
 
-
-_OCPP = 5  # charger.limits.OCPP (the arbiter's source of charging profiles)
 
 
 def handle(cp, action, p):
@@ -410,9 +411,8 @@ def composite(cp, p):
                                             duration, cp.config.value("ChargingScheduleMaxPeriods")):
         n = _phases(ph, phases) if ph else phases
         amps = rating if amps is None else min(amps, rating)
-        period = {"startPeriod": at, "limit": round(amps if unit == "A" else amps * volts * n, 1),
-                  "numberPhases": n}
-        periods.append(period)
+        limit = round(amps, 1) if unit == "A" else round(amps * volts * n)  # A to 0.1 A, W to the watt
+        periods.append({"startPeriod": at, "limit": int(limit) if limit == int(limit) else limit, "numberPhases": n})
     schedule = {"duration": duration, "chargingRateUnit": unit, "chargingSchedulePeriod": periods}
     answer = {"status": "Accepted", "connectorId": connector, "chargingSchedule": schedule}
     if now is not None:
