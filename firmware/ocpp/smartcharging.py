@@ -52,6 +52,8 @@ the charge point (ocpp.chargepoint imports this module only when a profile
 is first set, or on start when profiles are on flash).
 """
 
+import json
+
 from app import log
 from app.atomic import read_json, write_atomic
 from charger.limits import OCPP  # the arbiter's source of charging profiles
@@ -70,7 +72,8 @@ _CYCLES = dict(Daily=DAY_S, Weekly=7 * DAY_S)
 
 # A profile, held as a list (smaller than a dict on the heap) of:
 ID, CONNECTOR, STACK, PURPOSE, KIND, CYCLE, FROM, TO, TX_ID, START, DURATION, UNIT, MIN_RATE, PERIODS = range(14)
-# PERIODS: [[startPeriod s, limit, numberPhases or 0], ...], ascending, the first at 0.
+# PERIODS: [startPeriod s, limit, numberPhases or 0, startPeriod, ...], ascending from 0: one
+# flat list, three words a period (a list per period would be three times the heap).
 
 
 class SmartCharging:
@@ -83,7 +86,7 @@ class SmartCharging:
                 self.profiles.append(p)
 
     def _save(self, profiles):
-        write_atomic(self.path, _dumps({"profiles": profiles}))
+        write_atomic(self.path, json.dumps({"profiles": profiles}))
         self.profiles = profiles
 
     # -- SetChargingProfile, ClearChargingProfile --------------------------------
@@ -187,16 +190,17 @@ def _at(p, now, elapsed):
                 return None, 0, None
             nxt = p[TO] - now
     wrap = None
+    periods = p[PERIODS]
     if p[KIND] == "Relative":
         if elapsed is None:  # no transaction: its first period, until one starts
-            return p[PERIODS][0][1], p[PERIODS][0][2], nxt
+            return periods[1], periods[2], nxt
         off = elapsed
     elif now is None or p[START] is None:  # cannot be placed in time: its lowest limit
-        low = p[PERIODS][0]
-        for q in p[PERIODS]:
-            if q[1] < low[1]:
-                low = q
-        return low[1], low[2], None
+        low = 0
+        for i in range(3, len(periods), 3):
+            if periods[i + 1] < periods[low + 1]:
+                low = i
+        return periods[low + 1], periods[low + 2], None
     else:
         off = now - p[START]
         if off < 0:
@@ -208,14 +212,13 @@ def _at(p, now, elapsed):
     duration = p[DURATION]
     if duration is not None and off >= duration:
         return None, 0, _sooner(nxt, wrap)
-    periods = p[PERIODS]
     i = 0
-    while i + 1 < len(periods) and periods[i + 1][0] <= off:
-        i += 1
-    end = periods[i + 1][0] - off if i + 1 < len(periods) else None
+    while i + 3 < len(periods) and periods[i + 3] <= off:
+        i += 3
+    end = periods[i + 3] - off if i + 3 < len(periods) else None
     if duration is not None:
         end = _sooner(end, duration - off)
-    return periods[i][1], periods[i][2], _sooner(nxt, _sooner(end, wrap))
+    return periods[i + 1], periods[i + 2], _sooner(nxt, _sooner(end, wrap))
 
 
 def _sooner(a, b):
@@ -225,12 +228,6 @@ def _sooner(a, b):
 def _phases(numberphases, phases):
     n = numberphases or 3
     return n if n < phases else phases
-
-
-def _dumps(obj):
-    import json
-
-    return json.dumps(obj)
 
 
 def _rejected(why):
@@ -297,10 +294,10 @@ def _profile(connector, cs, max_stack, max_periods):
     periods = []
     for q in raw:
         at = _int(q["startPeriod"], "startPeriod")
-        if at != (0 if not periods else at) or periods and at <= periods[-1][0]:
+        if at != (at if periods else 0) or periods and at <= periods[-3]:
             raise ValueError("startPeriod must start at 0 and rise")
         ph = q.get("numberPhases")
-        periods.append([at, _num(q["limit"], "limit"), 0 if ph is None else _int(ph, "numberPhases", 1, 3)])
+        periods += (at, _num(q["limit"], "limit"), 0 if ph is None else _int(ph, "numberPhases", 1, 3))
     valid_from = _time(cs.get("validFrom"), "validFrom")
     valid_to = _time(cs.get("validTo"), "validTo")
     tx_id = cs.get("transactionId")

@@ -27,7 +27,7 @@ import sys
 sys.path.insert(0, FIRMWARE)
 from ocpp.smartcharging import SmartCharging
 sc = SmartCharging("ocpp.prof")
-n = max([p[13][0][1] for p in sc.profiles] + [0])
+n = max([p[13][1] for p in sc.profiles] + [0])
 print("ready")
 while True:
     n += 1
@@ -53,13 +53,13 @@ def test_killing_the_writer_at_random_moments_leaves_a_whole_set(tmp_path, name,
         proc.wait()
         proc.stdout.close()
         profiles = SmartCharging(str(tmp_path / "ocpp.prof")).profiles
-        limits = sorted(p[13][0][1] for p in profiles)
+        limits = sorted(p[13][1] for p in profiles)
         n = limits[-1] if limits else 0
         assert n >= last, (kill, n, last)  # never back
         last = n
         assert limits == list(range(max(n - 2, 1), n + 1)), (kill, limits)
         for p in profiles:
-            k = p[13][0][1]
-            assert (p[0], p[2], len(p[13])) == (k % 3, k % 3, k % 24 + 1)
-            assert all(q[1] == k for q in p[13])
+            k = p[13][1]
+            assert (p[0], p[2], len(p[13])) == (k % 3, k % 3, 3 * (k % 24 + 1))
+            assert p[13][1::3] == [k] * (k % 24 + 1)  # every period's limit
     assert last > 20  # the writer got somewhere
