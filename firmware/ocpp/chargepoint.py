@@ -593,7 +593,8 @@ class ChargePoint:
                                                c["OcppAuthKey"], c["OcppCaCert"])
                 self.ws = await ws.connect(url, auth=auth, ca=ca)
                 self.ws.ping_interval_s = c_.value("WebSocketPingInterval")
-                self.ws.clock = self.clock.ticks  # pings at the interval of the charger's time
+                if self.clock.virtual:  # the simulator's: pings at the interval of the charger's time
+                    self.ws.clock = self.clock.ticks
                 backoff.reset()
                 self.link_lost = False
                 log.info("ocpp: connected to %s" % url)
