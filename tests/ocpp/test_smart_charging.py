@@ -158,8 +158,7 @@ def test_watts_and_load_management_the_smaller_wins(sim_factory, central):
     # Load management: EVSEPowerAvailable below the profile wins; above it the profile does.
     c.sim.client.ctrl(EVSEPowerAvailable=230 * phases * 10)
     c.advance(SETTLE)
-    assert _offered(c.sim) == 10 and c.status()["ActualCurrentLimitSource"] in ("LoadManagement",
-                                                                                "EVSEPowerAvailable")
+    assert _offered(c.sim) == 10 and c.status()["ActualCurrentLimitSource"] == "LoadManagement"
     c.sim.client.ctrl(EVSEPowerAvailable=230 * phases * 20)
     c.advance(SETTLE)
     assert _offered(c.sim) == 14 and c.status()["ActualCurrentLimitSource"] == "OCPP"
@@ -233,3 +232,29 @@ def test_profiles_are_kept_through_a_reset(sim_factory, central):
     c.sim.client.advance(2000)
     assert _offered(c.sim) == 11
     assert _periods(_composite(cs, 60)) == [(0, 11)]
+
+
+def test_before_the_time_is_known_a_placed_schedule_holds_its_lowest_limit(sim_factory, tmp_path):
+    """Profiles on flash from before a power cut, and no central system to
+    give the time: the absolute one holds at its lowest period, the relative
+    one runs from the transaction's start on the charger's own clock."""
+    import json
+
+    from ocpp.smartcharging import SmartCharging
+
+    from simclient import free_port
+
+    sc = SmartCharging(str(tmp_path / "ocpp.prof"))
+    assert sc.install(0, _profile(1, 0, "ChargePointMaxProfile", periods=((0, 20), (3600, 9), (7200, 20)),
+                                  startSchedule=_iso(T0))) == "Accepted"
+    assert sc.install(1, _profile(2, 0, kind="Relative", periods=((0, 6), (60, 32)))) == "Accepted"
+    profiles = json.loads((tmp_path / "ocpp.prof").read_text())
+    config = dict(OcppEndpoint="ws://127.0.0.1:%d/ocpp" % free_port(), OcppBoxId="CP1", OcppSecurityProfile=0,
+                  ChargeCurrent=32)
+    sim = sim_factory(virtual_time=True, files={"config.json": config, "ocpp.prof": profiles})
+    sim.client.vehicle(State="C")
+    sim.client.advance(2000)
+    assert _offered(sim) == 6  # the relative one's first minute (below the other's lowest)
+    sim.client.advance(60000)
+    assert _offered(sim) == 9  # then the absolute one's lowest: 9 A, wherever in its day it is
+    assert sim.client.status()["ActualCurrentLimitSource"] == "OCPP"
