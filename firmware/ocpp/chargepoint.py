@@ -807,6 +807,7 @@ class ChargePoint:
             from ocpp.smartcharging import Applied
 
             self._smart = Applied(self, self.profiles_path)
+            self._smart.step(self)  # the limit applies now, not at the next step
         return self._smart
 
     def tx_id(self):

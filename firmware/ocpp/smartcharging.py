@@ -42,8 +42,10 @@ exact from the first second.
 ``minChargingRate`` is kept and validated; it does not change the offer
 (IEC 61851's 6 A floor does: a limit below it pauses charging).
 
-On flash (``path``): {"profiles": [...]} written whole by atomic replace
-(app.atomic), so a power cut leaves the old set or the new one. A
+On flash (``path``): a line {"count": n}, then one JSON line per profile
+(the list below), written whole by atomic replace (app.atomic) a line at a
+time, so a power cut leaves the old set or the new one and no write needs
+the whole file in one string. A
 TxProfile ends with its transaction, and is not kept across a restart
 (the transaction that ran is stopped with PowerLoss then).
 
@@ -55,7 +57,7 @@ is first set, or on start when profiles are on flash).
 import json
 
 from app import log
-from app.atomic import read_json, write_atomic
+from app.atomic import write_atomic
 from charger.limits import OCPP  # the arbiter's source of charging profiles
 from ocpp import timefmt
 
@@ -81,12 +83,19 @@ class SmartCharging:
         self.path = path
         self.max_installed = max_installed
         self.profiles = []
-        for p in read_json(path).get("profiles", []):
-            if isinstance(p, list) and len(p) == 14 and p[PURPOSE] != TX:
-                self.profiles.append(p)
+        try:
+            with open(path) as f:
+                count = json.loads(f.readline())["count"]
+                profiles = [json.loads(line) for line in f]
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # none yet (or unreadable, which atomic replace never leaves): none
+        if len(profiles) != count:
+            log.warn("ocpp: %s holds %d profiles of %d: none taken" % (path, len(profiles), count))
+            return
+        self.profiles = [p for p in profiles if isinstance(p, list) and len(p) == 14 and p[PURPOSE] != TX]
 
     def _save(self, profiles):
-        write_atomic(self.path, json.dumps({"profiles": profiles}))
+        write_atomic(self.path, _lines(profiles))
         self.profiles = profiles
 
     # -- SetChargingProfile, ClearChargingProfile --------------------------------
@@ -221,6 +230,14 @@ def _at(p, now, elapsed):
     return periods[i + 1], periods[i + 2], _sooner(nxt, _sooner(end, wrap))
 
 
+def _lines(profiles):
+    """The file, a line at a time (never the whole of it in one string):
+    {"count": n}, then each profile's list."""
+    yield '{"count": %d}\n' % len(profiles)
+    for p in profiles:
+        yield json.dumps(p) + "\n"
+
+
 def _sooner(a, b):
     return b if a is None else a if b is None or a <= b else b
 
@@ -291,13 +308,15 @@ def _profile(connector, cs, max_stack, max_periods):
     raw = s["chargingSchedulePeriod"]
     if not isinstance(raw, list) or not 1 <= len(raw) <= max_periods:
         raise ValueError("1 to %d chargingSchedulePeriod (ChargingScheduleMaxPeriods)" % max_periods)
-    periods = []
-    for q in raw:
+    periods = [0] * (3 * len(raw))  # its size from the start: no slack
+    for i, q in enumerate(raw):
         at = _int(q["startPeriod"], "startPeriod")
-        if at != (at if periods else 0) or periods and at <= periods[-3]:
+        if (at != 0) if i == 0 else (at <= periods[3 * i - 3]):
             raise ValueError("startPeriod must start at 0 and rise")
         ph = q.get("numberPhases")
-        periods += (at, _num(q["limit"], "limit"), 0 if ph is None else _int(ph, "numberPhases", 1, 3))
+        periods[3 * i] = at
+        periods[3 * i + 1] = _num(q["limit"], "limit")
+        periods[3 * i + 2] = 0 if ph is None else _int(ph, "numberPhases", 1, 3)
     valid_from = _time(cs.get("validFrom"), "validFrom")
     valid_to = _time(cs.get("validTo"), "validTo")
     tx_id = cs.get("transactionId")

@@ -238,20 +238,19 @@ def test_before_the_time_is_known_a_placed_schedule_holds_its_lowest_limit(sim_f
     """Profiles on flash from before a power cut, and no central system to
     give the time: the absolute one holds at its lowest period, the relative
     one runs from the transaction's start on the charger's own clock."""
-    import json
-
     from ocpp.smartcharging import SmartCharging
 
     from simclient import free_port
 
-    sc = SmartCharging(str(tmp_path / "ocpp.prof"))
+    flash = tmp_path / "dev0"  # the simulated flash of sim_factory's first charger
+    flash.mkdir()
+    sc = SmartCharging(str(flash / "ocpp.prof"))
     assert sc.install(0, _profile(1, 0, "ChargePointMaxProfile", periods=((0, 20), (3600, 9), (7200, 20)),
                                   startSchedule=_iso(T0))) == "Accepted"
     assert sc.install(1, _profile(2, 0, kind="Relative", periods=((0, 6), (60, 32)))) == "Accepted"
-    profiles = json.loads((tmp_path / "ocpp.prof").read_text())
     config = dict(OcppEndpoint="ws://127.0.0.1:%d/ocpp" % free_port(), OcppBoxId="CP1", OcppSecurityProfile=0,
                   ChargeCurrent=32)
-    sim = sim_factory(virtual_time=True, files={"config.json": config, "ocpp.prof": profiles})
+    sim = sim_factory(virtual_time=True, files={"config.json": config})
     sim.client.vehicle(State="C")
     sim.client.advance(2000)
     assert _offered(sim) == 6  # the relative one's first minute (below the other's lowest)
