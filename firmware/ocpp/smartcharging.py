@@ -70,6 +70,7 @@ CP_MAX = "ChargePointMaxProfile"
 TX_DEFAULT = "TxDefaultProfile"
 TX = "TxProfile"
 _PURPOSES = (CP_MAX, TX_DEFAULT, TX)
+_KINDS = ("Absolute", "Recurring", "Relative")
 _CYCLES = dict(Daily=DAY_S, Weekly=7 * DAY_S)
 
 # A profile, held as a list (smaller than a dict on the heap) of:
@@ -87,12 +88,14 @@ class SmartCharging:
             with open(path) as f:
                 count = json.loads(f.readline())["count"]
                 profiles = [json.loads(line) for line in f]
-        except (OSError, ValueError, KeyError, TypeError):
-            return  # none yet (or unreadable, which atomic replace never leaves): none
-        if len(profiles) != count:
-            log.warn("ocpp: %s holds %d profiles of %d: none taken" % (path, len(profiles), count))
-            return
-        self.profiles = [p for p in profiles if isinstance(p, list) and len(p) == 14 and p[PURPOSE] != TX]
+            if len(profiles) != count:
+                raise ValueError("%d profiles of %d" % (len(profiles), count))
+            # A TxProfile's transaction ended with the restart (PowerLoss).
+            self.profiles = [_compact(p) for p in profiles if p[PURPOSE] != TX]
+        except OSError:
+            pass  # none yet
+        except (ValueError, KeyError, TypeError, IndexError) as e:  # what atomic replace never leaves
+            log.warn("ocpp: %s unreadable (%s): no profiles" % (path, e))
 
     def _save(self, profiles):
         write_atomic(self.path, _lines(profiles))
@@ -230,6 +233,17 @@ def _at(p, now, elapsed):
     return periods[i + 1], periods[i + 2], _sooner(nxt, _sooner(end, wrap))
 
 
+def _compact(p):
+    """A profile as read back, as small as installed: lists of their exact
+    length (json's grow with slack) and the names shared, not copies."""
+    p = p[:]  # a slice is exactly its length (list() may keep slack)
+    p[PURPOSE] = _PURPOSES[_PURPOSES.index(p[PURPOSE])]
+    p[KIND] = _KINDS[_KINDS.index(p[KIND])]
+    p[UNIT] = "A" if p[UNIT] == "A" else "W"
+    p[PERIODS] = p[PERIODS][:]
+    return p
+
+
 def _lines(profiles):
     """The file, a line at a time (never the whole of it in one string):
     {"count": n}, then each profile's list."""
@@ -285,7 +299,7 @@ def _profile(connector, cs, max_stack, max_periods):
     if purpose == TX and connector != 1:
         raise ValueError("a TxProfile is set on connector 1")
     kind = cs["chargingProfileKind"]
-    if kind not in ("Absolute", "Recurring", "Relative"):
+    if kind not in _KINDS:
         raise ValueError("chargingProfileKind unknown")
     s = cs["chargingSchedule"]
     start = _time(s.get("startSchedule"), "startSchedule")
