@@ -3,7 +3,7 @@ central system's charging profiles, their composite, and the one limit it
 puts on the offer.
 
     sc = SmartCharging("ocpp.prof")
-    sc.install(profile, tx_id=None)        # "Accepted" / "Rejected": a csChargingProfiles
+    sc.install(1, cs_charging_profiles, tx_id=None, now_s=now_s)   # "Accepted" / "Rejected"
     amps, phases, next_s = sc.limit_at(now_s, elapsed_s, tx_id, 230, 3)
     sc.schedule(now_s, elapsed_s, tx_id, 230, 3, 3600, 16)   # [[start s, amps, phases], ...]
     sc.clear(purpose="TxDefaultProfile")   # how many were removed
@@ -375,10 +375,15 @@ class Applied:
             return
         self.dirty = False
         self.seen = seen
-        now, frac = cp._epoch(), 0
+        now = cp._epoch()
+        elapsed = self.elapsed(cp, uptime)
+        # How far into its second the clock is: boundaries fall on whole
+        # seconds of the time (or, before it is known, of the transaction).
+        frac = 0
         if now is not None:
             frac = (uptime - cp.epoch_at[1]) % 1000
-        elapsed = self.elapsed(cp, uptime)
+        elif elapsed is not None:
+            frac = (uptime - self.tx_since) % 1000
         volts = m.kernel.params.nominal_voltage
         amps, _, change = self.sc.limit_at(now, elapsed, seen[1], volts, seen[3])
         amps = None if amps is None else int(amps)  # None: no limit from the profiles
@@ -394,7 +399,6 @@ class Applied:
             self.due = uptime + ms
         if done is not True:
             log.warn("ocpp: charging profile limit %s A not applied: %s" % (amps, done))
-
 
 
 def handle(cp, action, p):
