@@ -31,12 +31,13 @@ just before this start). Each start's dating is kept on flash, so that a
 message sent again after a restart carries the time it had (_dated).
 
 Energy: ``meterStart``/``meterStop`` and Energy.Active.Import.Register are
-meter 1's import counter when a meter reads it; without one they are the
-session's estimated energy, which starts at 0 in each transaction. One or
-the other for a whole transaction, never both: one that starts before meter
-1's first reading (at power-up, with a vehicle still plugged in) is
-journalled when that reading comes (up to MeterStaleS later, then on the
-estimate).
+meter 1's import counter when a meter reads it; without one, the last
+register recorded plus the session's estimated energy, so that the register
+never goes back (that last register is kept on flash with the open
+transaction's note). One or the other for a whole transaction, never both:
+one that starts before meter 1's first reading (at power-up, with a vehicle
+still plugged in) is journalled when that reading comes (up to MeterStaleS
+later, then on the estimate).
 """
 
 import asyncio
@@ -127,6 +128,8 @@ class ChargePoint:
         self._pending_when = None
         self._pending_stop = None
         self._by_meter = False  # the running transaction's energy is meter 1's register (else the estimate)
+        self._last_wh = 0  # the register of the last Start or Stop recorded (on flash in open_path)
+        self._base_wh = 0  # an estimated transaction's register: this plus the session's energy
         self._ids = 0
         self._waiting = None  # (message id, asyncio.Event, [answer]) of our outstanding CALL
         self._sent_ms = self.clock.ticks()  # when we last sent a CALL (Heartbeat when idle)
@@ -205,7 +208,9 @@ class ChargePoint:
         the other (the counter of a meter read late is not an energy this
         transaction took)."""
         s = self.m.session
-        return s.reading_wh if s.reading_wh >= 0 and (self._by_meter or self.tx_ref is None) else s.energy_wh
+        if s.reading_wh >= 0 and (self._by_meter or self.tx_ref is None):
+            return s.reading_wh
+        return self._last_wh if self.tx_ref is None else self._base_wh + s.energy_wh
 
     def _meter_awaited(self):
         """True while a transaction just started should wait for meter 1's
@@ -290,6 +295,7 @@ class ChargePoint:
     def _start(self, when):
         """Journal the running transaction's Start (its meterStart is known now)."""
         self._by_meter = self.m.session.reading_wh >= 0
+        self._base_wh = self._last_wh
         payload = {"connectorId": CONNECTOR, "idTag": self.m.id_tag or "FREE", "meterStart": self._register_wh()}
         if self.reservation_used is not None:
             payload["reservationId"] = self.reservation_used
@@ -306,6 +312,7 @@ class ChargePoint:
 
     def _note_open(self, wh):
         """The running transaction on flash, with its register now."""
+        self._last_wh = wh
         note = {"ref": self.tx_ref, "wh": wh}
         if not self._by_meter:
             note["est"] = 1  # the estimate: not to be compared with meter 1's counter after a restart
@@ -319,13 +326,16 @@ class ChargePoint:
         self.journal.append(STOP, payload)
         self.tx_ref = None
         self._phase = None
-        _remove(self.open_path)
+        # No transaction open; the register it ended at, for the next one on the estimate.
+        self._last_wh = payload["meterStop"]
+        write_atomic(self.open_path, json.dumps({"wh": self._last_wh}))
 
     def _recover(self):
         """A transaction left open by a power cut (or a crash) is stopped:
         PowerLoss, at the last register reading known (the session's energy
         since is lost with the RAM; meter 1's counter is not)."""
         left = read_json(self.open_path)
+        self._last_wh = left.get("wh", 0)
         if "ref" not in left:
             return
         self.tx_ref = left["ref"]
@@ -829,13 +839,6 @@ class ChargePoint:
             self.m.disable("OCPP", 10)
         else:
             self.m.enable("OCPP", 10)
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
 
 
 class _Settings:

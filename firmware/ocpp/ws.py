@@ -130,48 +130,15 @@ def basic_auth(user, password):
     return "Basic " + token.decode().strip()
 
 
-def _ders(ca):
-    """The CA certificate(s) ``ca`` (PEM text or DER bytes) as a list of DER
-    bytes: MicroPython's mbedTLS may be built without PEM, so we decode it."""
-    if isinstance(ca, str):
-        ca = ca.encode()
-    if not isinstance(ca, (bytes, bytearray)) or not ca:
-        raise ValueError("CA certificate: PEM text or DER bytes")
-    begin, end = b"-----BEGIN CERTIFICATE-----", b"-----END CERTIFICATE-----"
-    if ca[:1] == b"\x30":  # DER: an ASN.1 SEQUENCE
-        return [bytes(ca)]
-    ders = []
-    i = ca.find(begin)
-    while i >= 0:
-        j = ca.find(end, i)
-        if j < 0:
-            break
-        try:
-            ders.append(binascii.a2b_base64(b"".join(ca[i + len(begin) : j].split())))
-        except ValueError:
-            raise ValueError("CA certificate: bad base64 in PEM")
-        i = ca.find(begin, j)
-    if not ders:
-        raise ValueError("CA certificate: no PEM certificate found")
-    return ders
-
-
 def tls_context(ca):
-    """A client TLS context that trusts only ``ca`` and checks the host name."""
-    ders = _ders(ca)
-    try:
-        import ssl
+    """A client TLS context that trusts only ``ca`` and checks the host name
+    (app.tls); WsError on a build without TLS."""
+    from app.tls import client_context
+
+    try:  # a bad certificate is a ValueError, on any build
+        return client_context(ca)
     except ImportError:  # a build without TLS
         raise WsError("no TLS in this MicroPython build: wss:// is not possible")
-    if hasattr(ssl, "create_default_context"):  # CPython: verify + host name on
-        return ssl.create_default_context(cadata=b"".join(ders))
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    # MicroPython's default is CERT_NONE: anyone could pose as the back end.
-    # With CERT_REQUIRED and a server_hostname, mbedTLS checks the name too.
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    for der in ders:
-        ctx.load_verify_locations(cadata=der)
-    return ctx
 
 
 async def connect(url, subprotocol="ocpp1.6", auth=None, ca=None, timeout_ms=10000, max_size=MAX_SIZE):
@@ -740,7 +707,9 @@ def for_profile(profile, endpoint, box_id, key, ca):
         return url, (box_id, key), None
     if not ca:
         raise ValueError("security profile 2 needs the CA certificate")
-    _ders(ca)  # refuse a bad certificate now, not at every connection attempt
+    from app.tls import ders
+
+    ders(ca)  # refuse a bad certificate now, not at every connection attempt
     return url, (box_id, key), ca
 
 
