@@ -95,17 +95,20 @@ class CallRefused(CallError):
 
 class ChargePoint:
     def __init__(self, charger, journal_path="ocpp.jnl", config_path="ocpp.json", open_path="ocpp.tx",
-                 cache_path="ocpp.auth", dates_path="ocpp.dates", list_path="ocpp.list"):
+                 cache_path="ocpp.auth", dates_path="ocpp.dates", list_path="ocpp.list",
+                 profiles_path="ocpp.prof"):
         self.charger = charger
         self.m = charger.manager
         info = dict(ModelId=charger.board.get("product_type", ""), VendorId="open-evse",
                     SerialNumber=charger.wifi.mac().replace(":", ""))
         self.config = OcppConfig(config_path, settings_hooks(_Settings(self.m), info),
-                                 profiles="Core,LocalAuthListManagement,RemoteTrigger,Reservation")
+                                 profiles="Core,LocalAuthListManagement,RemoteTrigger,Reservation,SmartCharging")
         self.journal = Journal(journal_path)
         self.cache = AuthCache(cache_path)
         self.list_path = list_path
         self._list = None  # the Local Authorization List (ocpp.locallist), once needed
+        self.profiles_path = profiles_path
+        self._smart = None  # the charging profiles applied (ocpp.smartcharging), once there are any
         # The transaction that runs, on flash ({"ref": its Start's seq, "wh":
         # the register when last sampled}): one that was running when the
         # charger lost power is stopped when it is back (_recover, last).
@@ -146,6 +149,7 @@ class ChargePoint:
         # Which start of the firmware a record without a time was made in.
         self.boot_id = int.from_bytes(os.urandom(3), "big")
         self._recover()
+        self.smart(False)  # profiles on flash limit the charger from the start
         if self.m.transaction_active:
             # It started before this task subscribed (the control loop runs
             # first after a restart, and a vehicle still plugged in starts at once).
@@ -419,6 +423,8 @@ class ChargePoint:
             if not self.m.transaction_active:
                 log.info("ocpp: no vehicle within ConnectionTimeOut: authorization withdrawn")
                 self.m.withdraw_authorization()
+        if self._smart is not None:
+            self._smart.step(self)
         self.status = self._connector_status()
         self.wake.set()
 
@@ -705,6 +711,10 @@ class ChargePoint:
             from ocpp import reservation  # imported when first asked (heap)
 
             return (reservation.reserve_now if action == "ReserveNow" else reservation.cancel)(self, p)
+        if action in ("SetChargingProfile", "ClearChargingProfile", "GetCompositeSchedule"):
+            from ocpp import smartcharging  # imported when first asked (heap)
+
+            return smartcharging.handle(self, action, p)
         if action == "TriggerMessage":
             from ocpp import trigger  # imported when first asked (heap)
 
@@ -793,6 +803,26 @@ class ChargePoint:
 
             self._list = LocalList(self.list_path, self.config.value("LocalAuthListMaxLength"))
         return self._list
+
+    def smart(self, create=True):
+        """The charging profiles as applied (ocpp.smartcharging.Applied),
+        loaded when first needed (its module too); with ``create`` false
+        None while there are none on flash."""
+        if self._smart is None:
+            if not create:
+                try:
+                    os.stat(self.profiles_path)
+                except OSError:
+                    return None
+            from ocpp.smartcharging import Applied
+
+            self._smart = Applied(self, self.profiles_path)
+            self._smart.step(self)  # the limit applies now, not at the next step
+        return self._smart
+
+    def tx_id(self):
+        """The running transaction's id, once the central system gave it (else None)."""
+        return None if self.tx_ref is None else self.journal.transaction_id(self.tx_ref)
 
     def _authorize(self, id_tag):
         """EvseManager.authorize, noting the reservation it consumes (the

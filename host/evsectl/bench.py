@@ -31,7 +31,7 @@ image sits at the bottom of the heap, outside the figures: evsectl.romheap.)
                              (evsectl.bench_web)
     ocpp_heap_bytes_32, ocpp_fits_heap_budget_32, min_heapsize_kib_ocpp_32,
     ocpp_flash_bytes_per_hour (and per sample, per transaction),
-    ocpp_journal_drain_ms (and _records)
+    ocpp_journal_drain_ms (and _records), ocpp_smart_heap_bytes_32 (and _flash_bytes)
                              OCPP connected to a real central system, in a
                              transaction, both meters polling (evsectl.bench_ocpp)
     cfos_heap_bytes_32, cfos_heap_cost_bytes_32, cfos_boot_heap_cost_bytes_32,
