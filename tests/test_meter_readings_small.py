@@ -38,7 +38,7 @@ class Charger:
     settings, the clock and the charger interface its limit goes through."""
 
     def __init__(self):
-        self.config = {"Meter1Type": 0, "Meter2Type": 0, "ControlStrategy": 0}
+        self.config = {"Meter1Type": 0, "Meter2Type": 0, "ControlStrategy": 0, "MqttBroker": ""}
         self.kernel = Kernel(Params(), Settings())
         self.clock = VirtualClock()
         self.manager = EvseManager(self)
