@@ -61,6 +61,7 @@ START = "StartTransaction"
 STOP = "StopTransaction"
 METER = "MeterValues"
 CONNECTOR = 1
+FIRMWARE_JOB = "ocpp.fw"  # an UpdateFirmware job (ocpp.firmware), on flash
 ANSWER_MS = 30000  # how long a CALL of ours waits for its answer
 
 # Configuration values this charger cannot honour (ChangeConfiguration
@@ -100,7 +101,7 @@ class ChargePoint:
         info = dict(ModelId=charger.board.get("product_type", ""), VendorId="open-evse",
                     SerialNumber=charger.wifi.mac().replace(":", ""))
         self.config = OcppConfig(config_path, settings_hooks(_Settings(self.m), info),
-                                 profiles="Core,LocalAuthListManagement,RemoteTrigger,Reservation")
+                                 profiles="Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger,Reservation")
         self.journal = Journal(journal_path)
         self.cache = AuthCache(cache_path)
         self.list_path = list_path
@@ -134,6 +135,11 @@ class ChargePoint:
         self.reserved_parent = None  # the parentIdTag of the reservation that holds (ocpp.reservation)
         self.reservation_used = None  # the id of the reservation the waiting authorization consumed
         self.triggered = []  # (message, connectorId) a TriggerMessage asked for, to send (ocpp.trigger)
+        # Firmware Management (ocpp.firmware, ocpp.diagnostics): the status a
+        # TriggerMessage reports, and the task of an UpdateFirmware job.
+        self.firmware_status = "Idle"
+        self.diagnostics_status = "Idle"
+        self.firmware_task = None
         self.wake = asyncio.Event()
         self._one_call = asyncio.Lock()  # one CALL of ours outstanding at a time
         self.m.token_validator = self._validate
@@ -631,6 +637,13 @@ class ChargePoint:
                 pass
 
     async def run(self):
+        try:
+            os.stat(FIRMWARE_JOB)  # an UpdateFirmware that a restart interrupted, or whose restart this is
+            from ocpp import firmware
+
+            firmware.start(self)
+        except OSError:
+            pass
         await asyncio.gather(self._record(), self._link())
 
     # -- the central system's CALLs ---------------------------------------------------------
@@ -700,6 +713,14 @@ class ChargePoint:
             return trigger.request(self, p)
         if action == "DataTransfer":
             return {"status": "UnknownVendorId"}
+        if action == "UpdateFirmware":
+            from ocpp import firmware  # imported when first asked (heap)
+
+            return firmware.update(self, p)
+        if action == "GetDiagnostics":
+            from ocpp import diagnostics  # imported when first asked (heap)
+
+            return diagnostics.request(self, p)
         if action == "UnlockConnector":
             if p.get("connectorId") != CONNECTOR:
                 return {"status": "NotSupported"}
