@@ -140,6 +140,7 @@ class ChargePoint:
         self.firmware_status = "Idle"
         self.diagnostics_status = "Idle"
         self.firmware_task = None
+        self.diagnostics_task = None
         self.wake = asyncio.Event()
         self._one_call = asyncio.Lock()  # one CALL of ours outstanding at a time
         self.m.token_validator = self._validate

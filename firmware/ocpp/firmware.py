@@ -35,12 +35,9 @@ import json
 import os
 
 from app import log
-from app.aio import sleep_ms
 from app.atomic import read_json, write_atomic
-from evse.compat import ticks_diff
-
 from ocpp.chargepoint import FIRMWARE_JOB as FILE
-POLL_MS = 250  # how often a wait looks again (real time; its conditions are on the charger's clock)
+from ocpp.jobs import after_ms, tell, until
 
 
 def update(cp, p):
@@ -85,31 +82,8 @@ async def resume(cp):
 
 
 async def _tell(cp, status):
-    """A FirmwareStatusNotification, once online (a status lost with the
-    link is not sent again: the next one, or a TriggerMessage, tells)."""
-    from ocpp.chargepoint import CallError
-
     cp.firmware_status = status
-    await _until(lambda: _online(cp))
-    try:
-        await cp.call("FirmwareStatusNotification", {"status": status})
-    except CallError as e:
-        log.warn("ocpp: FirmwareStatusNotification %s: %s" % (status, e))
-
-
-def _online(cp):
-    return cp.accepted and cp.ws is not None and not cp.link_lost
-
-
-async def _until(ready):
-    while not ready():
-        await sleep_ms(POLL_MS)
-
-
-async def _after_ms(cp, ms):
-    """Wait ``ms`` of the charger's clock (virtual in the simulator)."""
-    since = cp.clock.ticks()
-    await _until(lambda: ticks_diff(cp.clock.ticks(), since) >= ms)
+    await tell(cp, "FirmwareStatusNotification", status)
 
 
 def _idle(cp):
@@ -120,17 +94,17 @@ def _idle(cp):
 async def _run(cp, job):
     at = job.get("at")
     if at is not None:
-        await _until(lambda: cp._epoch() is not None and cp._epoch() >= at)
+        await until(lambda: cp._epoch() is not None and cp._epoch() >= at)
     if not _idle(cp):
         log.info("ocpp: firmware update waits for the transaction to end")
-        await _until(lambda: _idle(cp))
+        await until(lambda: _idle(cp))
     got = await _download(cp, job)
     if got is None:
         _remove()
         return
     await _tell(cp, "Downloaded")
     if not _idle(cp):
-        await _until(lambda: _idle(cp))
+        await until(lambda: _idle(cp))
     from app import ota
 
     job["phase"] = "installing"
@@ -158,8 +132,8 @@ async def _download(cp, job):
     why = None
     for attempt in range(attempts):
         if attempt:
-            await _after_ms(cp, job["interval"] * 1000)
-            await _until(lambda: _idle(cp))
+            await after_ms(cp, job["interval"] * 1000)
+            await until(lambda: _idle(cp))
         await _tell(cp, "Downloading")
         if charger.ota_busy:
             why = "another update is running"
@@ -189,7 +163,7 @@ async def _report_install(cp, job):
     if VERSION == job.get("version"):
         # Installed once it is kept: the trial (app.ota.confirm) ends with
         # slots.json without "previous", or with a restart into the old one.
-        await _until(lambda: "previous" not in read_json("slots.json"))
+        await until(lambda: "previous" not in read_json("slots.json"))
         await _tell(cp, "Installed")
     else:
         log.warn("ocpp: firmware %s did not come up healthy; running %s" % (job.get("version"), VERSION))

@@ -1,0 +1,133 @@
+"""GetDiagnostics (OCPP 1.6 section 6.22, 4.4): a diagnostics file uploaded
+to the central system's ``location`` (app.upload: ``ftp://`` or ``http://``
+PUT), with DiagnosticsStatusNotification Uploading, then Uploaded or
+UploadFailed.
+
+The file, plain text, is written to flash first (``FILE``) and streamed
+from there, so each attempt sends the same bytes and RAM holds a chunk of
+it at a time:
+
+- the charge point: box id, firmware version, time, uptime, heap;
+- the log's last lines (app.log.recent), those between ``startTime`` and
+  ``stopTime`` when the central system gives them and the time is known
+  (a line's time is the time now less how long ago it was logged);
+- the settings as the WebAPI shows them (app.config.public: no secret,
+  only whether each is set), one ``key=value`` a line;
+- the OCPP journal: records waiting to be sent, its bytes on flash, the
+  open transaction; the OCPP configuration keys' values (GetConfiguration's:
+  none of them is a secret).
+
+``retries`` attempts (default 1) ``retryInterval`` s apart (default 60)
+on the charger's clock. The answer names the file (``diag-<box>-<time>.txt``)
+at once. Imported by the first GetDiagnostics only (heap).
+"""
+
+import asyncio
+import gc
+import json
+import os
+
+from app import log
+from ocpp.jobs import after_ms, tell
+
+FILE = "diag.txt"
+
+
+def request(cp, p):
+    """GetDiagnostics.conf for request ``p``: the file name, the upload started;
+    no file name for a location this charger cannot upload to, or while
+    an earlier upload still runs (or waits to retry)."""
+    from app import upload
+
+    location = p.get("location")
+    if upload.parse(location) is None:
+        log.warn("ocpp: GetDiagnostics: cannot upload to %r" % location)
+        return {}
+    from ocpp import timefmt
+
+    box = cp.charger.config["OcppBoxId"] or "evse"
+    stamp = (cp._now() or timefmt.format(0))[:19].replace("-", "").replace(":", "")
+    name = "diag-%s-%sZ.txt" % (box, stamp)
+    retries = p.get("retries")
+    interval = p.get("retryInterval")
+    job = dict(location=location, name=name, start=_epoch(p.get("startTime")), stop=_epoch(p.get("stopTime")),
+               attempts=retries if isinstance(retries, int) and retries > 0 else 1,
+               interval=interval if isinstance(interval, int) and interval >= 0 else 60)
+    if cp.diagnostics_task is not None:  # one upload at a time: no file for this request
+        log.warn("ocpp: GetDiagnostics while an upload runs: refused")
+        return {}
+    cp.diagnostics_task = asyncio.create_task(_run(cp, job))
+    return {"fileName": name}
+
+
+def _epoch(text):
+    from ocpp import timefmt
+
+    return timefmt.parse(text) if isinstance(text, str) else None
+
+
+async def _tell(cp, status):
+    cp.diagnostics_status = status
+    await tell(cp, "DiagnosticsStatusNotification", status)
+
+
+async def _run(cp, job):
+    from app import upload
+
+    status = "UploadFailed"
+    try:
+        write(cp, FILE, job["start"], job["stop"])
+        for attempt in range(job["attempts"]):
+            if attempt:
+                await after_ms(cp, job["interval"] * 1000)
+            await _tell(cp, "Uploading")
+            try:
+                await upload.upload(job["location"], FILE, job["name"])
+                log.info("ocpp: diagnostics uploaded as %s" % job["name"])
+                status = "Uploaded"
+                break
+            except (upload.UploadError, OSError) as e:
+                why = str(e) if isinstance(e, upload.UploadError) else repr(e)
+                log.warn("ocpp: diagnostics upload attempt %d of %d: %s" % (attempt + 1, job["attempts"], why))
+    finally:
+        try:
+            os.remove(FILE)
+        except OSError:
+            pass
+    try:
+        await _tell(cp, status)
+    finally:
+        cp.diagnostics_status = "Idle"
+        cp.diagnostics_task = None
+
+
+def write(cp, path, start=None, stop=None):
+    """The diagnostics file at ``path``, written a line at a time."""
+    from app import config
+    from version import VERSION
+
+    charger = cp.charger
+    now = cp._epoch()
+    with open(path, "w") as f:
+        f.write("# open-evse diagnostics\n")
+        f.write("box=%s\nversion=%s\ntime=%s\nuptime_ms=%d\nheap_free=%d\n" % (
+            charger.config["OcppBoxId"], VERSION, cp._now() or "unknown", cp._uptime(), gc.mem_free()
+            if hasattr(gc, "mem_free") else 0))
+        f.write("\n# log, oldest first%s\n" % ("" if start is None and stop is None else
+                                                  " (%s to %s)" % (start, stop)))
+        for ago, line in log.recent():
+            if now is not None:
+                t = now - ago // 1000
+                if (start is not None and t < start) or (stop is not None and t > stop):
+                    continue
+            f.write(line)
+            f.write("\n")
+        f.write("\n# settings (no secrets: only whether each is set)\n")
+        for key, value in config.public(charger.manager.settings()):
+            f.write("%s=%s\n" % (key, json.dumps(value)))
+        j = cp.journal
+        f.write("\n# ocpp journal\nwaiting=%d\nlive_bytes=%d\nfile_bytes=%d\nlast_seq=%d\nopen_transaction=%s\n"
+                % (len(j), j.live_bytes(), j.file_bytes(), j.last_seq(), cp.tx_ref))
+        f.write("\n# ocpp configuration\n")
+        for item in cp.config.get(None)[0]:
+            f.write("%s=%s\n" % (item["key"], item.get("value", "")))

@@ -1,0 +1,43 @@
+"""What the Firmware Management jobs share (ocpp.firmware's update,
+ocpp.diagnostics's upload): waiting on the charger's clock, and reporting a
+status to the central system.
+
+The jobs run beside the link task; they wait by looking again every
+``POLL_MS`` of real time at conditions that are on the charger's clock
+(virtual in the simulator), so virtual time moves them as it moves the
+OCPP timers.
+"""
+
+from app import log
+from app.aio import sleep_ms
+from evse.compat import ticks_diff
+
+POLL_MS = 250
+
+
+async def until(ready):
+    while not ready():
+        await sleep_ms(POLL_MS)
+
+
+async def after_ms(cp, ms):
+    """Wait ``ms`` of the charger's clock."""
+    since = cp.clock.ticks()
+    await until(lambda: ticks_diff(cp.clock.ticks(), since) >= ms)
+
+
+def online(cp):
+    return cp.accepted and cp.ws is not None and not cp.link_lost
+
+
+async def tell(cp, action, status):
+    """A FirmwareStatusNotification or DiagnosticsStatusNotification
+    (``action``), once online. One lost with the link is not sent again:
+    the next, or a TriggerMessage, tells."""
+    from ocpp.chargepoint import CallError
+
+    await until(lambda: online(cp))
+    try:
+        await cp.call(action, {"status": status})
+    except CallError as e:
+        log.warn("ocpp: %s %s: %s" % (action, status, e))
