@@ -61,6 +61,8 @@ START = "StartTransaction"
 STOP = "StopTransaction"
 METER = "MeterValues"
 CONNECTOR = 1
+# Eaton's action keys (ocpp.eaton): answered when named, never listed.
+_EATON_KEYS = ("FactoryReset", "NetworkStatus", "RSSI")
 FIRMWARE_JOB = "ocpp.fw"  # an UpdateFirmware job (ocpp.firmware), on flash
 ANSWER_MS = 30000  # how long a CALL of ours waits for its answer
 
@@ -141,6 +143,7 @@ class ChargePoint:
         self.diagnostics_status = "Idle"
         self.firmware_task = None
         self.diagnostics_task = None
+        self.vendor_out = []  # Eaton DataTransfer (messageId, data) to send (ocpp.eaton)
         self.wake = asyncio.Event()
         self._one_call = asyncio.Lock()  # one CALL of ours outstanding at a time
         self.m.token_validator = self._validate
@@ -245,6 +248,11 @@ class ChargePoint:
         return "Finishing" if self.tx_ref is None and self._finished else "Preparing"
 
     def _on_event(self, code, arg):
+        enabled = self.config.value("EnabledDataTransfer")
+        if enabled and code in (E.TRANSACTION_STARTED, E.TRANSACTION_FINISHED):
+            from ocpp import eaton
+
+            eaton.on_event(self, code, arg, enabled)
         if code == E.TRANSACTION_STARTED:
             self._auth_at = None
         if code in (E.CHARGING_STARTED, E.CHARGING_PAUSED_EV, E.CHARGING_PAUSED_EVSE):
@@ -559,6 +567,10 @@ class ChargePoint:
                 from ocpp import trigger
 
                 await trigger.send(self)
+            if self.vendor_out:
+                from ocpp import eaton
+
+                await eaton.send(self)
             # A CALLERROR to these is logged and not repeated: the next
             # change or interval sends the next one. (No answer at all ends
             # the link: it is likely dead.)
@@ -620,7 +632,7 @@ class ChargePoint:
         connected = self.ws is not None and not self.link_lost and self.accepted
         due = ticks_diff(self.clock.ticks(), self._sent_ms) >= self.config.value("HeartbeatInterval") * 1000
         busy = self._waiting is not None or len(self.journal) > 0 or self.status != self.reported or due or \
-            bool(self.triggered)
+            bool(self.triggered) or bool(self.vendor_out)
         return {"Connected": connected, "Journal": len(self.journal), "Busy": busy, "Status": self.reported}
 
     async def _pause(self, ms):
@@ -638,6 +650,14 @@ class ChargePoint:
                 pass
 
     async def run(self):
+        try:
+            os.stat("factory.rst")  # ocpp.eaton's FACTORY_FLAG: a FactoryReset to carry out at this start
+            from ocpp import eaton
+
+            eaton.factory_reset(self)
+            return
+        except OSError:
+            pass
         try:
             os.stat(FIRMWARE_JOB)  # an UpdateFirmware that a restart interrupted, or whose restart this is
             from ocpp import firmware
@@ -684,6 +704,11 @@ class ChargePoint:
             return {"status": "Accepted"}
         if action == "GetConfiguration":
             known, unknown = self.config.get(p.get("key"))
+            if [k for k in unknown if k in _EATON_KEYS]:
+                from ocpp import eaton
+
+                known += [eaton.get(self, k) for k in unknown if k in _EATON_KEYS]
+                unknown = [k for k in unknown if k not in _EATON_KEYS]
             answer = {"configurationKey": known}
             if unknown:
                 answer["unknownKey"] = unknown
@@ -692,6 +717,10 @@ class ChargePoint:
             key, value = p.get("key"), p.get("value")
             if not isinstance(key, str) or not isinstance(value, str):
                 raise CallError("key and value must be strings")
+            if key in _EATON_KEYS:
+                from ocpp import eaton
+
+                return {"status": eaton.change(self, key, value)}
             cannot = _CANNOT.get(key)
             if cannot and value.lower() == cannot[0]:
                 log.info("ocpp: %s=%s rejected: %s" % (key, value, cannot[1]))
@@ -713,7 +742,9 @@ class ChargePoint:
 
             return trigger.request(self, p)
         if action == "DataTransfer":
-            return {"status": "UnknownVendorId"}
+            from ocpp import eaton
+
+            return eaton.incoming(p)
         if action == "UpdateFirmware":
             from ocpp import firmware  # imported when first asked (heap)
 
@@ -816,6 +847,11 @@ class ChargePoint:
 
     def _apply_availability(self, kind):
         self._availability = None
+        enabled = self.config.value("EnabledDataTransfer")
+        if enabled:
+            from ocpp import eaton
+
+            eaton.shut_off(self, kind, enabled)
         if kind == "Inoperative":
             self.m.disable("OCPP", 10)
         else:

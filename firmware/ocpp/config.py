@@ -33,9 +33,13 @@ from app.atomic import read_json, write_atomic
 MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import", "Current.Offered", "Voltage")
 _PHASE_ROTATIONS = ("NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS", "TSR")
 
+# Eaton's DataTransfer messages (its table 7) that this charger sends (ocpp.eaton).
+DATA_TRANSFERS = ("ChargeStopError", "PlugType", "RemoteShutOff", "StopSource")
+
 # key: (type, writable, default, lowest, highest, flags). Types: "int" (lowest
 # and highest bound it), "bool", "csl" (comma-separated measurands, at most
-# ``highest`` of them), "rot" (ConnectorPhaseRotation), "str" (fixed text).
+# ``highest`` of them), "dt" (comma-separated DATA_TRANSFERS), "rot"
+# (ConnectorPhaseRotation), "str" (fixed text).
 # Flags: 1 = applies after a restart.
 #
 # dict(Key=...) rather than {"Key": ...}: the key names become interned
@@ -71,6 +75,8 @@ KEYS = dict(
     LocalAuthListEnabled=("bool", 1, True, 0, 0, 0),
     LocalAuthListMaxLength=("int", 0, 200, 0, 0, 0),  # locallist.MAX_LENGTH: tags on flash
     SendLocalListMaxLength=("int", 0, 20, 0, 0, 0),  # locallist.SEND_MAX_LENGTH: tags in one message
+    # Eaton table 5: its DataTransfer messages to send (all it has, by default).
+    EnabledDataTransfer=("dt", 1, ",".join(DATA_TRANSFERS), 0, 0, 0),
     # Eaton table 5, the connection's own keys.
     RetryBackoffRandomRange=("int", 1, 6, 0, 600, 1),
     RetryBackoffWaitMinimum=("int", 1, 10, 1, 600, 1),
@@ -130,6 +136,12 @@ def parse(kind, lo, hi, text):
         for m in items:
             if m not in MEASURANDS:
                 raise ValueError("unknown measurand %s: one of %s" % (m, ",".join(MEASURANDS)))
+        return ",".join(items)
+    if kind == "dt":
+        items = [m.strip() for m in text.split(",")] if text.strip() else []
+        for m in items:
+            if m not in DATA_TRANSFERS:
+                raise ValueError("%s is not a DataTransfer this charger sends: %s" % (m, ",".join(DATA_TRANSFERS)))
         return ",".join(items)
     if kind == "rot":
         for item in text.split(","):
