@@ -64,6 +64,7 @@ CONNECTOR = 1
 # Eaton's action keys (ocpp.eaton): answered when named, never listed.
 _EATON_KEYS = ("FactoryReset", "NetworkStatus", "RSSI")
 FIRMWARE_JOB = "ocpp.fw"  # an UpdateFirmware job (ocpp.firmware), on flash
+FACTORY_FLAG = "factory.rst"  # a FactoryReset to carry out at the next start (ocpp.eaton)
 ANSWER_MS = 30000  # how long a CALL of ours waits for its answer
 
 # Configuration values this charger cannot honour (ChangeConfiguration
@@ -651,7 +652,7 @@ class ChargePoint:
 
     async def run(self):
         try:
-            os.stat("factory.rst")  # ocpp.eaton's FACTORY_FLAG: a FactoryReset to carry out at this start
+            os.stat(FACTORY_FLAG)
             from ocpp import eaton
 
             eaton.factory_reset(self)

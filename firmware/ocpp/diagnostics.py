@@ -28,7 +28,7 @@ import json
 import os
 
 from app import log
-from ocpp.jobs import after_ms, tell
+from ocpp.jobs import after_ms, tell, unload
 
 FILE = "diag.txt"
 
@@ -99,6 +99,7 @@ async def _run(cp, job):
     finally:
         cp.diagnostics_status = "Idle"
         cp.diagnostics_task = None
+        unload("app.upload", "ocpp.diagnostics")
 
 
 def write(cp, path, start=None, stop=None):

@@ -44,10 +44,10 @@ import os
 
 from app import log
 from charger import events as E
+from ocpp.chargepoint import FACTORY_FLAG
 
 VENDOR = "GreenMotion"
 QUEUE = 4
-FACTORY_FLAG = "factory.rst"  # an "Active" FactoryReset, carried out at the next start
 ERASED = ("config.json", "ocpp.json", "ocpp.auth", "ocpp.list", "ocpp.fw", FACTORY_FLAG)
 
 

@@ -37,7 +37,7 @@ import os
 from app import log
 from app.atomic import read_json, write_atomic
 from ocpp.chargepoint import FIRMWARE_JOB as FILE
-from ocpp.jobs import after_ms, tell, until
+from ocpp.jobs import after_ms, tell, unload, until
 
 
 def update(cp, p):
@@ -79,6 +79,7 @@ async def resume(cp):
             await _run(cp, job)
     finally:
         cp.firmware_status = "Idle"
+        unload("ocpp.firmware")
 
 
 async def _tell(cp, status):

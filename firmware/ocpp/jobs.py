@@ -41,3 +41,18 @@ async def tell(cp, action, status):
         await cp.call(action, {"status": status})
     except CallError as e:
         log.warn("ocpp: %s %s: %s" % (action, status, e))
+
+
+def unload(*names):
+    """Hand the heap of modules ``names`` ("package.module") back once a job
+    is over: they are rarely needed again, and the next import loads them
+    afresh (as app.ota does for itself)."""
+    import sys
+
+    for name in names:
+        sys.modules.pop(name, None)
+        package, _, module = name.rpartition(".")
+        try:
+            delattr(sys.modules[package], module)
+        except (KeyError, AttributeError):
+            pass

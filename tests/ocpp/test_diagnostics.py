@@ -83,10 +83,11 @@ def check_content(text):
     assert "\n# ocpp journal\nwaiting=" in text and "\nHeartbeatInterval=" in text
 
 
-def test_diagnostics_over_ftp(sim_factory, central, ftp_server):
+@pytest.mark.parametrize("interpreter", ["micropython", "cpython"])
+def test_diagnostics_over_ftp(sim_factory, central, ftp_server, interpreter):
     port, home = ftp_server
     cs = central()
-    ocpp_charger(sim_factory, cs, OcppAuthKey="topsecretpassword")
+    ocpp_charger(sim_factory, cs, interpreter=interpreter, OcppAuthKey="topsecretpassword")
     cs.got("StatusNotification", where=lambda p: p["status"] == "Available")
     name = get_diagnostics(cs, "ftp://evse:s3cret@127.0.0.1:%d/" % port)
     assert name.startswith("diag-CP1-") and name.endswith("Z.txt")

@@ -6,6 +6,8 @@ EnabledDataTransfer, and its action keys FactoryReset, RSSI and NetworkStatus.""
 import json
 import time
 
+import pytest
+
 from simclient import DOWN
 from test_core_e2e import central  # noqa: F401 (the fixture: a central system process)
 from test_core_e2e import ocpp_charger
@@ -67,9 +69,10 @@ def test_data_transfer_messages_follow_enabled_data_transfer(sim_factory, centra
         assert answer["status"] == status
 
 
-def test_rssi_and_network_status_are_answered_when_named(sim_factory, central):
+@pytest.mark.parametrize("interpreter", ["micropython", "cpython"])
+def test_rssi_and_network_status_are_answered_when_named(sim_factory, central, interpreter):
     cs = central()
-    ocpp_charger(sim_factory, cs)
+    ocpp_charger(sim_factory, cs, interpreter=interpreter)
     cs.got("StatusNotification")
     every = [k["key"] for k in cs.call("GetConfiguration", {})["result"]["configuration_key"]]
     assert not {"RSSI", "NetworkStatus", "FactoryReset"} & set(every)  # Eaton: never in the full list
