@@ -147,3 +147,44 @@ def test_a_version_that_does_not_come_up_is_rolled_back_and_reported(tmp_path, b
         assert failed["n"] > 0 and sim.client.status()["SystemVersion"] == "0.1.0"
         assert slots(sim) == {"active": "slot_a", "rolled_back": "0.3.0"}
         gone(sim.device_dir / "ocpp.fw")  # the job is over
+
+
+def test_a_tampered_file_is_refused_while_downloading(tmp_path, built, keys, central, started):
+    """A file changed after the bundle was signed: its SHA-256 is not the
+    signed manifest's, so the download fails (DownloadFailed) and the slot is emptied."""
+    out = tmp_path / "dist"
+    bundle = make_bundle(built, out, "0.2.0", keys[0])
+    tampered = bytearray((bundle / "app" / "runtime.mpy").read_bytes())
+    tampered[-1] ^= 1  # one bit: the size is the signed one, the hash is not
+    (bundle / "app" / "runtime.mpy").write_bytes(bytes(tampered))
+    cs = central()
+    with update_server(root=out) as server:
+        sim = started(ocpp_ota_charger(tmp_path, keys[1], cs))
+        cs.got("StatusNotification", where=lambda p: p["status"] == "Available")
+        update(cs, server.url)
+        cs.got("FirmwareStatusNotification", where=lambda p: p["status"] == "DownloadFailed")
+        assert firmware_statuses(cs) == ["Downloading", "DownloadFailed"]
+        assert "app/runtime.mpy: SHA-256 mismatch" in sim.output()
+        assert slots(sim) == {"active": "slot_a"} and not (sim.device_dir / "slot_b").exists()
+        assert sim.client.status()["SystemVersion"] == "0.1.0"
+
+
+T0 = 1767225600  # 2026-01-01T00:00:00Z, the central system's time (it follows no real clock here)
+
+
+def test_the_download_waits_for_its_retrieve_date(tmp_path, built, keys, central, started):
+    out = tmp_path / "dist"
+    make_bundle(built, out, "0.2.0", keys[0])
+    cs = central(clock=T0, interval=86400)  # no Heartbeat to set the clock back
+    with update_server(root=out) as server:
+        sim = started(ocpp_ota_charger(tmp_path, keys[1], cs))
+        c = sim.client
+        cs.got("StatusNotification", where=lambda p: p["status"] == "Available")
+        answer = cs.call("UpdateFirmware", dict(location=server.url, retrieveDate="2026-01-01T00:10:00Z"))
+        assert answer["result"] == {}
+        c.advance(590 * 1000)
+        time.sleep(1)
+        assert firmware_statuses(cs) == []  # 00:09:50 on the charger's clock
+        c.advance(15 * 1000)
+        cs.got("FirmwareStatusNotification", where=lambda p: p["status"] == "Downloading")
+        cs.got("FirmwareStatusNotification", where=lambda p: p["status"] == "Installing", timeout=60)
