@@ -61,10 +61,6 @@ START = "StartTransaction"
 STOP = "StopTransaction"
 METER = "MeterValues"
 CONNECTOR = 1
-# Eaton's action keys (ocpp.eaton): answered when named, never listed.
-_EATON_KEYS = ("FactoryReset", "NetworkStatus", "RSSI")
-FIRMWARE_JOB = "ocpp.fw"  # an UpdateFirmware job (ocpp.firmware), on flash
-FACTORY_FLAG = "factory.rst"  # a FactoryReset to carry out at the next start (ocpp.eaton)
 ANSWER_MS = 30000  # how long a CALL of ours waits for its answer
 
 # Configuration values this charger cannot honour (ChangeConfiguration
@@ -138,13 +134,9 @@ class ChargePoint:
         self.reserved_parent = None  # the parentIdTag of the reservation that holds (ocpp.reservation)
         self.reservation_used = None  # the id of the reservation the waiting authorization consumed
         self.triggered = []  # (message, connectorId) a TriggerMessage asked for, to send (ocpp.trigger)
-        # Firmware Management (ocpp.firmware, ocpp.diagnostics): the status a
-        # TriggerMessage reports, and the task of an UpdateFirmware job.
-        self.firmware_status = "Idle"
-        self.diagnostics_status = "Idle"
-        self.firmware_task = None
-        self.diagnostics_task = None
-        self.vendor_out = []  # Eaton DataTransfer (messageId, data) to send (ocpp.eaton)
+        # What Firmware Management and Eaton's DataTransfer hold (ocpp.jobs), once
+        # one is used: one attribute, not one each (heap: the instance's dict).
+        self.jobs = None
         self.wake = asyncio.Event()
         self._one_call = asyncio.Lock()  # one CALL of ours outstanding at a time
         self.m.token_validator = self._validate
@@ -568,7 +560,7 @@ class ChargePoint:
                 from ocpp import trigger
 
                 await trigger.send(self)
-            if self.vendor_out:
+            if self.jobs and self.jobs.get("vendor"):
                 from ocpp import eaton
 
                 await eaton.send(self)
@@ -633,7 +625,7 @@ class ChargePoint:
         connected = self.ws is not None and not self.link_lost and self.accepted
         due = ticks_diff(self.clock.ticks(), self._sent_ms) >= self.config.value("HeartbeatInterval") * 1000
         busy = self._waiting is not None or len(self.journal) > 0 or self.status != self.reported or due or \
-            bool(self.triggered) or bool(self.vendor_out)
+            bool(self.triggered) or bool(self.jobs and self.jobs.get("vendor"))
         return {"Connected": connected, "Journal": len(self.journal), "Busy": busy, "Status": self.reported}
 
     async def _pause(self, ms):
@@ -651,8 +643,9 @@ class ChargePoint:
                 pass
 
     async def run(self):
+        # Files named here, not as module constants (heap: this module's dict).
         try:
-            os.stat(FACTORY_FLAG)
+            os.stat("factory.rst")  # ocpp.eaton.FACTORY_FLAG: a FactoryReset to carry out at this start
             from ocpp import eaton
 
             eaton.factory_reset(self)
@@ -660,7 +653,7 @@ class ChargePoint:
         except OSError:
             pass
         try:
-            os.stat(FIRMWARE_JOB)  # an UpdateFirmware that a restart interrupted, or whose restart this is
+            os.stat("ocpp.fw")  # ocpp.firmware.FILE: an UpdateFirmware a restart interrupted, or whose restart this is
             from ocpp import firmware
 
             firmware.start(self)
@@ -705,11 +698,11 @@ class ChargePoint:
             return {"status": "Accepted"}
         if action == "GetConfiguration":
             known, unknown = self.config.get(p.get("key"))
-            if [k for k in unknown if k in _EATON_KEYS]:
-                from ocpp import eaton
+            if [k for k in unknown if k in ("FactoryReset", "NetworkStatus", "RSSI")]:
+                from ocpp import eaton  # Eaton's action keys: answered when named, never listed
 
-                known += [eaton.get(self, k) for k in unknown if k in _EATON_KEYS]
-                unknown = [k for k in unknown if k not in _EATON_KEYS]
+                known += [eaton.get(self, k) for k in unknown if k in eaton.ACTION_KEYS]
+                unknown = [k for k in unknown if k not in eaton.ACTION_KEYS]
             answer = {"configurationKey": known}
             if unknown:
                 answer["unknownKey"] = unknown
@@ -718,7 +711,7 @@ class ChargePoint:
             key, value = p.get("key"), p.get("value")
             if not isinstance(key, str) or not isinstance(value, str):
                 raise CallError("key and value must be strings")
-            if key in _EATON_KEYS:
+            if key in ("FactoryReset", "NetworkStatus", "RSSI"):  # Eaton's action keys
                 from ocpp import eaton
 
                 return {"status": eaton.change(self, key, value)}

@@ -75,8 +75,11 @@ KEYS = dict(
     LocalAuthListEnabled=("bool", 1, True, 0, 0, 0),
     LocalAuthListMaxLength=("int", 0, 200, 0, 0, 0),  # locallist.MAX_LENGTH: tags on flash
     SendLocalListMaxLength=("int", 0, 20, 0, 0, 0),  # locallist.SEND_MAX_LENGTH: tags in one message
-    # Eaton table 5: its DataTransfer messages to send (all it has, by default).
-    EnabledDataTransfer=("dt", 1, ",".join(DATA_TRANSFERS), 0, 0, 0),
+    # Eaton table 5: its DataTransfer messages to send. None by default (Eaton's
+    # default is all): a central system that does not speak Eaton's dialect
+    # answers them UnknownVendorId, and ocpp.eaton would take heap at every
+    # transaction for nothing.
+    EnabledDataTransfer=("dt", 1, "", 0, 0, 0),
     # Eaton table 5, the connection's own keys.
     RetryBackoffRandomRange=("int", 1, 6, 0, 600, 1),
     RetryBackoffWaitMinimum=("int", 1, 10, 1, 600, 1),

@@ -28,7 +28,9 @@ import json
 import os
 
 from app import log
-from ocpp.jobs import after_ms, tell, unload
+from ocpp.jobs import after_ms, state, tell, unload
+
+ACTION = "DiagnosticsStatusNotification"
 
 FILE = "diag.txt"
 
@@ -53,10 +55,11 @@ def request(cp, p):
     job = dict(location=location, name=name, start=_epoch(p.get("startTime")), stop=_epoch(p.get("stopTime")),
                attempts=retries if isinstance(retries, int) and retries > 0 else 1,
                interval=interval if isinstance(interval, int) and interval >= 0 else 60)
-    if cp.diagnostics_task is not None:  # one upload at a time: no file for this request
+    jobs = state(cp)
+    if jobs.get("diagnostics") is not None:  # one upload at a time: no file for this request
         log.warn("ocpp: GetDiagnostics while an upload runs: refused")
         return {}
-    cp.diagnostics_task = asyncio.create_task(_run(cp, job))
+    jobs["diagnostics"] = asyncio.create_task(_run(cp, job))
     return {"fileName": name}
 
 
@@ -67,8 +70,7 @@ def _epoch(text):
 
 
 async def _tell(cp, status):
-    cp.diagnostics_status = status
-    await tell(cp, "DiagnosticsStatusNotification", status)
+    await tell(cp, ACTION, status)
 
 
 async def _run(cp, job):
@@ -97,8 +99,8 @@ async def _run(cp, job):
     try:
         await _tell(cp, status)
     finally:
-        cp.diagnostics_status = "Idle"
-        cp.diagnostics_task = None
+        cp.jobs.pop(ACTION, None)  # Idle
+        cp.jobs.pop("diagnostics", None)
         unload("app.upload", "ocpp.diagnostics")
 
 

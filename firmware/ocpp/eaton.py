@@ -44,9 +44,10 @@ import os
 
 from app import log
 from charger import events as E
-from ocpp.chargepoint import FACTORY_FLAG
 
 VENDOR = "GreenMotion"
+ACTION_KEYS = ("FactoryReset", "NetworkStatus", "RSSI")  # ChargePoint._handle names them too
+FACTORY_FLAG = "factory.rst"  # an "Active" FactoryReset (ChargePoint.run looks for it)
 QUEUE = 4
 ERASED = ("config.json", "ocpp.json", "ocpp.auth", "ocpp.list", "ocpp.fw", FACTORY_FLAG)
 
@@ -141,10 +142,13 @@ def shut_off(cp, kind, enabled):
 
 
 def _queue(cp, message, data):
-    if len(cp.vendor_out) >= QUEUE:
+    from ocpp.jobs import state
+
+    queued = state(cp).setdefault("vendor", [])
+    if len(queued) >= QUEUE:
         log.warn("ocpp: DataTransfer %s dropped: %d waiting" % (message, QUEUE))
         return
-    cp.vendor_out.append((message, data))
+    queued.append((message, data))
 
 
 async def send(cp):
@@ -152,7 +156,7 @@ async def send(cp):
     than Accepted is logged (the central system heard it: not repeated)."""
     from ocpp.chargepoint import CallRefused
 
-    queued = cp.vendor_out
+    queued = cp.jobs["vendor"]
     while queued:
         message, data = queued[0]
         try:

@@ -36,8 +36,10 @@ import os
 
 from app import log
 from app.atomic import read_json, write_atomic
-from ocpp.chargepoint import FIRMWARE_JOB as FILE
-from ocpp.jobs import after_ms, tell, unload, until
+from ocpp.jobs import after_ms, state, tell, unload, until
+
+ACTION = "FirmwareStatusNotification"
+FILE = "ocpp.fw"  # the job, on flash (ChargePoint.run looks for it)
 
 
 def update(cp, p):
@@ -64,9 +66,10 @@ def start(cp):
     """Run the job on flash (ChargePoint.run calls this at start if there is one)."""
     import asyncio
 
-    if cp.firmware_task is not None:
-        cp.firmware_task.cancel()  # a new UpdateFirmware replaces the one that waits
-    cp.firmware_task = asyncio.create_task(resume(cp))
+    jobs = state(cp)
+    if jobs.get("firmware") is not None:
+        jobs["firmware"].cancel()  # a new UpdateFirmware replaces the one that waits
+    jobs["firmware"] = asyncio.create_task(resume(cp))
 
 
 async def resume(cp):
@@ -78,13 +81,12 @@ async def resume(cp):
         elif "location" in job:
             await _run(cp, job)
     finally:
-        cp.firmware_status = "Idle"
+        cp.jobs.pop(ACTION, None)  # Idle
         unload("ocpp.firmware")
 
 
 async def _tell(cp, status):
-    cp.firmware_status = status
-    await tell(cp, "FirmwareStatusNotification", status)
+    await tell(cp, ACTION, status)
 
 
 def _idle(cp):

@@ -1,6 +1,12 @@
 """What the Firmware Management jobs share (ocpp.firmware's update,
-ocpp.diagnostics's upload): waiting on the charger's clock, and reporting a
-status to the central system.
+ocpp.diagnostics's upload): their state, waiting on the charger's clock, and
+reporting a status to the central system.
+
+Their state is one dict on the charge point, ``cp.jobs`` (None until a job
+or Eaton's DataTransfer needs it): ``"FirmwareStatusNotification"`` and
+``"DiagnosticsStatusNotification"`` the status a TriggerMessage reports
+(Idle when absent), ``"firmware"`` and ``"diagnostics"`` the task of a job
+that runs, ``"vendor"`` Eaton's DataTransfer messages waiting to be sent.
 
 The jobs run beside the link task; they wait by looking again every
 ``POLL_MS`` of real time at conditions that are on the charger's clock
@@ -13,6 +19,18 @@ from app.aio import sleep_ms
 from evse.compat import ticks_diff
 
 POLL_MS = 250
+
+
+def state(cp):
+    """``cp.jobs``, made when first needed."""
+    if cp.jobs is None:
+        cp.jobs = {}
+    return cp.jobs
+
+
+def status(cp, action):
+    """What a triggered ``action`` (Firmware- or DiagnosticsStatusNotification) reports."""
+    return cp.jobs.get(action, "Idle") if cp.jobs else "Idle"
 
 
 async def until(ready):
@@ -36,6 +54,7 @@ async def tell(cp, action, status):
     the next, or a TriggerMessage, tells."""
     from ocpp.chargepoint import CallError
 
+    state(cp)[action] = status
     await until(lambda: online(cp))
     try:
         await cp.call(action, {"status": status})

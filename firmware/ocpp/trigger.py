@@ -76,10 +76,10 @@ async def _send(cp, what, connector):
     elif what == "Heartbeat":
         r = await cp.call(what, {})
         cp._sync(r.get("currentTime"))
-    elif what == "DiagnosticsStatusNotification":  # the upload's state (ocpp.diagnostics), or Idle
-        await cp.call(what, {"status": cp.diagnostics_status})
-    elif what == "FirmwareStatusNotification":  # the update's last step (ocpp.firmware), or Idle
-        await cp.call(what, {"status": cp.firmware_status})
+    elif what in ("DiagnosticsStatusNotification", "FirmwareStatusNotification"):
+        from ocpp.jobs import status  # the upload's or the update's last step, or Idle
+
+        await cp.call(what, {"status": status(cp, what)})
     elif what == "MeterValues":
         wanted = cp.config.value("MeterValuesSampledData") or "Energy.Active.Import.Register"
         n = CONNECTOR if connector is None else connector

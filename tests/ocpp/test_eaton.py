@@ -34,9 +34,12 @@ def test_data_transfer_messages_follow_enabled_data_transfer(sim_factory, centra
     cs = central()
     s = ocpp_charger(sim_factory, cs)
     cs.got("StatusNotification", where=lambda p: p["status"] == "Available")
-    keys = {k["key"]: k["value"] for k in cs.call("GetConfiguration", {"key": ["EnabledDataTransfer"]})
+    keys = {k["key"]: k.get("value") for k in cs.call("GetConfiguration", {"key": ["EnabledDataTransfer"]})
             ["result"]["configuration_key"]}
-    assert keys == {"EnabledDataTransfer": "ChargeStopError,PlugType,RemoteShutOff,StopSource"}
+    assert keys == {"EnabledDataTransfer": ""}  # none by default: nothing is sent
+    session(s, cs)
+    assert data_transfers(cs) == []
+    assert change(cs, "EnabledDataTransfer", "StopSource,PlugType,RemoteShutOff,ChargeStopError") == "Accepted"
 
     session(s, cs)
     cs.got("DataTransfer", where=lambda p: p["message_id"] == "StopSource")
