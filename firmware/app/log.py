@@ -1,10 +1,12 @@
 """Log lines to the console, with the uptime, kept short for a small heap.
 
-The last ``KEEP`` lines are also kept in RAM (``recent``), with the
-milliseconds at which each was logged, for OCPP's GetDiagnostics (the
-lines are the strings printed anyway: keeping them costs their references
-and the lines they keep alive, some 2 KB at most, nothing per line logged
-once the list is full).
+Warnings and errors also go to a file on flash once the firmware has
+called ``keep`` (app.runtime.main does; tests and tools that import the
+firmware's modules write nothing): ``FILE``, moved to ``FILE + ".1"`` when
+it outgrows ``FILE_BYTES``, so the two hold the last 4 to 8 KB of them,
+across restarts. OCPP's GetDiagnostics uploads them. A file, not a buffer
+in RAM: the heap has no room to spare (tests/test_heap_everything_on.py),
+and info lines, which a busy charger logs often, stay off the flash.
 """
 
 import sys
@@ -26,27 +28,36 @@ except ImportError:  # CPython
 _START = ticks_ms()
 
 
-KEEP = 24
-_recent = []  # [(ticks_ms, line)], oldest first
-_next = 0  # where the next line goes once the list is full
+FILE = "app.log"
+FILE_BYTES = 4096
+_keeping = False
+
+
+def keep():
+    """From now on, warnings and errors go to ``FILE`` too."""
+    global _keeping
+    _keeping = True
 
 
 def _line(level, msg):
-    global _next
-    now = ticks_ms()
-    line = "[%9d] %s %s" % (ticks_diff(now, _START), level, msg)
+    line = "[%9d] %s %s" % (ticks_diff(ticks_ms(), _START), level, msg)
     print(line)
-    if len(_recent) < KEEP:
-        _recent.append((now, line))
-    else:
-        _recent[_next] = (now, line)
-        _next = (_next + 1) % KEEP
+    if _keeping and level != "I":
+        _append(line)
 
 
-def recent():
-    """The lines kept, oldest first, each as (milliseconds ago, line)."""
-    now = ticks_ms()
-    return [(ticks_diff(now, t), line) for t, line in _recent[_next:] + _recent[:_next]]
+def _append(line):
+    import os
+
+    try:
+        with open(FILE, "a") as f:
+            f.write(line)
+            f.write("\n")
+            full = f.tell() > FILE_BYTES
+        if full:
+            os.rename(FILE, FILE + ".1")  # replaces the older one (LittleFS and POSIX)
+    except OSError:
+        pass  # a full or failing flash must not stop what logs
 
 
 def info(msg):

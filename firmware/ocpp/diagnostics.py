@@ -8,9 +8,10 @@ from there, so each attempt sends the same bytes and RAM holds a chunk of
 it at a time:
 
 - the charge point: box id, firmware version, time, uptime, heap;
-- the log's last lines (app.log.recent), those between ``startTime`` and
-  ``stopTime`` when the central system gives them and the time is known
-  (a line's time is the time now less how long ago it was logged);
+- the warnings and errors the firmware logged (app.log keeps the last 4 to
+  8 KB of them on flash, across restarts). ``startTime`` and ``stopTime``
+  are not applied: the lines carry the uptime of the start they were
+  logged in, which no wall-clock window selects;
 - the settings as the WebAPI shows them (app.config.public: no secret,
   only whether each is set), one ``key=value`` a line;
 - the OCPP journal: records waiting to be sent, its bytes on flash, the
@@ -27,7 +28,7 @@ import gc
 import json
 import os
 
-from app import log
+from app import log, upload
 from ocpp.jobs import after_ms, state, tell, unload
 
 ACTION = "DiagnosticsStatusNotification"
@@ -39,8 +40,6 @@ def request(cp, p):
     """GetDiagnostics.conf for request ``p``: the file name, the upload started;
     no file name for a location this charger cannot upload to, or while
     an earlier upload still runs (or waits to retry)."""
-    from app import upload
-
     location = p.get("location")
     if upload.parse(location) is None:
         log.warn("ocpp: GetDiagnostics: cannot upload to %r" % location)
@@ -52,8 +51,7 @@ def request(cp, p):
     name = "diag-%s-%sZ.txt" % (box, stamp)
     retries = p.get("retries")
     interval = p.get("retryInterval")
-    job = dict(location=location, name=name, start=_epoch(p.get("startTime")), stop=_epoch(p.get("stopTime")),
-               attempts=retries if isinstance(retries, int) and retries > 0 else 1,
+    job = dict(location=location, name=name, attempts=retries if isinstance(retries, int) and retries > 0 else 1,
                interval=interval if isinstance(interval, int) and interval >= 0 else 60)
     jobs = state(cp)
     if jobs.get("diagnostics") is not None:  # one upload at a time: no file for this request
@@ -63,22 +61,14 @@ def request(cp, p):
     return {"fileName": name}
 
 
-def _epoch(text):
-    from ocpp import timefmt
-
-    return timefmt.parse(text) if isinstance(text, str) else None
-
-
 async def _tell(cp, status):
     await tell(cp, ACTION, status)
 
 
 async def _run(cp, job):
-    from app import upload
-
     status = "UploadFailed"
     try:
-        write(cp, FILE, job["start"], job["stop"])
+        write(cp, FILE)
         for attempt in range(job["attempts"]):
             if attempt:
                 await after_ms(cp, job["interval"] * 1000)
@@ -96,35 +86,46 @@ async def _run(cp, job):
             os.remove(FILE)
         except OSError:
             pass
+    cp.jobs.pop("diagnostics", None)  # over: the next GetDiagnostics may start
     try:
         await _tell(cp, status)
     finally:
-        cp.jobs.pop(ACTION, None)  # Idle
-        cp.jobs.pop("diagnostics", None)
-        unload("app.upload", "ocpp.diagnostics")
+        if cp.jobs.get(ACTION) == status:  # not the next one's
+            cp.jobs.pop(ACTION)  # Idle
+        if cp.jobs.get("diagnostics") is None:
+            unload("app.upload", "ocpp.diagnostics")
 
 
-def write(cp, path, start=None, stop=None):
+def _copy(name, out):
+    """The file ``name`` (if there is one) onto ``out``, a chunk at a time."""
+    buf = bytearray(upload.CHUNK)
+    try:
+        f = open(name, "rb")
+    except OSError:
+        return
+    with f:
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                return
+            out.write(bytes(buf[:n]).decode("utf-8", "ignore"))
+
+
+def write(cp, path):
     """The diagnostics file at ``path``, written a line at a time."""
     from app import config
     from version import VERSION
 
     charger = cp.charger
-    now = cp._epoch()
     with open(path, "w") as f:
         f.write("# open-evse diagnostics\n")
         f.write("box=%s\nversion=%s\ntime=%s\nuptime_ms=%d\nheap_free=%d\n" % (
             charger.config["OcppBoxId"], VERSION, cp._now() or "unknown", cp._uptime(), gc.mem_free()
             if hasattr(gc, "mem_free") else 0))
-        f.write("\n# log, oldest first%s\n" % ("" if start is None and stop is None else
-                                                  " (%s to %s)" % (start, stop)))
-        for ago, line in log.recent():
-            if now is not None:
-                t = now - ago // 1000
-                if (start is not None and t < start) or (stop is not None and t > stop):
-                    continue
-            f.write(line)
-            f.write("\n")
+        f.write("\n# warnings and errors logged (app.log: the last 4 to 8 KB, across restarts; each line's\n"
+                "# time is its uptime in ms at the start it was logged in)\n")
+        for name in (log.FILE + ".1", log.FILE):
+            _copy(name, f)
         f.write("\n# settings (no secrets: only whether each is set)\n")
         for key, value in config.public(charger.manager.settings()):
             f.write("%s=%s\n" % (key, json.dumps(value)))

@@ -77,7 +77,8 @@ def get_diagnostics(cs, location, **extra):
 
 def check_content(text):
     assert text.startswith("# open-evse diagnostics\nbox=CP1\nversion=0.1.0\n")
-    assert "ocpp: connected to ws://127.0.0.1" in text  # the log's lines
+    # The warnings logged (app.log), the refused request's among them.
+    assert "W ocpp: GetDiagnostics: cannot upload to 'https://127.0.0.1/nope'\n" in text
     assert "\nOcppBoxId=\"CP1\"\n" in text and "\nOcppAuthKeySet=true\n" in text
     assert "topsecretpassword" not in text  # the OCPP password itself never
     assert "\n# ocpp journal\nwaiting=" in text and "\nHeartbeatInterval=" in text
@@ -89,6 +90,7 @@ def test_diagnostics_over_ftp(sim_factory, central, ftp_server, interpreter):
     cs = central()
     ocpp_charger(sim_factory, cs, interpreter=interpreter, OcppAuthKey="topsecretpassword")
     cs.got("StatusNotification", where=lambda p: p["status"] == "Available")
+    assert get_diagnostics(cs, "https://127.0.0.1/nope") is None  # no file: nothing is sent
     name = get_diagnostics(cs, "ftp://evse:s3cret@127.0.0.1:%d/" % port)
     assert name.startswith("diag-CP1-") and name.endswith("Z.txt")
     cs.got("DiagnosticsStatusNotification", where=lambda p: p["status"] == "Uploaded")
@@ -103,18 +105,16 @@ def test_diagnostics_over_http_put(sim_factory, central, http_server):
     cs = central()
     ocpp_charger(sim_factory, cs, OcppAuthKey="topsecretpassword")
     cs.got("StatusNotification", where=lambda p: p["status"] == "Available")
-    # A stopTime before the charger started: no log lines, the rest as always.
-    name = get_diagnostics(cs, "http://ops:pw@127.0.0.1:%d/upload" % port, stopTime="2020-01-01T00:00:00Z")
+    assert get_diagnostics(cs, "https://127.0.0.1/nope") is None
+    name = get_diagnostics(cs, "http://ops:pw@127.0.0.1:%d/upload" % port)
     cs.got("DiagnosticsStatusNotification", where=lambda p: p["status"] == "Uploaded")
     assert statuses(cs) == ["Uploading", "Uploaded"]
     body, auth = store["/upload/" + name]
-    text = body.decode()
     assert auth == "Basic b3BzOnB3"  # ops:pw
-    assert "\n# log, oldest first (None to 1577836800)\n\n# settings" in text
-    assert "\nOcppBoxId=\"CP1\"\n" in text and "topsecretpassword" not in text
-    name = get_diagnostics(cs, "http://127.0.0.1:%d/upload" % port)
+    check_content(body.decode())
+    name = get_diagnostics(cs, "http://127.0.0.1:%d/upload/" % port)  # no user: no Authorization
     cs.got("DiagnosticsStatusNotification", where=lambda p: p["status"] == "Uploaded")
-    check_content(store["/upload/" + name][0].decode())
+    assert store["/upload/" + name][1] is None
 
 
 @pytest.mark.parametrize("refusing", ["ftp", "http"])
