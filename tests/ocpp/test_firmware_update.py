@@ -122,7 +122,7 @@ def test_a_bundle_signed_with_another_key_is_refused_and_reported(tmp_path, buil
         c.advance(2000)
         cs.got("FirmwareStatusNotification", where=lambda p: p["status"] == "DownloadFailed")
         assert firmware_statuses(cs) == ["Downloading", "Downloading", "DownloadFailed"]
-        assert "bad signature on the manifest of 0.2.0" in sim.output()
+        in_log(sim, "bad signature on the manifest of 0.2.0")
         assert c.status()["SystemVersion"] == "0.1.0"
         assert slots(sim) == {"active": "slot_a"} and not (sim.device_dir / "slot_b").exists()
         gone(sim.device_dir / "ocpp.fw")  # the job is over
@@ -164,7 +164,7 @@ def test_a_tampered_file_is_refused_while_downloading(tmp_path, built, keys, cen
         update(cs, server.url)
         cs.got("FirmwareStatusNotification", where=lambda p: p["status"] == "DownloadFailed")
         assert firmware_statuses(cs) == ["Downloading", "DownloadFailed"]
-        assert "app/runtime.mpy: SHA-256 mismatch" in sim.output()
+        in_log(sim, "app/runtime.mpy: SHA-256 mismatch")  # the simulator's output may come a moment later
         assert slots(sim) == {"active": "slot_a"} and not (sim.device_dir / "slot_b").exists()
         assert sim.client.status()["SystemVersion"] == "0.1.0"
 
