@@ -18,6 +18,10 @@ def test_the_ocpp_figures_are_measured(tmp_path):
         bus.stop()
     assert isinstance(f["ocpp_heap_bytes_32"], int) and 0 < f["ocpp_heap_bytes_32"] < 256 * 1024
     assert isinstance(f["ocpp_fits_heap_budget_32"], bool)
+    # Charging profiles: 8 of 24 periods cost heap and flash, and less than the rest of OCPP.
+    smart = f["ocpp_smart_heap_bytes_32"]
+    assert isinstance(smart, int) and 0 < smart < f["ocpp_heap_bytes_32"]
+    assert 8 * 24 * 10 < f["ocpp_smart_flash_bytes"] < 16 * 1024
     # The journal drained what was queued offline: ~a sample a second and the Stop.
     assert f["ocpp_journal_drain_records"] >= bench_ocpp.OFFLINE_S // 2
     assert isinstance(f["ocpp_journal_drain_ms"], int) and f["ocpp_journal_drain_ms"] >= 0

@@ -7,17 +7,20 @@ EVERYTHING_ON_HEAPSIZE_32; ``evsectl bench`` prints the least heap it needs
 (min_heapsize_kib_ocpp_32) and whether it fits design.md's 80 KiB
 (ocpp_fits_heap_budget_32). This test holds the line.
 
-It is not 80 KiB yet: the least is 109 KiB (115 before; docs/ota.md,
-"Everything on": where the heap goes, and the app frozen into the image,
-which fits in 64 KiB). The line is the least and 2 KiB, as
-tests/test_heap_budget.py keeps some room above its own. MQTT is not there
-yet; its names fit in MicroPython's qstr pools as they stand (1870 of 2540
-entries), so it will pay for its code and state only."""
+It is not 80 KiB yet: the least is 112 KiB (109 before the charger
+interface took the readings the MQTT adapters mirror, 115 before the heap
+work; docs/ota.md, "Everything on": where the heap goes, and the app frozen
+into the image, which fits in 64 KiB). The line is the least and 2 KiB, as
+tests/test_heap_budget.py keeps some room above its own. With the most
+charging profiles installed (8 of 24 periods) the least is 123 KiB
+(docs/ocpp.md, "Smart Charging"). MQTT connected is
+not in this run: docs/mqtt.md gives what it adds (evsectl.bench_mqtt,
+tests/mqtt/test_adapters_heap.py)."""
 
 import micropython32
 from evsectl import bench, bench_ocpp
 
-EVERYTHING_ON_HEAPSIZE_32 = "111k"
+EVERYTHING_ON_HEAPSIZE_32 = "114k"
 
 
 def test_everything_on_fits_its_heap_on_32_bit(tmp_path):

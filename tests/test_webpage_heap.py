@@ -1,6 +1,6 @@
 """Issue 17: the web page served to three browsers at once fits the 32-bit
 heap budget of tests/test_heap_budget.py (the 32-bit port, the app in ROM,
--X heapsize=78k), each copy whole and correct, with a browser's request
+-X heapsize=80k), each copy whole and correct, with a browser's request
 headers; and the charger serves every endpoint after it.
 
 ``python -m evsectl.bench_page`` prints the figures (docs/webpage.md)."""

@@ -18,7 +18,8 @@ from app.jsonstream import pieces
 # "addr" (dotted quad with an optional :port, or ""), "enum" (one of the
 # tuple in "lowest"), "str" (length bounds), "secret" (write-only), "url"
 # (an http:// URL of at most "highest" characters, or ""), "ws" (the same
-# with ws:// or wss://), "id" (letters, digits, -_.), "pem" (a PEM certificate).
+# with ws:// or wss://), "id" (letters, digits, -_.), "pem" (a PEM certificate),
+# "host" (a host name or IPv4 address, or ""), "topic" (an MQTT topic prefix).
 #
 # Written dict(Key=...) rather than {"Key": ...}, here and in the WebAPI's
 # answers: MicroPython interns keyword names (and then every string of this
@@ -76,6 +77,18 @@ SCHEMA = dict(
     CfosUrl=("url", 0, 128, ""),  # HTTP input: the Charging Manager to report to; "" = off
     CfosDevId=("id", 0, 16, "E1"),  # our device id there
     CfosPassword=("secret", 1, 64, ""),  # its admin password (Basic auth), "" none
+    # MQTT (docs/mqtt.md), applied at the next restart; "" = off, and the mqtt package is never imported.
+    MqttBroker=("host", 0, 63, ""),
+    MqttPort=("int", 1, 65535, 1883),
+    MqttUser=("str", 0, 64, ""),
+    MqttPassword=("secret", 1, 64, ""),
+    MqttTls=("bool", 0, 0, False),
+    MqttCaCert=("pem", 0, 1800, ""),  # PEM CA certificate the broker's must chain to ("": the system's CAs)
+    MqttPrefix=("topic", 0, 64, ""),  # "" = evse/<the MAC's 12 hex digits>
+    MqttIntervalS=("int", 1, 3600, 5),  # state is published on change, at most this often
+    MqttHomeAssistant=("bool", 0, 0, True),  # discovery + state + commands
+    MqttJosev=("bool", 0, 0, False),  # the charging station's side of Josev's API
+    MqttEverest=("int", 0, 2, 0),  # 0 off, 1 an evse_manager to EVerest, 2 EVerest's board support
 )
 
 # Meter types that are reached over IP (4-6) or steer remotely (7).
@@ -125,6 +138,7 @@ def public(values):
     yield "WiFiPasswordSet", bool(values["WiFiPassword"])
     yield "OcppAuthKeySet", bool(values["OcppAuthKey"])
     yield "CfosPasswordSet", bool(values["CfosPassword"])
+    yield "MqttPasswordSet", bool(values["MqttPassword"])
 
 
 def _check(key, value):
@@ -154,6 +168,12 @@ def _check(key, value):
         return None
     if kind in ("ws", "pem", "id"):
         from app.ocppsettings import check  # only for an OCPP key: no heap at boot
+
+        return check(kind, value, hi)
+    if kind in ("host", "topic"):
+        if not value:
+            return None  # off, or the default: a stored "" loads nothing
+        from app.mqttsettings import check  # only for an MQTT key: no heap at boot
 
         return check(kind, value, hi)
     if kind == "enum":
@@ -245,6 +265,11 @@ class ConfigStore:
 
             if merged("OcppEndpoint"):
                 from app.ocppsettings import errors_together
+
+                errors.update(errors_together(changes, merged))
+
+            if merged("MqttBroker") or merged("MqttPassword"):
+                from app.mqttsettings import errors_together
 
                 errors.update(errors_together(changes, merged))
 

@@ -8,6 +8,8 @@ runs them as cooperative asyncio tasks.
     ocpp          the OCPP 1.6J charge point, when OcppEndpoint is set (ocpp.chargepoint)
     cfos-*        the cFos manager's Modbus server and HTTP input, when CfosModbus
                   or CfosUrl is set (cfos.service)
+    mqtt, mqtt-*  the MQTT client and its adapters (Home Assistant, Josev, EVerest),
+                  when MqttBroker is set (mqtt.service)
 
 An exception or MemoryError in any task but control is logged and the task
 restarted; the control task never waits on them. On the simulated board
@@ -64,6 +66,7 @@ class Charger:
         self.heap_min_free = self.heap_free()
         self.crash_next = None  # the simulator's fault injection for tasks
         self.ocpp = None  # the OCPP charge point, once its task has made it
+        self.mqtt = None  # the MQTT client (mqtt.client), when MqttBroker is set
         self._main = None  # the task of run(): cancelled to stop the firmware
         if self.board["hal"] == "sim":
             self.hal.restore(self.sim.get("state_file"))
@@ -199,6 +202,20 @@ class Charger:
                 _packed(False)
         await self.ocpp.run()
 
+    def _start_mqtt(self):
+        # Loaded packed, as OCPP is (see _ocpp). Whatever fails here (a
+        # module missing from this firmware, say), the charger charges on.
+        _packed(True)
+        try:
+            from mqtt.service import tasks  # not configured: never imported
+
+            for name, task in tasks(self):
+                asyncio.create_task(self._guarded(name, task))
+        except Exception as e:
+            log.error("mqtt: not started", e)
+        finally:
+            _packed(False)
+
     async def _serve(self):
         await self.web.start_server(host=self.sim.get("host", "0.0.0.0"), port=self.sim.get("port", 80))
 
@@ -230,6 +247,8 @@ class Charger:
 
             for name, task in tasks(self):
                 asyncio.create_task(self._guarded(name, task))
+        if c["MqttBroker"]:
+            self._start_mqtt()
         if self.ota_trial:
             from app import ota
 

@@ -25,6 +25,13 @@ SIZE events behind loses the oldest and counts them in ``missed``.
 The tick never calls an adapter: it only wakes the tasks waiting in
 ``Subscriber.wait`` (an ``asyncio.Event``, made by the first wait, so a
 charger whose adapters never wait pays nothing for it).
+
+What an adapter shows beyond the session (the offer's limit, the CP level,
+the contactor) changes without an event: ``touch`` wakes the tasks waiting
+in ``Subscriber.wait_change`` instead, recording nothing (EvseManager.step
+touches, allocating nothing), so that an adapter that mirrors the charger
+(Josev's status and limits) hears of it within the control period without
+polling.
 """
 
 from evse.compat import const
@@ -104,6 +111,7 @@ class Events:
         self._time = [0] * SIZE
         self._written = 0  # events emitted since start, modulo 2^30
         self._event = None  # the asyncio.Event of waiting subscribers, made by the first wait
+        self.touched = 0  # touch()es since start, modulo 2^30
 
     def emit(self, code, arg=0, now=0):
         """Record an event and wake the waiting subscribers. Allocates nothing."""
@@ -112,6 +120,12 @@ class Events:
         self._arg[i] = arg
         self._time[i] = now
         self._written = (self._written + 1) & _MASK
+        if self._event is not None:
+            self._event.set()
+
+    def touch(self):
+        """Wake the waiting subscribers: something they show changed. Allocates nothing."""
+        self.touched = (self.touched + 1) & _MASK
         if self._event is not None:
             self._event.set()
 
@@ -133,6 +147,7 @@ class Subscriber:
         self._events = events
         self._cursor = events._written
         self.missed = 0  # events the ring overwrote before this subscriber read them
+        self._touched = events.touched
 
     def pending(self):
         """How many events wait to be read (at most SIZE are kept)."""
@@ -156,3 +171,11 @@ class Subscriber:
         """Return when there is something to poll (at once if there is)."""
         while not self.pending():
             await self._events._wait()
+
+    async def wait_change(self):
+        """Return when there is something to poll or the charger was touched
+        since the last wait_change (at once if either)."""
+        ev = self._events
+        while not self.pending() and self._touched == ev.touched:
+            await ev._wait()
+        self._touched = ev.touched

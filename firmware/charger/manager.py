@@ -56,7 +56,7 @@ from evse import states as S
 from evse.compat import const, ticks_add, ticks_diff
 from evse.contactor import WELDED
 from evse.loadlimit import NO_LIMIT_A
-from evse.pilot import MIN_CURRENT_A
+from evse.pilot import MIN_CURRENT_A, PWM_OFF
 
 PRIORITY_HIGHEST = const(0)
 PRIORITY_LOWEST = const(10000)
@@ -86,6 +86,9 @@ class EvseManager:
         self._reason = E.REASON_LOCAL  # of the stop under way
         self._phase = _NONE  # the last charging event of the transaction
         self._fault = 0
+        # What adapters show beyond the events (Events.touch when it changes).
+        self._shown = -1  # the state, CP level, offer and contactor, packed in one int
+        self._offer_limit = NONE  # the least limit of all, as the last resolve found it
         # Transactions wait for their start record (require_start_record).
         self._start_gate = False
         self._recorded = False
@@ -97,6 +100,12 @@ class EvseManager:
         self._res_id = None
         self._res_tag = None
         self._res_until = 0
+        self._external = None  # charger.external.ExternalControl, once taken
+        if self.config["MqttBroker"] and self.config["MqttEverest"] == 2:
+            # EVerest's board support, from boot (MQTT settings apply at a
+            # restart): before its adapter has connected, the kernel offers
+            # nothing of its own accord.
+            self.take_external_control()
 
     # -- state, for adapters ---------------------------------------------------
 
@@ -171,6 +180,57 @@ class EvseManager:
         """(reservation id, id tag), or None."""
         return None if self._res_id is None else (self._res_id, self._res_tag)
 
+    # What the pilot and the contactor do, for adapters that mirror them
+    # (Josev's cp_status, EVerest's session state).
+
+    @property
+    def vehicle_connected(self):
+        return self.kernel.connected
+
+    @property
+    def cp(self):
+        """The CP level as classified (evse.states.CP_*; CP_LETTERS names it)."""
+        return self.kernel.cp
+
+    @property
+    def pwm_permille(self):
+        """The PWM duty driven (evse.pilot: PWM_OFF steady +12 V, PWM_F -12 V)."""
+        return self.kernel.pwm_permille
+
+    @property
+    def contactor_closed(self):
+        return self.kernel.relay
+
+    @property
+    def contactor_welded(self):
+        return self.kernel.contactor.fault == WELDED
+
+    @property
+    def offer_withheld(self):
+        """The sources the kernel does not know (load management, the
+        managers, pause, disable) leave less than the least current: no offer."""
+        return self.kernel.limit_a < MIN_CURRENT_A
+
+    @property
+    def socket(self):
+        """A socket with a plug lock (ChargerMode 1, as in force), not a fixed cable."""
+        return self.kernel.case_b
+
+    @property
+    def rating_a(self):
+        """The charger's own rating (its board file)."""
+        return self.kernel.params.max_current_a
+
+    @property
+    def nominal_voltage(self):
+        return self.kernel.params.nominal_voltage
+
+    @property
+    def offer_limit_a(self):
+        """The least limit of every source (what the charger may offer now,
+        whether or not a vehicle takes it; 0 while paused or disabled)."""
+        return self._offer_limit if self._offer_limit >= 0 else NO_LIMIT_A
+
     @property
     def paused(self):
         return self.limits.get(PAUSED) == 0
@@ -193,6 +253,13 @@ class EvseManager:
         if v is None:
             return self.kernel.params.nominal_voltage, False
         return v, True
+
+    @property
+    def temperature_c(self):
+        """The board's temperature in whole degrees C (debounced, as the
+        derating uses it); None on a board without a sensor."""
+        k = self.kernel
+        return k.temp_c10 // 10 if k.params.temp_present else None
 
     @property
     def pp_a(self):
@@ -464,6 +531,20 @@ class EvseManager:
         self._resolve(now)
         return True
 
+    # External control: EVerest's board support (charger.external).
+
+    def take_external_control(self):
+        """From now on the offer and the permission to close come from an
+        external controller (until it sends its first heartbeat: nothing),
+        for good: a controller's adapter that fails and restarts must not
+        leave the kernel deciding alone meanwhile. Returns the controller's
+        commands (charger.external.ExternalControl, loaded only now)."""
+        from charger.external import ExternalControl
+
+        if self._external is None:
+            self._external = ExternalControl(self)
+        return self._external
+
     # The WebAPI's EvseCtrl.
 
     def start_refusal(self):
@@ -638,6 +719,10 @@ class EvseManager:
             or lim.due(now)
         ):
             self._resolve(now)
+        shown = ((k.state * 8 + k.cp) * 2 + (0 < k.pwm_permille < PWM_OFF)) * 2 + k.relay
+        if shown != self._shown:
+            self._shown = shown
+            ev.touch()  # Josev's cp_status, contactor and status code
         fault = k.latched or k.fault
         if fault != self._fault:
             if self._fault:
@@ -720,6 +805,10 @@ class EvseManager:
         a = lim.resolve(now, LOAD)
         k.limit_a = a if a >= 0 else NO_LIMIT_A
         lim.resolve(now)
+        a = lim._amps[lim.source] if lim.source >= 0 else NONE
+        if a != self._offer_limit:
+            self._offer_limit = a
+            self.events.touch()  # Josev's limits: within the control period
 
     def _end_reservation(self, now):
         rid = self._res_id

@@ -26,6 +26,11 @@ connects, with the contactor open, before the lock moves and the PWM starts.
 
 Every time stamp is held within timer.HORIZON_MS of now on every step, so
 no timer reads as fresh again after ticks_ms has gone round (6.2 days).
+
+An external controller (EVerest's EvseManager, in board-support mode) may
+take over the offer and the permission to close: ``kernel.external =
+External()`` (evse.external says what it may ask and how the kernel still
+guards it). Without one the kernel decides alone, as above.
 """
 
 from evse.compat import const, ticks_add, ticks_diff
@@ -153,6 +158,8 @@ class Kernel:
         # where it is billed (OCPP's journal): no offer, so no vehicle can
         # draw energy that no record covers.
         self.hold_offer = False
+        # An external controller's requests (evse.external.External), or None.
+        self.external = None
         # Outputs.
         self.state = S.WAITING
         self.relay = False
@@ -265,6 +272,9 @@ class Kernel:
         self._cycle_ms -= dt
         if self._cycle_ms < 0:
             self._cycle_ms = 0
+        x = self.external
+        if x is not None:
+            x.step(now)  # its heartbeat deadline
 
         self._classify(now)
         self.contactor.step(now, i.relay_closed)
@@ -528,15 +538,32 @@ class Kernel:
             return
         self.lock.want(False, now)
 
+    def _engaged(self):
+        """The session wants the plug locked: started, or (an external
+        controller) its lock asked for."""
+        x = self.external
+        if x is None:
+            return self.started
+        return x.lock and not x.lost
+
     def _target_a(self):
         """The current to offer now, before the 5 s rule; 0 = no offer."""
         st = self.settings
         p = self.params
-        if not (self.started and self.connected) or self.hold_offer:
+        x = self.external
+        if not self.connected or self.hold_offer:
+            return 0
+        if x is None and not self.started:
             return 0
         if self.case_b and not self.lock.locked:
             return 0
         a = st.boost_current_a if self.boosted else st.charge_current_a
+        if x is not None:
+            if x.lost:
+                return 0
+            asked = x.offer_a()  # 0 for X1, F, 5 %
+            if asked < a:
+                a = asked
         if self.limit_a < a:
             a = self.limit_a
         if p.max_current_a < a:
@@ -569,10 +596,18 @@ class Kernel:
         elif self.state == S.WAITING or self.state in S.FAULT_STATES:
             self.state = S.WAITING  # the CP is being re-read after F
 
+        x = self.external
+        if x is not None and not x.lost and x.duty == PWM_F:
+            # The controller asks for state F: the vehicle must stop at once,
+            # so the contactor opens at once, as for a fault.
+            self._target = 0
+            self._stop_all(now, True)
+            return
+
         # The lock: closed for a started session, opened only with the
         # contactor open; decided only once the CP is known.
         if cp != S.CP_UNKNOWN:
-            if self.case_b and self.started and self.connected and self.pp_a > 0:
+            if self.case_b and self._engaged() and self.connected and self.pp_a > 0:
                 self.lock.want(True, now)
             elif self.case_b or self.lock.want_locked or self.lock.locked:
                 self._release_lock(now)
@@ -582,7 +617,16 @@ class Kernel:
         if target != self.offered_a:
             # The cable's and the charger's ratings are hard limits: never wait to respect them.
             over_rating = self.offered_a > self.params.max_current_a or (self.case_b and self.offered_a > self.pp_a)
-            if target == 0 or over_rating or not self._offer_ever or ticks_diff(now, self._offer_since) >= DUTY_CHANGE_MS:
+            # An external controller's lower word is obeyed at once: it keeps
+            # its own duty timing, and the kernel never offers more than asked.
+            lowered = self.external is not None and target < self.offered_a
+            if (
+                target == 0
+                or over_rating
+                or lowered
+                or not self._offer_ever
+                or ticks_diff(now, self._offer_since) >= DUTY_CHANGE_MS
+            ):
                 self.offered_a = target
                 self._offer_since = now
                 self._offer_ever = True
@@ -598,9 +642,14 @@ class Kernel:
         # The contactor.
         demand = cp == S.CP_C or (cp == S.CP_D and st.ventilation)
         lock_ok = not self.case_b or self.lock.locked
+        # An external controller must allow the close; withdrawn, the
+        # contactor opens at once (a silent one is not obeyed: its requests
+        # are forgotten and the kernel opens on its own timing).
+        allowed = x is None or (x.allow and not x.lost)
+        refused = x is not None and not x.lost and not x.allow
         c = self.contactor
         if c.closed:
-            if not demand or not lock_ok:
+            if not demand or not lock_ok or refused:
                 self.contactor.command(False, now)
             elif not pwm_on and ticks_diff(now, self._pwm_off_since) >= OPEN_AFTER_PWM_OFF_MS:
                 self.contactor.command(False, now)  # the vehicle did not stop by itself
@@ -609,6 +658,7 @@ class Kernel:
             and pwm_on
             and self.diode_ok
             and lock_ok
+            and allowed
             and self.offered_a >= MIN_CURRENT_A
             and ticks_diff(now, c.since) >= RECLOSE_MS  # open that long
         ):
@@ -678,4 +728,6 @@ class Kernel:
             and (self.fault or self.latched or self._target == self.offered_a)
             and not (c.closed and self.pwm_permille == PWM_OFF)
             and (self.pwm_permille == PWM_OFF or ticks_diff(now, self._pwm_on_since) >= PWM_SETTLE_MS)
+            # A live external controller's heartbeat deadline is a timer.
+            and (self.external is None or self.external.lost)
         )

@@ -31,12 +31,13 @@ just before this start). Each start's dating is kept on flash, so that a
 message sent again after a restart carries the time it had (_dated).
 
 Energy: ``meterStart``/``meterStop`` and Energy.Active.Import.Register are
-meter 1's import counter when a meter reads it; without one they are the
-session's estimated energy, which starts at 0 in each transaction. One or
-the other for a whole transaction, never both: one that starts before meter
-1's first reading (at power-up, with a vehicle still plugged in) is
-journalled when that reading comes (up to MeterStaleS later, then on the
-estimate).
+meter 1's import counter when a meter reads it; without one, the last
+register recorded plus the session's estimated energy, so that the register
+never goes back (that last register is kept on flash with the open
+transaction's note). One or the other for a whole transaction, never both:
+one that starts before meter 1's first reading (at power-up, with a vehicle
+still plugged in) is journalled when that reading comes (up to MeterStaleS
+later, then on the estimate).
 """
 
 import asyncio
@@ -94,17 +95,21 @@ class CallRefused(CallError):
 
 class ChargePoint:
     def __init__(self, charger, journal_path="ocpp.jnl", config_path="ocpp.json", open_path="ocpp.tx",
-                 cache_path="ocpp.auth", dates_path="ocpp.dates", list_path="ocpp.list"):
+                 cache_path="ocpp.auth", dates_path="ocpp.dates", list_path="ocpp.list",
+                 profiles_path="ocpp.prof"):
         self.charger = charger
         self.m = charger.manager
         info = dict(ModelId=charger.board.get("product_type", ""), VendorId="open-evse",
                     SerialNumber=charger.wifi.mac().replace(":", ""))
         self.config = OcppConfig(config_path, settings_hooks(_Settings(self.m), info),
-                                 profiles="Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger,Reservation")
+                                 profiles="Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger,Reservation,"
+                                          "SmartCharging")
         self.journal = Journal(journal_path)
         self.cache = AuthCache(cache_path)
         self.list_path = list_path
         self._list = None  # the Local Authorization List (ocpp.locallist), once needed
+        self.profiles_path = profiles_path
+        self._smart = None  # the charging profiles applied (ocpp.smartcharging), once there are any
         # The transaction that runs, on flash ({"ref": its Start's seq, "wh":
         # the register when last sampled}): one that was running when the
         # charger lost power is stopped when it is back (_recover, last).
@@ -124,6 +129,8 @@ class ChargePoint:
         self._pending_when = None
         self._pending_stop = None
         self._by_meter = False  # the running transaction's energy is meter 1's register (else the estimate)
+        self._last_wh = 0  # the register of the last Start or Stop recorded (on flash in open_path)
+        self._base_wh = 0  # an estimated transaction's register: this plus the session's energy
         self._ids = 0
         self._waiting = None  # (message id, asyncio.Event, [answer]) of our outstanding CALL
         self._sent_ms = self.clock.ticks()  # when we last sent a CALL (Heartbeat when idle)
@@ -146,6 +153,7 @@ class ChargePoint:
         # Which start of the firmware a record without a time was made in.
         self.boot_id = int.from_bytes(os.urandom(3), "big")
         self._recover()
+        self.smart(False)  # profiles on flash limit the charger from the start
         if self.m.transaction_active:
             # It started before this task subscribed (the control loop runs
             # first after a restart, and a vehicle still plugged in starts at once).
@@ -204,7 +212,9 @@ class ChargePoint:
         the other (the counter of a meter read late is not an energy this
         transaction took)."""
         s = self.m.session
-        return s.reading_wh if s.reading_wh >= 0 and (self._by_meter or self.tx_ref is None) else s.energy_wh
+        if s.reading_wh >= 0 and (self._by_meter or self.tx_ref is None):
+            return s.reading_wh
+        return self._last_wh if self.tx_ref is None else self._base_wh + s.energy_wh
 
     def _meter_awaited(self):
         """True while a transaction just started should wait for meter 1's
@@ -294,6 +304,7 @@ class ChargePoint:
     def _start(self, when):
         """Journal the running transaction's Start (its meterStart is known now)."""
         self._by_meter = self.m.session.reading_wh >= 0
+        self._base_wh = self._last_wh
         payload = {"connectorId": CONNECTOR, "idTag": self.m.id_tag or "FREE", "meterStart": self._register_wh()}
         if self.reservation_used is not None:
             payload["reservationId"] = self.reservation_used
@@ -310,6 +321,7 @@ class ChargePoint:
 
     def _note_open(self, wh):
         """The running transaction on flash, with its register now."""
+        self._last_wh = wh
         note = {"ref": self.tx_ref, "wh": wh}
         if not self._by_meter:
             note["est"] = 1  # the estimate: not to be compared with meter 1's counter after a restart
@@ -323,13 +335,16 @@ class ChargePoint:
         self.journal.append(STOP, payload)
         self.tx_ref = None
         self._phase = None
-        _remove(self.open_path)
+        # No transaction open; the register it ended at, for the next one on the estimate.
+        self._last_wh = payload["meterStop"]
+        write_atomic(self.open_path, json.dumps({"wh": self._last_wh}))
 
     def _recover(self):
         """A transaction left open by a power cut (or a crash) is stopped:
         PowerLoss, at the last register reading known (the session's energy
         since is lost with the RAM; meter 1's counter is not)."""
         left = read_json(self.open_path)
+        self._last_wh = left.get("wh", 0)
         if "ref" not in left:
             return
         self.tx_ref = left["ref"]
@@ -417,6 +432,8 @@ class ChargePoint:
             if not self.m.transaction_active:
                 log.info("ocpp: no vehicle within ConnectionTimeOut: authorization withdrawn")
                 self.m.withdraw_authorization()
+        if self._smart is not None:
+            self._smart.step(self)
         self.status = self._connector_status()
         self.wake.set()
 
@@ -599,7 +616,8 @@ class ChargePoint:
                                                c["OcppAuthKey"], c["OcppCaCert"])
                 self.ws = await ws.connect(url, auth=auth, ca=ca)
                 self.ws.ping_interval_s = c_.value("WebSocketPingInterval")
-                self.ws.clock = self.clock.ticks  # pings at the interval of the charger's time
+                if self.clock.virtual:  # the simulator's: pings at the interval of the charger's time
+                    self.ws.clock = self.clock.ticks
                 backoff.reset()
                 self.link_lost = False
                 log.info("ocpp: connected to %s" % url)
@@ -731,6 +749,10 @@ class ChargePoint:
             from ocpp import reservation  # imported when first asked (heap)
 
             return (reservation.reserve_now if action == "ReserveNow" else reservation.cancel)(self, p)
+        if action in ("SetChargingProfile", "ClearChargingProfile", "GetCompositeSchedule"):
+            from ocpp import smartcharging  # imported when first asked (heap)
+
+            return smartcharging.handle(self, action, p)
         if action == "TriggerMessage":
             from ocpp import trigger  # imported when first asked (heap)
 
@@ -830,6 +852,26 @@ class ChargePoint:
             self._list = LocalList(self.list_path, self.config.value("LocalAuthListMaxLength"))
         return self._list
 
+    def smart(self, create=True):
+        """The charging profiles as applied (ocpp.smartcharging.Applied),
+        loaded when first needed (its module too); with ``create`` false
+        None while there are none on flash."""
+        if self._smart is None:
+            if not create:
+                try:
+                    os.stat(self.profiles_path)
+                except OSError:
+                    return None
+            from ocpp.smartcharging import Applied
+
+            self._smart = Applied(self, self.profiles_path)
+            self._smart.step(self)  # the limit applies now, not at the next step
+        return self._smart
+
+    def tx_id(self):
+        """The running transaction's id, once the central system gave it (else None)."""
+        return None if self.tx_ref is None else self.journal.transaction_id(self.tx_ref)
+
     def _authorize(self, id_tag):
         """EvseManager.authorize, noting the reservation it consumes (the
         reserved tag's): its id goes into the StartTransaction."""
@@ -850,13 +892,6 @@ class ChargePoint:
             self.m.disable("OCPP", 10)
         else:
             self.m.enable("OCPP", 10)
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
 
 
 class _Settings:

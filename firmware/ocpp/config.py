@@ -80,6 +80,11 @@ KEYS = dict(
     # answers them UnknownVendorId, and ocpp.eaton would take heap at every
     # transaction for nothing.
     EnabledDataTransfer=("dt", 1, "", 0, 0, 0),
+    # Eaton table 4, Smart Charging (Eaton's is "limited"; ours: ocpp.smartcharging).
+    ChargeProfileMaxStackLevel=("int", 0, 8, 0, 0, 0),  # smartcharging.MAX_STACK_LEVEL
+    ChargingScheduleAllowedChargingRateUnit=("str", 0, "Current,Power", 0, 0, 0),
+    ChargingScheduleMaxPeriods=("int", 0, 24, 0, 0, 0),  # smartcharging.MAX_PERIODS
+    MaxChargingProfilesInstalled=("int", 0, 8, 0, 0, 0),  # smartcharging.MAX_INSTALLED
     # Eaton table 5, the connection's own keys.
     RetryBackoffRandomRange=("int", 1, 6, 0, 600, 1),
     RetryBackoffWaitMinimum=("int", 1, 10, 1, 600, 1),

@@ -66,6 +66,7 @@ RX_START = 256  # first size of the receive buffer
 RX_KEEP = 4096  # a receive buffer grown past this is dropped after its message
 MAX_SIZE = 65536  # default bound of a received message, in bytes
 MAX_HEADER_LINES = 40  # of the HTTP answer to the upgrade
+CLOCK_LOOK_MS = 20  # how often a wait looks at a clock that is not real time (the simulator's)
 
 # opcodes (RFC 6455 5.2)
 _CONT, _TEXT, _BINARY, _CLOSE, _PING, _PONG = 0, 1, 2, 8, 9, 10
@@ -129,48 +130,15 @@ def basic_auth(user, password):
     return "Basic " + token.decode().strip()
 
 
-def _ders(ca):
-    """The CA certificate(s) ``ca`` (PEM text or DER bytes) as a list of DER
-    bytes: MicroPython's mbedTLS may be built without PEM, so we decode it."""
-    if isinstance(ca, str):
-        ca = ca.encode()
-    if not isinstance(ca, (bytes, bytearray)) or not ca:
-        raise ValueError("CA certificate: PEM text or DER bytes")
-    begin, end = b"-----BEGIN CERTIFICATE-----", b"-----END CERTIFICATE-----"
-    if ca[:1] == b"\x30":  # DER: an ASN.1 SEQUENCE
-        return [bytes(ca)]
-    ders = []
-    i = ca.find(begin)
-    while i >= 0:
-        j = ca.find(end, i)
-        if j < 0:
-            break
-        try:
-            ders.append(binascii.a2b_base64(b"".join(ca[i + len(begin) : j].split())))
-        except ValueError:
-            raise ValueError("CA certificate: bad base64 in PEM")
-        i = ca.find(begin, j)
-    if not ders:
-        raise ValueError("CA certificate: no PEM certificate found")
-    return ders
-
-
 def tls_context(ca):
-    """A client TLS context that trusts only ``ca`` and checks the host name."""
-    ders = _ders(ca)
-    try:
-        import ssl
+    """A client TLS context that trusts only ``ca`` and checks the host name
+    (app.tls); WsError on a build without TLS."""
+    from app.tls import client_context
+
+    try:  # a bad certificate is a ValueError, on any build
+        return client_context(ca)
     except ImportError:  # a build without TLS
         raise WsError("no TLS in this MicroPython build: wss:// is not possible")
-    if hasattr(ssl, "create_default_context"):  # CPython: verify + host name on
-        return ssl.create_default_context(cadata=b"".join(ders))
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    # MicroPython's default is CERT_NONE: anyone could pose as the back end.
-    # With CERT_REQUIRED and a server_hostname, mbedTLS checks the name too.
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    for der in ders:
-        ctx.load_verify_locations(cadata=der)
-    return ctx
 
 
 async def connect(url, subprotocol="ocpp1.6", auth=None, ca=None, timeout_ms=10000, max_size=MAX_SIZE):
@@ -581,8 +549,9 @@ class WebSocket:
             return left
         left = interval - ticks_diff(now, self._ping_at)
         if left > 0:
-            # Another clock moves without telling us (virtual time): look again each second.
-            return left if clock is ticks_ms or left < 1000 else 1000
+            # Virtual time jumps whenever the simulator advances it, without
+            # telling us: look again soon, so a ping falls due as it would.
+            return left if clock is ticks_ms or left < CLOCK_LOOK_MS else CLOCK_LOOK_MS
         await self._send_control(0x80 | _PING, None, b"")
         self.pings += 1
         self._ping_at = now
@@ -738,7 +707,9 @@ def for_profile(profile, endpoint, box_id, key, ca):
         return url, (box_id, key), None
     if not ca:
         raise ValueError("security profile 2 needs the CA certificate")
-    _ders(ca)  # refuse a bad certificate now, not at every connection attempt
+    from app.tls import ders
+
+    ders(ca)  # refuse a bad certificate now, not at every connection attempt
     return url, (box_id, key), ca
 
 

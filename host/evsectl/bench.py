@@ -31,7 +31,7 @@ image sits at the bottom of the heap, outside the figures: evsectl.romheap.)
                              (evsectl.bench_web)
     ocpp_heap_bytes_32, ocpp_fits_heap_budget_32, min_heapsize_kib_ocpp_32,
     ocpp_flash_bytes_per_hour (and per sample, per transaction),
-    ocpp_journal_drain_ms (and _records)
+    ocpp_journal_drain_ms (and _records), ocpp_smart_heap_bytes_32 (and _flash_bytes)
                              OCPP connected to a real central system, in a
                              transaction, both meters polling (evsectl.bench_ocpp)
     cfos_heap_bytes_32, cfos_heap_cost_bytes_32, cfos_boot_heap_cost_bytes_32,
@@ -39,6 +39,10 @@ image sits at the bottom of the heap, outside the figures: evsectl.romheap.)
                              both cFos modes on: a Modbus client polling and
                              writing, the HTTP input reporting to a loopback
                              Charging Manager (evsectl.bench_cfos)
+    mqtt_ha_heap_bytes_32, mqtt_ha_heap_cost_bytes_32, mqtt_ha_boot_heap_cost_bytes_32,
+    min_heapsize_kib_mqtt_ha_32
+                             MQTT and Home Assistant on, to a loopback mosquitto,
+                             a paho-mqtt Home Assistant steering (evsectl.bench_mqtt)
 
 The figures are printed, never asserted: targets are 0 B/tick, booting and
 serving within 104 KiB (59 on 32-bit), and 10 h in at most 5 s.
@@ -54,7 +58,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from evsectl import bench_cfos, bench_ocpp, bench_site, bench_web, device, paths, romheap, sim
+from evsectl import bench_cfos, bench_mqtt, bench_ocpp, bench_site, bench_web, device, paths, romheap, sim
 from evsectl.errors import UserError
 
 MICROPYTHON32 = paths.source_tree().parent / "shared" / "micropython32" / "micropython32"
@@ -290,6 +294,7 @@ def measure(micropython=None, micropython32=MICROPYTHON32):
             figures.update(_heap_figures(workdir, bus, str(micropython32), "_32"))
             figures.update(bench_ocpp.measure(workdir, bus.port, micropython32))
             figures.update(bench_cfos.measure(workdir, bus.port, micropython32))
+            figures.update(bench_mqtt.measure(workdir, bus.port, micropython32))
         finally:
             bus.stop()
         figures["ticks_per_s_cpython"] = cp["ticks_per_s"]

@@ -30,6 +30,12 @@ real central system: the ``ocpp`` package over ``websockets``
                               offline reached it (the journal is then empty)
     ocpp_journal_drain_records  how many records were queued: ~10 s of
                               sampling every second offline, then the Stop
+    ocpp_smart_heap_bytes_32  heap in use above ocpp_heap_bytes_32 with the most
+                              charging profiles the charger takes installed
+                              (MaxChargingProfilesInstalled, each of
+                              ChargingScheduleMaxPeriods periods) and their
+                              composite applied, in the same transaction
+    ocpp_smart_flash_bytes    the size of those profiles on flash (ocpp.prof)
 
 The bytes written are counted by ``strace`` attached to the firmware
 process: every write(2) to a file in the simulated flash, by file name. That
@@ -57,6 +63,8 @@ DEFAULT_SAMPLE_INTERVAL_S = 10  # MeterValueSampleInterval's default (firmware/o
 BUDGET_HEAPSIZE_32 = "80k"  # design.md: everything on, 32-bit, app in ROM
 FLASH_SAMPLES = 8  # samples traced for the per-sample figure
 OFFLINE_S = 10  # charging offline before the reconnect, a sample a second
+SMART_PROFILES = 8  # MaxChargingProfilesInstalled (firmware/ocpp/smartcharging.py)
+SMART_PERIODS = 24  # ChargingScheduleMaxPeriods
 
 # The charger's OCPP keys as stored (ocpp.json): sample every second, and
 # reconnect within a second (no growing backoff) once the central system is back.
@@ -273,6 +281,8 @@ def measure(workdir, bus_port, micropython32, least=True):
         if not (s.boot_line and _in_transaction(s, cs)):
             raise UserError("the OCPP bench charger did not charge; it printed:\n" + "".join(s.output[-30:]))
         figures["ocpp_heap_bytes_32"] = _heap_in_use(s, heap_kib)
+        figures.update(_smart(s, cs, heap_kib))
+        cs.call("ClearChargingProfile", {})
         figures.update(_flash(workdir, s, cs))
         figures.update(_drain(s, cs))
     finally:
@@ -282,6 +292,47 @@ def measure(workdir, bus_port, micropython32, least=True):
     if least:
         figures["min_heapsize_kib_ocpp_32"] = min_heapsize_kib(workdir, bus_port, str(micropython32))
     return figures
+
+
+def install_profiles(cs):
+    """The most charging profiles the charger takes, each with the most
+    periods, every limit above what the vehicle draws: half
+    ChargePointMaxProfile (in W), half TxDefaultProfile (in A)."""
+    from datetime import datetime, timezone
+
+    start = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    for n in range(SMART_PROFILES):
+        cp_max = n % 2 == 0
+        periods = [{"startPeriod": i * 900, "limit": (40 + i) * (690 if cp_max else 1)} for i in range(SMART_PERIODS)]
+        profile = {"chargingProfileId": n + 1, "stackLevel": n // 2,
+                   "chargingProfilePurpose": "ChargePointMaxProfile" if cp_max else "TxDefaultProfile",
+                   "chargingProfileKind": "Absolute",
+                   "chargingSchedule": {"chargingRateUnit": "W" if cp_max else "A", "startSchedule": start,
+                                        "chargingSchedulePeriod": periods}}
+        status = cs.call("SetChargingProfile", {"connectorId": 0 if cp_max else 1, "csChargingProfiles": profile})
+        if status.get("status") != "Accepted":
+            raise UserError("the OCPP bench charger refused charging profile %d: %s" % (n + 1, status))
+
+
+def _settled_in_use(s, heap_kib, samples=12):
+    """Heap in use with the garbage collected: the least of readings a
+    quarter second apart (the housekeeping task collects once a second; a
+    single reading has up to a second of garbage in it)."""
+    least = None
+    for _ in range(samples):
+        heap = s.request("GET", "/webapi/v1/SystemInfo", answer=True)[1]["HeapInfo"]
+        used = heap_kib * 1024 - int(heap.split("/")[1], 16)
+        least = used if least is None else min(least, used)
+        time.sleep(0.25)
+    return least
+
+
+def _smart(s, cs, heap_kib):
+    before = _settled_in_use(s, heap_kib)
+    install_profiles(cs)
+    cs.call("GetCompositeSchedule", {"connectorId": 1, "duration": 86400})
+    return {"ocpp_smart_heap_bytes_32": _settled_in_use(s, heap_kib) - before,
+            "ocpp_smart_flash_bytes": os.path.getsize(os.path.join(s.device_dir, "ocpp.prof"))}
 
 
 def _flash(workdir, s, cs):

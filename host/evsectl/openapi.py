@@ -100,6 +100,12 @@ def _setting(kind, lo, hi, default):
         return {"type": "string", "maxLength": hi, "pattern": "^[A-Za-z0-9_.-]*$", "default": default}
     if kind == "pem":
         return {"type": "string", "maxLength": hi, "description": "a PEM certificate, or \"\"", "default": default}
+    if kind == "host":
+        return {"type": "string", "maxLength": hi, "pattern": "^[A-Za-z0-9.-]*$",
+                "description": "host name or IPv4 address, or \"\"", "default": default}
+    if kind == "topic":
+        return {"type": "string", "maxLength": hi, "pattern": "^[^+#/ ]+(/[^+#/ ]+)*$|^$",
+                "description": "MQTT topic prefix: levels split by /, no wildcards", "default": default}
     raise ValueError("unknown setting kind %r" % kind)
 
 

@@ -110,3 +110,54 @@ def test_wait_returns_at_once_when_something_is_there_and_wakes_every_subscriber
     asyncio.run(main())
     assert sorted(order) == [("a", E.SESSION_STARTED), ("a", E.SESSION_FINISHED),
                              ("b", E.SESSION_STARTED), ("b", E.SESSION_FINISHED)]
+
+
+def test_touch_wakes_wait_change_records_nothing_and_allocates_nothing():
+    ev = E.Events()
+    watcher = ev.subscribe()  # an adapter that mirrors the charger (Josev)
+    reader = ev.subscribe()  # one that reads only events (OCPP)
+    woke = []
+
+    async def mirror():
+        for _ in range(2):
+            await watcher.wait_change()
+            woke.append(watcher.poll())
+
+    async def events_only():
+        await reader.wait()
+        woke.append(("reader", reader.poll()[0]))
+
+    async def main():
+        tm = asyncio.create_task(mirror())
+        tr = asyncio.create_task(events_only())
+        for _ in range(2):
+            await asyncio.sleep(0)
+        heap_locked(ev.touch)  # as the control tick does
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert woke == [None]  # woken with nothing to read; the reader waits on
+        assert reader.pending() == 0
+        ev.emit(E.SESSION_STARTED)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        await tm
+        await tr
+
+    asyncio.run(main())
+    assert sorted(woke, key=str) == sorted([None, (E.SESSION_STARTED, 0, 0), ("reader", E.SESSION_STARTED)], key=str)
+
+
+def test_wait_change_returns_at_once_for_a_touch_it_has_not_seen():
+    ev = E.Events()
+    sub = ev.subscribe()
+    ev.touch()
+
+    async def main():
+        await sub.wait_change()  # the touch before: at once
+        try:
+            await asyncio.wait_for(sub.wait_change(), 0.05)  # seen: waits
+            return False
+        except asyncio.TimeoutError:
+            return True
+
+    assert asyncio.run(main())

@@ -10,7 +10,7 @@ import pytest
 from mpy_suite import PORTS, passes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODULES = ("test_charger_events.py", "test_charger_limits.py", "test_charger_manager.py")
+MODULES = ("test_charger_events.py", "test_charger_limits.py", "test_charger_manager.py", "test_charger_external.py")
 
 
 @pytest.mark.parametrize("port", PORTS)

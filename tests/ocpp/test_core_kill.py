@@ -226,6 +226,36 @@ def test_a_transaction_that_starts_before_meter_1_is_read_bills_its_register(sim
     assert start["meter_start"] <= stop["meter_stop"] <= _site_wh(sim) + 1, (start, stop)
 
 
+def test_a_meter_that_stops_answering_leaves_the_register_where_it_was(sim_factory, central, tmp_path):
+    """Meter 1 dead after a power cut (asked at a unit no meter has), past
+    MeterStaleS: the transaction goes on the estimate, counted on from the
+    last register recorded (kept on flash across the cut), not from 0. Its
+    meterStart was once 0 after a meterStop of a million Wh: a register that
+    went back."""
+    cs = central()
+    (tmp_path / "dev0.vehicle.json").write_text(json.dumps({
+        "Vehicle": {"State": "A", "CableA": 32, "DrawA": 16, "Phases": 1}, "Faults": {},
+        "Site": {"EnergyWh": [START_WH, START_WH]}}))
+    sim = ocpp_charger(sim_factory, cs, Meter1Type=1, MeterPollMs=500, MeterStaleS=2)
+    cs.got("StatusNotification", where=lambda p: p["status"] == "Available")
+    sim.client.vehicle(State="C")
+    assert cs.got("StartTransaction")["payload"]["meter_start"] >= START_WH
+    _wait("no charging", lambda: sim.client.board()["RelayClosed"])
+    time.sleep(2)
+    sim.client.vehicle(State="A")
+    first = cs.got("StopTransaction")["payload"]
+    sim.client.config(Meter1Unit=99)
+    _kill_firmware(sim)
+    sim.client.vehicle(State="C")
+    start = cs.got("StartTransaction")["payload"]
+    assert start["meter_start"] == first["meter_stop"], (first, start)
+    _wait("no charging", lambda: sim.client.board()["RelayClosed"])
+    time.sleep(2)
+    sim.client.vehicle(State="A")
+    stop = cs.got("StopTransaction")["payload"]
+    assert stop["meter_stop"] > start["meter_start"], (start, stop)  # the estimate of 16 A for 2 s and more
+
+
 def test_a_start_sent_again_after_a_restart_carries_the_time_it_had(sim_factory, central):
     """A StartTransaction made before the charger knew the time (the central
     system down since power-up) is dated when it is sent; its answer lost to a

@@ -13,7 +13,8 @@ import pytest
 from mpy_suite import PORTS, passes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODULES = ["test_journal.py", "test_ocpp_config.py", "test_ocpp_settings.py", "test_authcache.py", "test_locallist.py"]
+MODULES = ["test_journal.py", "test_ocpp_config.py", "test_ocpp_settings.py", "test_authcache.py", "test_locallist.py",
+           "test_smartcharging.py"]
 
 
 @pytest.mark.parametrize("port", PORTS)
