@@ -358,6 +358,18 @@ async def check(charger, server=None):
 
 async def run(charger, server=None):
     """UpdateRunToggle (and ``evsectl ota push``): install the newest version and restart into it."""
+    got = await download(charger, server)
+    if got is not None:
+        switch(charger, *got)
+        charger.restart_soon()
+
+
+async def download(charger, server=None):
+    """The newest version written into the inactive slot, verified, not yet
+    active: (version, that slot, the active slot), or None if the running
+    version is the newest. Raises OtaError (the slot emptied again) on any
+    failure. OCPP's UpdateFirmware (ocpp.firmware) calls this and ``switch``
+    apart, to report each step."""
     if "previous" in read_json(SLOTS_FILE):  # the previous version is our way back: keep it
         raise OtaError("%s is still on trial; update once it has confirmed itself" % VERSION)
     m, raw, sig = await latest(charger, _server(charger, server))
@@ -365,7 +377,7 @@ async def run(charger, server=None):
     if parse_version(version) <= parse_version(VERSION):
         charger.ota_available = None
         charger.ota_msg = "Up to date: %s is the newest version for board %s" % (VERSION, m["board"])
-        return
+        return None
     active, target = slots()
     try:
         await _install(charger, _server(charger, server), m, raw, sig, target)
@@ -374,11 +386,16 @@ async def run(charger, server=None):
         if isinstance(e, OSError) and e.args and e.args[0] == ENOSPC:
             raise OtaError("flash full while writing %s" % version)
         raise
+    return version, target, active
+
+
+def switch(charger, version, target, active):
+    """Make the slot ``download`` filled active on trial (atomically): the
+    next start runs it, and boot.py rolls back if it does not confirm itself."""
     write_atomic(SLOTS_FILE, json.dumps({"active": target, "previous": active, "version": version, "trial_boots": 0}))
     charger.ota_available = None
     charger.ota_msg = "Installed %s; restarting to try it" % version
     log.info("ota: %s installed in %s, restarting" % (version, target))
-    charger.restart_soon()
 
 
 async def _install(charger, server, m, raw, sig, target):

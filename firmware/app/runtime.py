@@ -291,6 +291,7 @@ def _packed(on):
 
 
 def main():
+    log.keep()  # warnings and errors to flash too, for diagnostics (app.log)
     charger = Charger()
     try:
         asyncio.run(charger.run())

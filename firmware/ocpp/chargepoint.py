@@ -102,7 +102,8 @@ class ChargePoint:
         info = dict(ModelId=charger.board.get("product_type", ""), VendorId="open-evse",
                     SerialNumber=charger.wifi.mac().replace(":", ""))
         self.config = OcppConfig(config_path, settings_hooks(_Settings(self.m), info),
-                                 profiles="Core,LocalAuthListManagement,RemoteTrigger,Reservation,SmartCharging")
+                                 profiles="Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger,Reservation,"
+                                          "SmartCharging")
         self.journal = Journal(journal_path)
         self.cache = AuthCache(cache_path)
         self.list_path = list_path
@@ -140,6 +141,9 @@ class ChargePoint:
         self.reserved_parent = None  # the parentIdTag of the reservation that holds (ocpp.reservation)
         self.reservation_used = None  # the id of the reservation the waiting authorization consumed
         self.triggered = []  # (message, connectorId) a TriggerMessage asked for, to send (ocpp.trigger)
+        # What Firmware Management and Eaton's DataTransfer hold (ocpp.jobs), once
+        # one is used: one attribute, not one each (heap: the instance's dict).
+        self.jobs = None
         self.wake = asyncio.Event()
         self._one_call = asyncio.Lock()  # one CALL of ours outstanding at a time
         self.m.token_validator = self._validate
@@ -247,6 +251,11 @@ class ChargePoint:
         return "Finishing" if self.tx_ref is None and self._finished else "Preparing"
 
     def _on_event(self, code, arg):
+        enabled = self.config.value("EnabledDataTransfer")
+        if enabled and code in (E.TRANSACTION_STARTED, E.TRANSACTION_FINISHED):
+            from ocpp import eaton
+
+            eaton.on_event(self, code, arg, enabled)
         if code == E.TRANSACTION_STARTED:
             self._auth_at = None
         if code in (E.CHARGING_STARTED, E.CHARGING_PAUSED_EV, E.CHARGING_PAUSED_EVSE):
@@ -568,6 +577,10 @@ class ChargePoint:
                 from ocpp import trigger
 
                 await trigger.send(self)
+            if self.jobs and self.jobs.get("vendor"):
+                from ocpp import eaton
+
+                await eaton.send(self)
             # A CALLERROR to these is logged and not repeated: the next
             # change or interval sends the next one. (No answer at all ends
             # the link: it is likely dead.)
@@ -630,7 +643,7 @@ class ChargePoint:
         connected = self.ws is not None and not self.link_lost and self.accepted
         due = ticks_diff(self.clock.ticks(), self._sent_ms) >= self.config.value("HeartbeatInterval") * 1000
         busy = self._waiting is not None or len(self.journal) > 0 or self.status != self.reported or due or \
-            bool(self.triggered)
+            bool(self.triggered) or bool(self.jobs and self.jobs.get("vendor"))
         return {"Connected": connected, "Journal": len(self.journal), "Busy": busy, "Status": self.reported}
 
     async def _pause(self, ms):
@@ -648,6 +661,22 @@ class ChargePoint:
                 pass
 
     async def run(self):
+        # Files named here, not as module constants (heap: this module's dict).
+        try:
+            os.stat("factory.rst")  # ocpp.eaton.FACTORY_FLAG: a FactoryReset to carry out at this start
+            from ocpp import eaton
+
+            eaton.factory_reset(self)
+            return
+        except OSError:
+            pass
+        try:
+            os.stat("ocpp.fw")  # ocpp.firmware.FILE: an UpdateFirmware a restart interrupted, or whose restart this is
+            from ocpp import firmware
+
+            firmware.start(self)
+        except OSError:
+            pass
         await asyncio.gather(self._record(), self._link())
 
     # -- the central system's CALLs ---------------------------------------------------------
@@ -687,6 +716,11 @@ class ChargePoint:
             return {"status": "Accepted"}
         if action == "GetConfiguration":
             known, unknown = self.config.get(p.get("key"))
+            if [k for k in unknown if k in ("FactoryReset", "NetworkStatus", "RSSI")]:
+                from ocpp import eaton  # Eaton's action keys: answered when named, never listed
+
+                known += [eaton.get(self, k) for k in unknown if k in eaton.ACTION_KEYS]
+                unknown = [k for k in unknown if k not in eaton.ACTION_KEYS]
             answer = {"configurationKey": known}
             if unknown:
                 answer["unknownKey"] = unknown
@@ -695,6 +729,10 @@ class ChargePoint:
             key, value = p.get("key"), p.get("value")
             if not isinstance(key, str) or not isinstance(value, str):
                 raise CallError("key and value must be strings")
+            if key in ("FactoryReset", "NetworkStatus", "RSSI"):  # Eaton's action keys
+                from ocpp import eaton
+
+                return {"status": eaton.change(self, key, value)}
             cannot = _CANNOT.get(key)
             if cannot and value.lower() == cannot[0]:
                 log.info("ocpp: %s=%s rejected: %s" % (key, value, cannot[1]))
@@ -720,7 +758,17 @@ class ChargePoint:
 
             return trigger.request(self, p)
         if action == "DataTransfer":
-            return {"status": "UnknownVendorId"}
+            from ocpp import eaton
+
+            return eaton.incoming(p)
+        if action == "UpdateFirmware":
+            from ocpp import firmware  # imported when first asked (heap)
+
+            return firmware.update(self, p)
+        if action == "GetDiagnostics":
+            from ocpp import diagnostics  # imported when first asked (heap)
+
+            return diagnostics.request(self, p)
         if action == "UnlockConnector":
             if p.get("connectorId") != CONNECTOR:
                 return {"status": "NotSupported"}
@@ -835,6 +883,11 @@ class ChargePoint:
 
     def _apply_availability(self, kind):
         self._availability = None
+        enabled = self.config.value("EnabledDataTransfer")
+        if enabled:
+            from ocpp import eaton
+
+            eaton.shut_off(self, kind, enabled)
         if kind == "Inoperative":
             self.m.disable("OCPP", 10)
         else:

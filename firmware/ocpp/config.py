@@ -33,9 +33,13 @@ from app.atomic import read_json, write_atomic
 MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import", "Current.Offered", "Voltage")
 _PHASE_ROTATIONS = ("NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS", "TSR")
 
+# Eaton's DataTransfer messages (its table 7) that this charger sends (ocpp.eaton).
+DATA_TRANSFERS = ("ChargeStopError", "PlugType", "RemoteShutOff", "StopSource")
+
 # key: (type, writable, default, lowest, highest, flags). Types: "int" (lowest
 # and highest bound it), "bool", "csl" (comma-separated measurands, at most
-# ``highest`` of them), "rot" (ConnectorPhaseRotation), "str" (fixed text).
+# ``highest`` of them), "dt" (comma-separated DATA_TRANSFERS), "rot"
+# (ConnectorPhaseRotation), "str" (fixed text).
 # Flags: 1 = applies after a restart.
 #
 # dict(Key=...) rather than {"Key": ...}: the key names become interned
@@ -71,6 +75,11 @@ KEYS = dict(
     LocalAuthListEnabled=("bool", 1, True, 0, 0, 0),
     LocalAuthListMaxLength=("int", 0, 200, 0, 0, 0),  # locallist.MAX_LENGTH: tags on flash
     SendLocalListMaxLength=("int", 0, 20, 0, 0, 0),  # locallist.SEND_MAX_LENGTH: tags in one message
+    # Eaton table 5: its DataTransfer messages to send. None by default (Eaton's
+    # default is all): a central system that does not speak Eaton's dialect
+    # answers them UnknownVendorId, and ocpp.eaton would take heap at every
+    # transaction for nothing.
+    EnabledDataTransfer=("dt", 1, "", 0, 0, 0),
     # Eaton table 4, Smart Charging (Eaton's is "limited"; ours: ocpp.smartcharging).
     ChargeProfileMaxStackLevel=("int", 0, 8, 0, 0, 0),  # smartcharging.MAX_STACK_LEVEL
     ChargingScheduleAllowedChargingRateUnit=("str", 0, "Current,Power", 0, 0, 0),
@@ -135,6 +144,12 @@ def parse(kind, lo, hi, text):
         for m in items:
             if m not in MEASURANDS:
                 raise ValueError("unknown measurand %s: one of %s" % (m, ",".join(MEASURANDS)))
+        return ",".join(items)
+    if kind == "dt":
+        items = [m.strip() for m in text.split(",")] if text.strip() else []
+        for m in items:
+            if m not in DATA_TRANSFERS:
+                raise ValueError("%s is not a DataTransfer this charger sends: %s" % (m, ",".join(DATA_TRANSFERS)))
         return ",".join(items)
     if kind == "rot":
         for item in text.split(","):

@@ -76,13 +76,10 @@ async def _send(cp, what, connector):
     elif what == "Heartbeat":
         r = await cp.call(what, {})
         cp._sync(r.get("currentTime"))
-    elif what == "DiagnosticsStatusNotification":
-        # Idle: this firmware runs no diagnostics upload (GetDiagnostics
-        # comes with Firmware Management, which sets cp.diagnostics_status).
-        await cp.call(what, {"status": getattr(cp, "diagnostics_status", "Idle")})
-    elif what == "FirmwareStatusNotification":
-        # Idle: no firmware update in progress (see above: cp.firmware_status).
-        await cp.call(what, {"status": getattr(cp, "firmware_status", "Idle")})
+    elif what in ("DiagnosticsStatusNotification", "FirmwareStatusNotification"):
+        from ocpp.jobs import status  # the upload's or the update's last step, or Idle
+
+        await cp.call(what, {"status": status(cp, what)})
     elif what == "MeterValues":
         wanted = cp.config.value("MeterValuesSampledData") or "Energy.Active.Import.Register"
         n = CONNECTOR if connector is None else connector

@@ -33,9 +33,11 @@ NEW = dict(
     RetryBackoffRandomRange="20",
     RetryBackoffWaitMinimum="30",
     RetryRepeatTimes="2",
+    EnabledDataTransfer="PlugType, StopSource",
 )
 TYPED = dict(
     LocalPreAuthorize=True,
+    EnabledDataTransfer="PlugType,StopSource",
     MeterValuesSampledData="Energy.Active.Import.Register,Power.Active.Import,Current.Import,Current.Offered,Voltage",
 )
 BAD = dict(
@@ -43,6 +45,7 @@ BAD = dict(
     int=("", "ten", "1.5", "1e3", "-", "99999999999", " 10"),
     csl=("Energy", "Voltage,Bogus", "Voltage,Voltage,Voltage,Voltage,Voltage,Voltage"),
     rot=("RST", "1.XYZ", "2.RST", "1.RST,"),
+    dt=("ChargeError", "PlugType,Bogus", "plugtype"),
 )
 
 
