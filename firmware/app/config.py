@@ -117,15 +117,23 @@ def parse_http_url(text):
     if not text.startswith("http://"):
         return None
     hostport, _, path = text[7:].partition("/")
+    return parse_host_path(hostport, path, 80, "?#%")
+
+
+def parse_host_path(hostport, path, default_port, forbidden):
+    """A URL's ``host[:port]`` and ``path`` (after its first slash) → (host,
+    port, "/path" without a trailing slash), or None if malformed: a host
+    name of letters, digits, dots and dashes, a port in range, and no
+    control character, space or one of ``forbidden`` in the path."""
     host, colon, port = hostport.partition(":")
     if not host or len(host) > 63 or not all(c.isalpha() or c.isdigit() or c in ".-" for c in host):
         return None
     if colon and not (port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536):
         return None
     for c in path:
-        if ord(c) <= 32 or c in "?#%":
+        if ord(c) <= 32 or c in forbidden:
             return None
-    return host, int(port) if colon else 80, ("/" + path).rstrip("/")
+    return host, int(port) if colon else default_port, ("/" + path).rstrip("/")
 
 
 def public(values):

@@ -22,6 +22,8 @@ import asyncio
 import binascii
 import os
 
+from app.config import parse_host_path
+
 CHUNK = 512
 TIMEOUT_S = 10  # per connection attempt and per reply
 
@@ -43,16 +45,8 @@ def parse(location):
     user, _, password = creds.partition(":")
     if at and not user:
         return None
-    host, colon, port = hostport.partition(":")
-    if not host or len(host) > 63 or not all(c.isalpha() or c.isdigit() or c in ".-" for c in host):
-        return None
-    if colon and not (port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536):
-        return None
-    for c in path:
-        if ord(c) <= 32 or c in "?#":
-            return None
-    port = int(port) if colon else (21 if scheme == "ftp" else 80)
-    return scheme, host, port, user, password, ("/" + path).rstrip("/")
+    where = parse_host_path(hostport, path, 21 if scheme == "ftp" else 80, "?#")
+    return None if where is None else (scheme,) + where[:2] + (user, password, where[2])
 
 
 async def upload(location, source, name):

@@ -68,13 +68,11 @@ class ExternalControl:
 
     @property
     def socket(self):
-        """A socket with PP and plug lock (ChargerMode 1 in force), not a fixed cable."""
-        return self.kernel.case_b
+        return self.manager.socket
 
     @property
     def rating_a(self):
-        """The charger's own rating (the board file)."""
-        return self.kernel.params.max_current_a
+        return self.manager.rating_a
 
     @property
     def stop_reason(self):

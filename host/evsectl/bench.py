@@ -265,6 +265,17 @@ def _bus():
     return metersim.MeterServer(meters, "rtu-over-tcp").start()
 
 
+def print_figures_alone(measure, name):
+    """``python -m evsectl.bench_<name>``: ``measure(workdir, bus_port,
+    micropython32)``'s figures alone, as JSON, with the meters' bus they poll."""
+    with tempfile.TemporaryDirectory(prefix="evse-bench-%s-" % name) as workdir:
+        bus = _bus()
+        try:
+            print(json.dumps(measure(workdir, bus.port, MICROPYTHON32)))
+        finally:
+            bus.stop()
+
+
 def _heap_figures(workdir, bus, micropython=None, suffix=""):
     """Every heap figure on one MicroPython binary, each key with ``suffix``."""
     mp = _tour(workdir, "micropython", micropython)

@@ -236,16 +236,9 @@ def measure(workdir, bus_port, micropython32):
 
 def main():
     """``python -m evsectl.bench_cfos``: these figures alone, as JSON."""
-    import tempfile
-
     from evsectl import bench
 
-    with tempfile.TemporaryDirectory(prefix="evse-bench-cfos-") as workdir:
-        bus = bench._bus()
-        try:
-            print(json.dumps(measure(workdir, bus.port, bench.MICROPYTHON32)))
-        finally:
-            bus.stop()
+    bench.print_figures_alone(measure, "cfos")
 
 
 if __name__ == "__main__":

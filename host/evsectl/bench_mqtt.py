@@ -215,16 +215,9 @@ def measure(workdir, bus_port, micropython32):
 
 def main():
     """``python -m evsectl.bench_mqtt``: these figures alone, as JSON."""
-    import tempfile
-
     from evsectl import bench
 
-    with tempfile.TemporaryDirectory(prefix="evse-bench-mqtt-") as workdir:
-        bus = bench._bus()
-        try:
-            print(json.dumps(measure(workdir, bus.port, bench.MICROPYTHON32)))
-        finally:
-            bus.stop()
+    bench.print_figures_alone(measure, "mqtt")
 
 
 if __name__ == "__main__":
