@@ -32,6 +32,20 @@ def make_keys(where):
     return ota.keygen(where, bits=2048)  # the device's check is the same for any size; 2048 generates fast
 
 
+@pytest.fixture
+def started():
+    """``started(sim)``: start a simulated charger, stopped after the test."""
+    procs = []
+
+    def start(sim):
+        procs.append(sim)
+        return sim.start()
+
+    yield start
+    for sim in procs:
+        sim.stop()
+
+
 @pytest.fixture(scope="session")
 def keys(tmp_path_factory):
     """(private key file, device key file)."""

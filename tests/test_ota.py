@@ -16,7 +16,7 @@ import pytest
 
 from evsectl import build, device, ota, romfs
 from ota_support import (built, charger, compiled, info, keys, make_bundle, make_keys, rewrite, settled,  # noqa: F401
-                         slots, update_server)
+                         slots, started, update_server)
 from simclient import DOWN
 
 SYSINFO = "/webapi/v1/SystemInfo"
@@ -28,19 +28,6 @@ def dist(tmp_path_factory, built, keys):
     out = tmp_path_factory.mktemp("dist")
     make_bundle(built, out, "0.2.0", keys[0])
     return out
-
-
-@pytest.fixture
-def started(tmp_path):
-    procs = []
-
-    def start(sim):
-        procs.append(sim)
-        return sim.start()
-
-    yield start
-    for sim in procs:
-        sim.stop()
 
 
 def toggle(client, name):

@@ -10,23 +10,10 @@ import time
 
 import pytest
 
-from ota_support import built, charger, compiled, keys, make_bundle, make_keys, rewrite, slots, update_server  # noqa: F401
+from ota_support import built, charger, compiled, keys, make_bundle, make_keys, rewrite, slots, started, update_server  # noqa: F401
 from test_core_e2e import central  # noqa: F401 (the fixture: a central system process)
 
 PAST = "2020-01-01T00:00:00Z"  # a retrieveDate that is due at once
-
-
-@pytest.fixture
-def started():
-    procs = []
-
-    def start(sim):
-        procs.append(sim)
-        return sim.start()
-
-    yield start
-    for sim in procs:
-        sim.stop()
 
 
 def ocpp_ota_charger(tmp_path, public_key, cs):
