@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from ota_support import built, charger, compiled, keys, make_bundle, make_keys, rewrite, slots, started, update_server  # noqa: F401
+from ota_support import (built, charger, compiled, keys, make_bundle, make_keys, rewrite, slots,  # noqa: F401
+                         started, update_server)
 from test_core_e2e import central  # noqa: F401 (the fixture: a central system process)
 
 PAST = "2020-01-01T00:00:00Z"  # a retrieveDate that is due at once
